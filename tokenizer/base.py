@@ -1,0 +1,346 @@
+"""What every minibert tokenizer shares: the `Encoding` record and the `Tokenizer` base class.
+
+A tokenizer turns text into ids in two stages. The model-specific stage (WordPiece for BERT,
+byte-level BPE for RoBERTa) cuts ONE text into pieces. Everything after that is the same for
+both and lives here, in the order Hugging Face `tokenizers` applies it:
+
+    pieces of A (and B)  ->  truncate  ->  add specials (post-processing)  ->  pad
+
+What a subclass MUST provide:
+    _encode_pieces(text) -> (tokens, ids, offsets, word_ids)
+        the pieces of one text, without special tokens; offsets are (start, end) character
+        spans into `text`, word_ids number the words of `text` from 0.
+    _template(pair) -> list[tuple[str, int]]
+        the post-processing layout: "A", "B" or a special token string, each with its type id.
+        BERT: [CLS] A [SEP] (B [SEP]) with type ids 0 / 1; RoBERTa: <s> A </s> (</s> B </s>)
+        with type ids all 0; no post-processor: just A (B).
+    decode(ids, skip_special_tokens=False) -> str
+    save(directory) -> Path
+and must call `Tokenizer.__init__(vocab, special_tokens)` with the vocabulary (token -> id)
+and the special tokens by role: "pad", "unk", "cls" (= bos), "sep" (= eos), "mask".
+A role may be absent (GPT-2's vocabulary has no [MASK]); its id property is then None.
+
+Truncation follows Hugging Face `tokenizers` (`truncate_encodings`): max_length counts the
+special tokens the post-processor will add; "longest_first" splits the budget between A and B
+the way the Rust code does (not the older token-by-token loop of the slow Python tokenizers);
+"only_first" / "only_second" cut one side and fail if that side is too short. Padding is on
+the right, with pad_token_id, type id 0, attention 0, special-tokens-mask 1 (as HF).
+Left out on purpose: overflowing tokens / stride, left padding and left truncation,
+pad_to_multiple_of, added (user) tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second")
+PADDING_STRATEGIES = ("longest", "max_length")
+
+
+@dataclass
+class Encoding:
+    """One encoded text (or text pair); every list has one entry per token."""
+
+    ids: list[int]
+    tokens: list[str]
+    type_ids: list[int] = field(default_factory=list)
+    attention_mask: list[int] = field(default_factory=list)
+    special_tokens_mask: list[int] = field(default_factory=list)
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    word_ids: list[int | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+# The pieces of one text before post-processing: (tokens, ids, offsets, word_ids).
+Pieces = tuple[list[str], list[int], list[tuple[int, int]], list]
+
+
+def _truncation_strategy(truncation) -> str | None:
+    if truncation is False or truncation is None:
+        return None
+    if truncation is True:
+        return "longest_first"
+    if truncation not in TRUNCATION_STRATEGIES:
+        raise ValueError(f"truncation={truncation!r}; expected True, False or one of {TRUNCATION_STRATEGIES}")
+    return truncation
+
+
+def _padding_strategy(padding) -> str | None:
+    if padding is False or padding is None:
+        return None
+    if padding is True:
+        return "longest"
+    if padding not in PADDING_STRATEGIES:
+        raise ValueError(f"padding={padding!r}; expected True, False or one of {PADDING_STRATEGIES}")
+    return padding
+
+
+def _cut(pieces: Pieces, n: int) -> Pieces:
+    """Keep the first n pieces (right-side truncation)."""
+    return tuple(part[:n] for part in pieces)
+
+
+def truncate_pair(a: Pieces, b: Pieces | None, budget: int, strategy: str) -> tuple[Pieces, Pieces | None]:
+    """Cut A (and B) so that together they hold at most `budget` pieces, as HF `tokenizers` does.
+
+    `budget` is max_length minus the special tokens already reserved for post-processing.
+    """
+    n1, n2 = len(a[0]), (len(b[0]) if b is not None else 0)
+    total = n1 + n2
+    if total <= budget:
+        return a, b
+    if budget == 0:  # HF empties both sides, whatever the strategy
+        return _cut(a, 0), (None if b is None else _cut(b, 0))
+    to_remove = total - budget
+    if strategy == "longest_first":
+        if b is None:
+            return _cut(a, budget), None
+        # Give the shorter side what it needs up to its share; the longer side gets the rest.
+        short, long_ = min(n1, n2), max(n1, n2)
+        if short > budget:
+            long_ = short
+        else:
+            long_ = max(short, budget - short)
+        if short + long_ > budget:
+            short = budget // 2
+            long_ = short + budget % 2
+        keep_a, keep_b = (long_, short) if n1 > n2 else (short, long_)
+        return _cut(a, keep_a), _cut(b, keep_b)
+    if strategy == "only_second" and b is None:
+        raise ValueError("truncation='only_second' needs a text pair, but no second text was given")
+    which = "first" if strategy == "only_first" else "second"
+    target = a if strategy == "only_first" else b
+    if len(target[0]) <= to_remove:
+        raise ValueError(
+            f"truncation='only_{which}': the {which} sequence has {len(target[0])} tokens, too short "
+            f"to remove the {to_remove} needed to fit max_length; use 'longest_first' or a larger max_length"
+        )
+    cut = _cut(target, len(target[0]) - to_remove)
+    return (cut, b) if strategy == "only_first" else (a, cut)
+
+
+class Tokenizer:
+    """Base class: vocabulary look-ups, special tokens, truncation, post-processing, padding."""
+
+    def __init__(self, vocab: dict[str, int], special_tokens: dict[str, str], model_max_length: int | None = None):
+        self._vocab = dict(vocab)
+        self._inv = {i: t for t, i in self._vocab.items()}
+        assert len(self._inv) == len(self._vocab), "vocab maps two tokens to the same id"
+        roles = {"pad", "unk", "cls", "sep", "mask"}
+        unknown_roles = set(special_tokens) - roles
+        if unknown_roles:
+            raise ValueError(f"unknown special-token roles {sorted(unknown_roles)}; expected some of {sorted(roles)}")
+        missing = [t for t in special_tokens.values() if t not in self._vocab]
+        if missing:
+            raise ValueError(f"special tokens {missing} are not in the vocabulary")
+        self.special_tokens = dict(special_tokens)
+        self.model_max_length = model_max_length
+        self._special_set = frozenset(self.special_tokens.values())
+        self._special_id_set = frozenset(self._vocab[t] for t in self._special_set)
+
+    # --- to be provided by subclasses -------------------------------------------------------
+
+    def _encode_pieces(self, text: str) -> Pieces:
+        raise NotImplementedError
+
+    def _template(self, pair: bool) -> list[tuple[str, int]]:
+        raise NotImplementedError
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        raise NotImplementedError
+
+    def save(self, directory) -> Path:
+        raise NotImplementedError
+
+    # --- vocabulary -------------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._vocab)
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self._vocab)
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of `token`, or None when it is not in the vocabulary (as `tokenizers`)."""
+        return self._vocab.get(token)
+
+    def id_to_token(self, index: int) -> str | None:
+        """The token of `index`, or None when no token has that id (as `tokenizers`)."""
+        return self._inv.get(int(index))
+
+    def _role_id(self, role: str) -> int | None:
+        token = self.special_tokens.get(role)
+        return None if token is None else self._vocab[token]
+
+    @property
+    def pad_token_id(self) -> int | None:
+        return self._role_id("pad")
+
+    @property
+    def unk_token_id(self) -> int | None:
+        return self._role_id("unk")
+
+    @property
+    def cls_token_id(self) -> int | None:
+        return self._role_id("cls")
+
+    @property
+    def sep_token_id(self) -> int | None:
+        return self._role_id("sep")
+
+    @property
+    def mask_token_id(self) -> int | None:
+        return self._role_id("mask")
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self._role_id("cls")
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self._role_id("sep")
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        return list(dict.fromkeys(self.special_tokens.values()))
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        return [self._vocab[t] for t in self.all_special_tokens]
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        return sum(1 for piece, _ in self._template(pair) if piece not in ("A", "B"))
+
+    # --- post-processing and padding --------------------------------------------------------
+
+    def _post_process(self, a: Pieces, b: Pieces | None, add_special_tokens: bool) -> Encoding:
+        """Lay out A (and B) with the subclass's template: specials, type ids, masks."""
+        enc = Encoding([], [], [], [], [], [], [])
+        for piece, type_id in self._template(b is not None):
+            if piece in ("A", "B"):
+                tokens, ids, offsets, word_ids = a if piece == "A" else b
+                n = len(ids)
+                enc.tokens += tokens
+                enc.ids += ids
+                enc.offsets += offsets
+                enc.word_ids += word_ids
+                enc.special_tokens_mask += [0] * n
+            elif add_special_tokens:
+                n = 1
+                enc.tokens.append(piece)
+                enc.ids.append(self._vocab[piece])
+                enc.offsets.append((0, 0))
+                enc.word_ids.append(None)
+                enc.special_tokens_mask.append(1)
+            else:
+                continue
+            enc.type_ids += [type_id] * n
+        enc.attention_mask = [1] * len(enc.ids)
+        return enc
+
+    def _pad(self, enc: Encoding, length: int) -> None:
+        """Pad one Encoding on the right, in place, up to `length` tokens."""
+        n = length - len(enc.ids)
+        if n <= 0:
+            return
+        if self.pad_token_id is None:
+            raise ValueError("padding was asked for, but this tokenizer has no pad token")
+        pad = self.special_tokens["pad"]
+        enc.ids += [self.pad_token_id] * n
+        enc.tokens += [pad] * n
+        enc.type_ids += [0] * n
+        enc.attention_mask += [0] * n
+        enc.special_tokens_mask += [1] * n
+        enc.offsets += [(0, 0)] * n
+        enc.word_ids += [None] * n
+
+    # --- encoding ---------------------------------------------------------------------------
+
+    def _encode_one(self, text: str, pair: str | None, add_special_tokens: bool,
+                    max_length: int | None, strategy: str | None) -> Encoding:
+        if not isinstance(text, str) or (pair is not None and not isinstance(pair, str)):
+            raise TypeError(f"encode expects str (and an optional str pair), got {type(text).__name__}"
+                            + ("" if pair is None else f" and {type(pair).__name__}"))
+        a = self._encode_pieces(text)
+        b = None if pair is None else self._encode_pieces(pair)
+        if strategy is not None:
+            reserved = self.num_special_tokens_to_add(b is not None) if add_special_tokens else 0
+            if max_length < reserved:
+                raise ValueError(f"max_length={max_length} is smaller than the {reserved} special tokens added")
+            a, b = truncate_pair(a, b, max_length - reserved, strategy)
+        return self._post_process(a, b, add_special_tokens)
+
+    def _resolve(self, max_length, truncation, padding):
+        strategy = _truncation_strategy(truncation)
+        pad = _padding_strategy(padding)
+        if max_length is None and (strategy is not None or pad == "max_length"):
+            max_length = self.model_max_length
+            if max_length is None:
+                raise ValueError("truncation / padding='max_length' need max_length (this tokenizer has no model_max_length)")
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
+            raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
+        return max_length, strategy, pad
+
+    def encode(self, text: str, pair: str | None = None, add_special_tokens: bool = True,
+               max_length: int | None = None, truncation=False, padding=False) -> Encoding:
+        """Encode one text (or a pair). padding="longest" is a no-op for a single text."""
+        max_length, strategy, pad = self._resolve(max_length, truncation, padding)
+        enc = self._encode_one(text, pair, add_special_tokens, max_length, strategy)
+        if pad == "max_length":
+            self._pad(enc, max_length)
+        return enc
+
+    def encode_batch(self, texts_or_pairs, add_special_tokens: bool = True, max_length: int | None = None,
+                     truncation=False, padding=False) -> list[Encoding]:
+        """Encode a list of texts or (text, pair) tuples; padding applies across the batch."""
+        if isinstance(texts_or_pairs, str):
+            raise TypeError("encode_batch expects a list of texts or (text, pair) tuples, not one str; use encode")
+        max_length, strategy, pad = self._resolve(max_length, truncation, padding)
+        out = []
+        for item in texts_or_pairs:
+            if isinstance(item, (tuple, list)):
+                if len(item) != 2:
+                    raise ValueError(f"a pair must have 2 texts, got {len(item)}")
+                text, pair = item
+            else:
+                text, pair = item, None
+            out.append(self._encode_one(text, pair, add_special_tokens, max_length, strategy))
+        if pad is not None and out:
+            length = max_length if pad == "max_length" else max(len(e) for e in out)
+            for enc in out:
+                self._pad(enc, length)
+        return out
+
+    def to_tensors(self, encodings: list[Encoding]) -> dict[str, torch.Tensor]:
+        """Stack Encodings into LongTensors (B, T), padded on the right to the longest."""
+        assert len(encodings) > 0, "to_tensors needs at least one Encoding"
+        pad_id = self.pad_token_id
+        if pad_id is None:
+            raise ValueError("to_tensors pads with pad_token_id, but this tokenizer has no pad token")
+        T = max(len(e) for e in encodings)
+        B = len(encodings)
+        input_ids = torch.full((B, T), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((B, T), dtype=torch.long)
+        token_type_ids = torch.zeros((B, T), dtype=torch.long)
+        special_tokens_mask = torch.ones((B, T), dtype=torch.long)
+        for row, e in enumerate(encodings):
+            n = len(e)
+            input_ids[row, :n] = torch.tensor(e.ids, dtype=torch.long)
+            attention_mask[row, :n] = torch.tensor(e.attention_mask, dtype=torch.long)
+            token_type_ids[row, :n] = torch.tensor(e.type_ids, dtype=torch.long)
+            special_tokens_mask[row, :n] = torch.tensor(e.special_tokens_mask, dtype=torch.long)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "special_tokens_mask": special_tokens_mask,
+        }
