@@ -1,0 +1,11 @@
+"""minibert's tokenizers: BERT's WordPiece and RoBERTa's byte-level BPE, written by hand.
+
+`base.py` holds what they share (the `Encoding` record, truncation, padding, special tokens,
+`to_tensors`); each tokenizer and each trainer lives in its own file.
+"""
+
+from .base import Encoding, Tokenizer
+from .basic import BasicTokenizer
+from .wordpiece import VocabError, WordPieceTokenizer
+
+__all__ = ["BasicTokenizer", "Encoding", "Tokenizer", "VocabError", "WordPieceTokenizer"]
