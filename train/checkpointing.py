@@ -1,0 +1,123 @@
+"""Training checkpoints: everything needed to stop a run and carry on as if it never stopped.
+
+A checkpoint is a directory `checkpoints/step-00000123/` holding one `training_state.pt`:
+the model's and optimizer's state dicts, the scheduler's, the GradScaler's (fp16 only), every
+random number generator the run draws from (Python's, torch's per rank, CUDA's, and named
+`torch.Generator`s such as the masking collator's), the data position (micro-batches
+consumed), the step and the loss history. Everything is stored as tensors or plain Python
+values so that `torch.load(weights_only=True)` can read it: nothing is unpickled that could
+run code.
+
+The directory is written with `train.atomic.atomic_dir` (fill a temporary directory, then
+rename), so a crash or a kill while writing leaves the previous checkpoint as it was and never
+a half-written one under a real name. After a save only the newest `keep` checkpoints stay.
+
+Left out on purpose: sharded (per-rank) model states, safetensors for the optimizer (its
+state dict is nested; torch.save with weights_only loading is safe enough here).
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+from train.atomic import atomic_dir
+
+STATE_FILE = "training_state.pt"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable, or does not match the run resuming from it."""
+
+
+# ---- random number generators ---------------------------------------------------------
+
+def capture_rng(generators: dict[str, torch.Generator] | None = None,
+                torch_states: torch.Tensor | None = None) -> dict:
+    """The state of every RNG the run uses, as tensors and plain values.
+
+    torch_states: the global torch RNG state of every rank stacked as (world, S); when None,
+    this process's state alone (one row)."""
+    version, internal, gauss = random.getstate()
+    state = {
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+        "torch": torch_states if torch_states is not None else torch.get_rng_state()[None],
+        "generators": {name: g.get_state() for name, g in (generators or {}).items()},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict, generators: dict[str, torch.Generator] | None = None,
+                rank: int = 0) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
+    torch_states = state["torch"]
+    if rank >= torch_states.shape[0]:
+        raise CheckpointError(f"checkpoint holds RNG states for {torch_states.shape[0]} "
+                              f"process(es); cannot resume rank {rank}")
+    torch.set_rng_state(torch_states[rank].clone())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for name, g in (generators or {}).items():
+        if name not in state["generators"]:
+            raise CheckpointError(f"checkpoint has no state for generator {name!r} "
+                                  f"(it has {sorted(state['generators'])})")
+        g.set_state(state["generators"][name])
+
+
+# ---- finding, writing, reading ----------------------------------------------------------
+
+def step_dir(root: str | Path, step: int) -> Path:
+    return Path(root) / f"step-{step:08d}"
+
+
+def list_checkpoints(root: str | Path) -> list[Path]:
+    """Complete checkpoints under `root`, oldest first. Temporary directories left by a
+    killed write start with a dot and are never listed."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir()
+             if (m := _STEP_DIR.match(p.name)) and (p / STATE_FILE).is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(root: str | Path) -> Path | None:
+    found = list_checkpoints(root)
+    return found[-1] if found else None
+
+
+def save_checkpoint(root: str | Path, state: dict, keep: int | None = None) -> Path:
+    """Write `state` (must contain an int "step") atomically, then prune to the newest `keep`."""
+    if not isinstance(state.get("step"), int):
+        raise TypeError("checkpoint state needs an integer 'step'")
+    target = step_dir(root, state["step"])
+    atomic_dir(target, lambda tmp: torch.save(state, tmp / STATE_FILE))
+    if keep is not None and keep > 0:
+        for old in list_checkpoints(root)[:-keep]:
+            shutil.rmtree(old)
+    return target
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint directory (or its state file) with weights_only=True."""
+    path = Path(path)
+    file = path / STATE_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise CheckpointError(f"{file}: no training checkpoint here")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as e:  # truncated/foreign
+        raise CheckpointError(f"{file}: cannot read the checkpoint ({e})") from None
+    for key in ("step", "model", "optimizer", "scheduler", "rng", "position"):
+        if key not in state:
+            raise CheckpointError(f"{file}: missing key {key!r}; not a minibert training checkpoint")
+    return state

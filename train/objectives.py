@@ -1,0 +1,89 @@
+"""The three pretraining objectives: which model each trains, what it is fed, and its loss.
+
+    bert     BertForPreTraining   masked LM + next-sentence prediction (Devlin et al. 2018)
+    roberta  RobertaForMaskedLM   masked LM only, a fresh mask every batch (Liu et al. 2019)
+    causal   RobertaForCausalLM   next-token prediction, no masking (the chapter's
+                                  customer-support generator)
+
+The loop does not use the model's own `loss`. It asks for logits and computes each part as a
+SUM of per-token (or per-pair) cross-entropies, and divides by the number of targets in the
+whole optimizer step: all micro-batches of a gradient-accumulation step and all ranks of a
+DDP run. A mean of per-micro-batch means would weight a micro-batch with 3 masked tokens like
+one with 30; the sum / global count makes 4 micro-batches x 2 processes compute exactly the
+loss one process computes on the whole batch. With one batch it equals the model's `loss`.
+
+Left out on purpose: sentence-order prediction (ALBERT), span masking (SpanBERT), ELECTRA.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+OBJECTIVES = {
+    "bert": "BertForPreTraining",
+    "roberta": "RobertaForMaskedLM",
+    "causal": "RobertaForCausalLM",
+}
+IGNORE = -100
+
+
+def check_objective(objective: str) -> None:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
+
+
+def model_class(objective: str):
+    """The minibert class an objective trains."""
+    check_objective(objective)
+    import minibert
+
+    return getattr(minibert, OBJECTIVES[objective])
+
+
+def forward_inputs(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The keyword arguments of the model's forward: no labels (the loop computes the loss)."""
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if objective == "bert" and "token_type_ids" in batch:
+        inputs["token_type_ids"] = batch["token_type_ids"]
+    return inputs
+
+
+def _targets(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per part, the label tensor the logits are scored against (-100 = not a target)."""
+    if "labels" not in batch:
+        raise KeyError(f"objective {objective!r}: the batch has no 'labels' "
+                       f"(keys: {sorted(batch)}); use a collator that makes them")
+    if objective == "causal":
+        return {"lm": batch["labels"][:, 1:]}  # token t predicts token t+1
+    parts = {"mlm": batch["labels"]}
+    if objective == "bert":
+        if "next_sentence_label" not in batch:
+            raise KeyError("objective 'bert': the batch has no 'next_sentence_label'; "
+                           "build the data with train.nsp")
+        parts["nsp"] = batch["next_sentence_label"]
+    return parts
+
+
+def target_counts(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, int]:
+    """How many targets each loss part has in this batch (summed over the step later)."""
+    return {k: int((v != IGNORE).sum()) for k, v in _targets(objective, batch).items()}
+
+
+def loss_sums(objective: str, outputs, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per part, the SUM of cross-entropies over this batch's targets, in fp32."""
+    targets = _targets(objective, batch)
+    if objective == "causal":
+        logits = outputs.logits[:, :-1]  # (B, T-1, V)
+    elif objective == "bert":
+        logits = outputs.prediction_logits  # (B, T, V)
+    else:
+        logits = outputs.logits  # (B, T, V)
+    sums = {next(iter(targets)): F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),  # (B*T, V)
+        targets[next(iter(targets))].reshape(-1), ignore_index=IGNORE, reduction="sum")}
+    if objective == "bert":
+        sums["nsp"] = F.cross_entropy(outputs.seq_relationship_logits.float(), targets["nsp"],
+                                      ignore_index=IGNORE, reduction="sum")
+    return sums
+
