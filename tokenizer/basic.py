@@ -5,8 +5,8 @@ BertPreTokenizer, the Rust code that `transformers.BertTokenizer` runs), which i
 Google's `tokenization.py` (Devlin et al. 2018):
 
 1. special tokens written in the raw text (`[MASK]`) are cut out first and never split;
-2. clean: drop NUL, U+FFFD and control/format characters (Unicode category C*, except tab,
-   newline, carriage return); every whitespace character becomes a space;
+2. clean: drop NUL, U+FFFD and control, format, private-use and surrogate characters (Cc, Cf,
+   Co, Cs; not tab, newline, carriage return); every whitespace character becomes a space;
 3. put spaces around CJK ideographs, so each becomes its own word;
 4. strip accents (NFD, then drop non-spacing marks, category Mn) - by default only when
    lowercasing, settable on its own (`strip_accents=True/False`) as in Hugging Face;
@@ -53,10 +53,14 @@ def is_whitespace(ch: str) -> bool:
 
 
 def is_control(ch: str) -> bool:
-    """Characters cleaning drops: categories Cc, Cf, Cs, Co, Cn, except tab/newline/CR."""
+    """Characters cleaning drops: categories Cc, Cf, Co, Cs, except tab/newline/CR.
+
+    Unassigned code points (Cn) are kept, as the Rust code does: it cannot list them, and a
+    character too new for one Unicode table is unassigned there but a real letter or emoji.
+    """
     if ch in _KEEP_WHITESPACE:
         return False
-    return unicodedata.category(ch).startswith("C")
+    return unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs")
 
 
 def is_punctuation(ch: str) -> bool:
