@@ -144,7 +144,7 @@ def within(count: int, n: int, p: float, sigmas: float = 5.0) -> bool:
 @pytest.mark.parametrize("p", [0.15, 0.4])
 def test_selection_rate_and_80_10_10_split(p):
     vocab = 200
-    ids, special, _, _ = make_batch(256, 256, vocab, seed=6)
+    ids, special, _, _ = make_batch(512, 512, vocab, seed=6)
     masked, labels = run(mask_tokens, ids, special, seed=9, p=p, vocab=vocab)
     ordinary = special == 0
     selected = labels != IGNORE_INDEX

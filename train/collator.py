@@ -1,0 +1,168 @@
+"""Collators: turn a list of examples into one padded batch of tensors, masked for MLM or not.
+
+A collator is what a DataLoader's `collate_fn` calls. Examples are tokenizer `Encoding`s or dicts
+with `input_ids` and, optionally, `token_type_ids`, `special_tokens_mask`, `attention_mask`,
+`word_ids` and `next_sentence_label` (what `train/nsp.py` and `train/datasets.py` produce).
+Batches are padded on the right to the longest example in the batch ("dynamic padding"), as
+Hugging Face's `DataCollatorForLanguageModeling` does, so short batches cost less.
+
+MLMCollator masks with `train.masking.mask_tokens`:
+- dynamic (default, RoBERTa's choice): a fresh mask every time a batch is built, drawn from the
+  collator's own torch.Generator. Its state is part of a training checkpoint
+  (`state_dict` / `load_state_dict`), so a resumed run masks exactly as an uninterrupted one;
+- static (for evaluation): each example's mask is fixed, drawn from a generator seeded by the
+  collator seed and a hash of the example's ids, so it does not depend on the batch it lands in.
+CausalLMCollator pads and sets labels = input_ids with padding at -100; the model shifts the
+labels itself (as HF's causal LM heads do), so the collator does not.
+
+Shapes: B = batch size, T = longest example in the batch.
+Left out on purpose: pad_to_multiple_of, left padding, numpy / TF outputs.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import torch
+
+from train.masking import IGNORE_INDEX, mask_tokens, replacement_ids
+
+
+def _field(example, name: str, encoding_attr: str):
+    """Read one field from an Encoding (attribute) or a dict (key); None when absent or empty."""
+    if isinstance(example, dict):
+        value = example.get(name)
+    else:
+        value = getattr(example, encoding_attr, None)
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    return None if len(value) == 0 else list(value)
+
+
+def _ids(example, index: int) -> list[int]:
+    ids = _field(example, "input_ids", "ids")
+    if ids is None:
+        kind = "dict without 'input_ids'" if isinstance(example, dict) else type(example).__name__
+        raise ValueError(f"example {index} has no input ids ({kind}); expected an Encoding or a dict with 'input_ids'")
+    return ids
+
+
+def pad_batch(examples, pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Stack examples into (B, T) LongTensors padded on the right; word_ids padded with -1.
+
+    Keys: input_ids, attention_mask, token_type_ids, special_tokens_mask, word_ids (-1 = no word;
+    all -1 when the examples carry none), and next_sentence_label (B,) when every example has one.
+    """
+    if len(examples) == 0:
+        raise ValueError("cannot collate an empty list of examples")
+    if pad_token_id is None:
+        raise ValueError("padding needs a pad token, but the tokenizer's pad_token_id is None")
+    ids = [_ids(e, i) for i, e in enumerate(examples)]
+    B, T = len(ids), max(len(x) for x in ids)
+    out = {
+        "input_ids": torch.full((B, T), pad_token_id, dtype=torch.long),
+        "attention_mask": torch.zeros((B, T), dtype=torch.long),
+        "token_type_ids": torch.zeros((B, T), dtype=torch.long),
+        "special_tokens_mask": torch.ones((B, T), dtype=torch.long),  # padding counts as special
+        "word_ids": torch.full((B, T), -1, dtype=torch.long),
+    }
+    for row, (e, x) in enumerate(zip(examples, ids)):
+        n = len(x)
+        out["input_ids"][row, :n] = torch.tensor(x, dtype=torch.long)
+        optional = {
+            "attention_mask": (_field(e, "attention_mask", "attention_mask"), [1] * n),
+            "token_type_ids": (_field(e, "token_type_ids", "type_ids"), [0] * n),
+            "special_tokens_mask": (_field(e, "special_tokens_mask", "special_tokens_mask"), [0] * n),
+            "word_ids": (_field(e, "word_ids", "word_ids"), [-1] * n),
+        }
+        for key, (value, default) in optional.items():
+            value = default if value is None else value
+            if len(value) != n:
+                raise ValueError(f"example {row}: '{key}' has {len(value)} entries but input_ids has {n}")
+            if key == "word_ids":
+                value = [-1 if w is None else w for w in value]
+            out[key][row, :n] = torch.tensor(value, dtype=torch.long)
+    labels = [e.get("next_sentence_label") if isinstance(e, dict) else None for e in examples]
+    if any(label is not None for label in labels):
+        if any(label is None for label in labels):
+            raise ValueError("some examples have a next_sentence_label and some do not; a batch must be uniform")
+        out["next_sentence_label"] = torch.tensor([int(label) for label in labels], dtype=torch.long)
+    return out
+
+
+def _example_seed(seed: int, ids: torch.Tensor) -> int:
+    """A stable per-example seed: the collator seed mixed with a CRC of the example's ids."""
+    return (seed * 1_000_003 + zlib.crc32(ids.numpy().astype("int64").tobytes())) % (2**63)
+
+
+class MLMCollator:
+    """Pad a batch dynamically and mask it for MLM; see the module docstring."""
+
+    def __init__(self, tokenizer, mlm_probability: float = 0.15, whole_word: bool = False, seed: int = 0,
+                 static: bool = False):
+        if tokenizer.mask_token_id is None:
+            raise ValueError("MLMCollator needs a tokenizer with a mask token; this one has none")
+        if not 0.0 <= mlm_probability <= 1.0:
+            raise ValueError(f"mlm_probability must be in [0, 1], got {mlm_probability}")
+        self.pad_token_id = tokenizer.pad_token_id
+        self.mask_token_id = tokenizer.mask_token_id
+        self.vocab_size = tokenizer.vocab_size
+        self.special_ids = list(tokenizer.all_special_ids)
+        self.mlm_probability = mlm_probability
+        self.whole_word = whole_word
+        self.seed = seed
+        self.static = static
+        self.allowed_ids = replacement_ids(self.vocab_size, self.special_ids)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _mask(self, batch: dict[str, torch.Tensor], generator: torch.Generator):
+        if self.whole_word and bool((batch["word_ids"] < 0).all()) and bool((batch["special_tokens_mask"] == 0).any()):
+            raise ValueError("whole_word=True needs word_ids on the examples (Encodings carry them; dicts need 'word_ids')")
+        return mask_tokens(batch["input_ids"], batch["special_tokens_mask"], mask_token_id=self.mask_token_id,
+                           vocab_size=self.vocab_size, special_ids=self.special_ids,
+                           mlm_probability=self.mlm_probability, generator=generator,
+                           word_ids=batch["word_ids"], whole_word=self.whole_word,
+                           attention_mask=batch["attention_mask"], allowed_ids=self.allowed_ids)
+
+    def __call__(self, examples) -> dict[str, torch.Tensor]:
+        batch = pad_batch(examples, self.pad_token_id)
+        if not self.static:
+            masked, labels = self._mask(batch, self.generator)
+        else:
+            masked, labels = batch["input_ids"].clone(), torch.full_like(batch["input_ids"], IGNORE_INDEX)
+            lengths = batch["attention_mask"].sum(dim=1).tolist()
+            for row, n in enumerate(lengths):  # each example masked alone, at its own length
+                one = {k: v[row:row + 1, :n] for k, v in batch.items() if v.dim() == 2}
+                g = torch.Generator().manual_seed(_example_seed(self.seed, one["input_ids"][0]))
+                masked[row, :n], labels[row, :n] = (t[0] for t in self._mask(one, g))
+        out = {"input_ids": masked, "attention_mask": batch["attention_mask"],
+               "token_type_ids": batch["token_type_ids"], "labels": labels}
+        if "next_sentence_label" in batch:
+            out["next_sentence_label"] = batch["next_sentence_label"]
+        return out
+
+    def state_dict(self) -> dict:
+        """What a checkpoint needs to resume masking exactly: the generator state (a ByteTensor)."""
+        return {"seed": self.seed, "generator_state": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = {"seed", "generator_state"} - set(state)
+        if missing:
+            raise KeyError(f"collator state is missing {sorted(missing)}; expected keys 'seed' and 'generator_state'")
+        self.seed = int(state["seed"])
+        self.generator.set_state(state["generator_state"])
+
+
+class CausalLMCollator:
+    """Pad a batch; labels are the input ids with padding set to -100 (the model shifts them)."""
+
+    def __init__(self, tokenizer):
+        self.pad_token_id = tokenizer.pad_token_id
+
+    def __call__(self, examples) -> dict[str, torch.Tensor]:
+        batch = pad_batch(examples, self.pad_token_id)
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+                "token_type_ids": batch["token_type_ids"], "labels": labels}
