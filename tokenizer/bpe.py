@@ -1,0 +1,323 @@
+"""Byte-level BPE: the tokenizer of GPT-2 and RoBERTa (and the KantaiBERT chapter).
+
+Encoding one text goes:
+
+    text --(special tokens cut out first)--> segments
+         --(GPT-2 pattern, bytelevel.py)----> words          "Hello world" -> "Hello", " world"
+         --(UTF-8 bytes as characters)------> byte strings   " world" -> "Ġworld"
+         --(merges by rank, cached)---------> tokens -> ids
+         --(base.py)------------------------> truncate, <s> A </s></s> B </s>, pad
+
+BPE on one word (Sennrich et al. 2016; GPT-2's encoder.py): start from single bytes, and
+repeatedly merge every occurrence of the adjacent pair whose merge was learned earliest
+(lowest rank), until no adjacent pair is a learned merge. Words repeat a lot, so the result of
+each word is cached; on running text most words are cache hits and cost one dict look-up.
+
+Special tokens (`<s>`, `</s>`, `<mask>`, `<|endoftext|>`...) written in the text are matched
+before pre-tokenization, so `<mask>` is one token. RoBERTa's `<mask>` also swallows the
+whitespace before it ("lstrip"), so "Paris is the <mask>." predicts a token that carries its
+own leading space ("Ġcapital"), as in pretraining. Offsets follow Hugging Face `tokenizers`:
+with RoBERTa post-processing they are "trimmed" (a token's leading `Ġ` is not part of its
+span), and a space added by `add_prefix_space` has zero width.
+
+Follows: openai/gpt-2 encoder.py, Hugging Face `tokenizers` (ByteLevel, BPE, RobertaProcessing,
+AddedToken lstrip). Left out: BPE dropout, `tokenizer.json`, user-added tokens, rstrip.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import regex
+
+from .base import Pieces, Tokenizer
+from .bpe_files import (check_merges, load_merges_txt, load_vocab_json, save_merges_txt,
+                        save_vocab_json)
+from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars
+
+CONFIG_FILE = "tokenizer_config.json"
+ROBERTA_SPECIALS = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
+GPT2_SPECIALS = {"cls": "<|endoftext|>", "sep": "<|endoftext|>", "unk": "<|endoftext|>"}
+# The word cache is cleared when it grows past this many words (HF keeps 10,000).
+CACHE_SIZE = 200_000
+
+
+def default_special_tokens(vocab: dict[str, int]) -> dict[str, str]:
+    """RoBERTa's specials if the vocabulary has them, else GPT-2's `<|endoftext|>`, else none."""
+    roberta = {role: t for role, t in ROBERTA_SPECIALS.items() if t in vocab}
+    if roberta:
+        return roberta
+    return {role: t for role, t in GPT2_SPECIALS.items() if t in vocab}
+
+
+def bpe_word(chars: str, ranks: dict[tuple[str, str], int]) -> list[str]:
+    """Apply merges to one byte-level word: lowest rank first, all its occurrences left to right."""
+    parts = list(chars)
+    while len(parts) > 1:
+        best_rank, best = None, None
+        for pair in zip(parts, parts[1:]):
+            rank = ranks.get(pair)
+            if rank is not None and (best_rank is None or rank < best_rank):
+                best_rank, best = rank, pair
+        if best is None:
+            break
+        left, right = best
+        merged, i, n = [], 0, len(parts)
+        while i < n:
+            if i < n - 1 and parts[i] == left and parts[i + 1] == right:
+                merged.append(left + right)
+                i += 2
+            else:
+                merged.append(parts[i])
+                i += 1
+        parts = merged
+    return parts
+
+
+def _trim(token: str, start: int, end: int) -> tuple[int, int]:
+    """Drop leading / trailing `Ġ` (spaces) from a token's span, as HF's trim_offsets does."""
+    lead = len(token) - len(token.lstrip("Ġ"))
+    trail = len(token) - len(token.rstrip("Ġ"))
+    if lead:
+        start = min(start + lead, end)
+    if trail and end >= trail:
+        end = max(end - trail, start)
+    return start, end
+
+
+class ByteLevelBPETokenizer(Tokenizer):
+    """GPT-2 / RoBERTa tokenizer. Build with `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
+
+    post_processor: "roberta" (`<s> A </s>` / `<s> A </s></s> B </s>`, type ids all 0, trimmed
+    offsets) or None (no specials added; type ids 0 for A, 1 for B, as GPT-2). The default
+    "auto" picks "roberta" when the vocabulary has `<s>` and `</s>`.
+    """
+
+    def __init__(self, vocab: dict[str, int], merges, *, add_prefix_space: bool = False,
+                 post_processor: str | None = "auto", special_tokens: dict[str, str] | None = None,
+                 lstrip_tokens=("<mask>",), model_max_length: int | None = None,
+                 source: str = "merges"):
+        merges = [tuple(m) for m in merges]
+        check_merges(vocab, merges, source)
+        if special_tokens is None:
+            special_tokens = default_special_tokens(vocab)
+        super().__init__(vocab, special_tokens, model_max_length)
+        if post_processor == "auto":
+            post_processor = "roberta" if {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab else None
+        if post_processor not in ("roberta", None):
+            raise ValueError(f"post_processor={post_processor!r}; expected 'roberta' or None")
+        if post_processor == "roberta" and not {"cls", "sep"} <= set(special_tokens):
+            raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special tokens")
+        self.post_processor = post_processor
+        self.add_prefix_space = bool(add_prefix_space)
+        self.trim_offsets = post_processor == "roberta"
+        self.merges = merges
+        self._ranks = {pair: rank for rank, pair in enumerate(merges)}
+        self._cache: dict[str, tuple] = {}
+        specials = sorted(self._special_set, key=len, reverse=True)  # longest match wins
+        self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
+        alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})" for t in specials]
+        self._special_tokens_in_order = specials
+        self._special_re = regex.compile("|".join(alternatives)) if specials else None
+
+    @classmethod
+    def from_files(cls, vocab_json, merges_txt, add_prefix_space: bool = False,
+                   post_processor: str | None = "auto", **kwargs):
+        vocab = load_vocab_json(vocab_json)
+        merges = load_merges_txt(merges_txt)
+        return cls(vocab, merges, add_prefix_space=add_prefix_space, post_processor=post_processor,
+                   source=str(merges_txt), **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, directory, **overrides):
+        """Load a folder with vocab.json, merges.txt and (optional) tokenizer_config.json."""
+        directory = Path(directory)
+        for name in ("vocab.json", "merges.txt"):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory}: no {name} in this folder")
+        settings: dict = {}
+        config_path = directory / CONFIG_FILE
+        if config_path.is_file():
+            try:
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise ValueError(f"{config_path}: not valid JSON ({e})") from e
+            settings["add_prefix_space"] = bool(config.get("add_prefix_space", False))
+            if "post_processor" in config:
+                settings["post_processor"] = config["post_processor"]
+            elif config.get("tokenizer_class", "").startswith("GPT2"):
+                settings["post_processor"] = None
+            max_len = config.get("model_max_length")
+            if isinstance(max_len, int) and max_len < 10**9:
+                settings["model_max_length"] = max_len
+            special = {}
+            for role, key in (("cls", "bos_token"), ("sep", "eos_token"), ("cls", "cls_token"),
+                              ("sep", "sep_token"), ("unk", "unk_token"), ("pad", "pad_token"),
+                              ("mask", "mask_token")):
+                value = config.get(key)
+                if isinstance(value, dict):  # older HF configs store AddedToken dicts
+                    value = value.get("content")
+                if value is not None:
+                    special[role] = value
+            if special:
+                settings["special_tokens"] = special
+        settings.update(overrides)
+        return cls.from_files(directory / "vocab.json", directory / "merges.txt", **settings)
+
+    # --- one word ---------------------------------------------------------------------------
+
+    def _encode_word(self, word: str, synthetic_space: bool = False) -> tuple:
+        """(ids, tokens, raw spans, trimmed spans) of one word; spans in characters of `word`.
+
+        With `synthetic_space` the word's first character is the space that add_prefix_space
+        put there: it has zero width, and the real characters start at 0.
+        """
+        tokens = bpe_word(to_byte_chars(word), self._ranks)
+        vocab = self._vocab
+        ids = tuple(vocab[t] for t in tokens)
+        # Character span of every UTF-8 byte of the word.
+        byte_start, byte_end = [], []
+        for ci, ch in enumerate(word):
+            if synthetic_space and ci == 0:
+                byte_start.append(0)
+                byte_end.append(0)
+                continue
+            c = ci - 1 if synthetic_space else ci
+            n = len(ch.encode("utf-8"))
+            byte_start += [c] * n
+            byte_end += [c + 1] * n
+        raw, b = [], 0
+        for t in tokens:
+            raw.append((byte_start[b], byte_end[b + len(t) - 1]))
+            b += len(t)
+        trimmed = tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw))
+        entry = (ids, tuple(tokens), tuple(raw), trimmed)
+        if not synthetic_space:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[word] = entry
+        return entry
+
+    # --- one text ---------------------------------------------------------------------------
+
+    def _encode_segment(self, text: str, base: int, out: Pieces, word_index: int) -> int:
+        """Append the tokens of a special-free piece of text starting at `base`; return next word id."""
+        tokens, ids, offsets, word_ids = out
+        synthetic = self.add_prefix_space and not text.startswith(" ")
+        if synthetic:
+            text = " " + text
+        cache, trim = self._cache, self.trim_offsets
+        first_token = not ids
+        start = 0
+        for word in GPT2_SPLIT.findall(text):
+            if synthetic and start == 0:
+                entry = self._encode_word(word, synthetic_space=True)
+                at = base
+            else:
+                entry = cache.get(word) or self._encode_word(word)
+                at = base + start - synthetic
+            wids, wtoks, raw, trimmed = entry
+            ids += wids
+            tokens += wtoks
+            word_ids += [word_index] * len(wids)
+            offsets += [(at + s, at + e) for s, e in (trimmed if trim else raw)]
+            if first_token and trim and self.add_prefix_space and len(wtoks[0]) - len(wtoks[0].lstrip("Ġ")) == 1:
+                # HF keeps the one leading space of the very first token when it added it.
+                s, e = raw[0]
+                trail = len(wtoks[0]) - len(wtoks[0].rstrip("Ġ"))
+                if trail and e >= trail:
+                    e = max(e - trail, s)
+                offsets[-len(wids)] = (at + s, at + e)
+            first_token = False
+            word_index += 1
+            start += len(word)
+        return word_index
+
+    def _encode_pieces(self, text: str) -> Pieces:
+        out: Pieces = ([], [], [], [])
+        special_re = self._special_re
+        match = special_re.search(text) if special_re is not None else None
+        if match is None:
+            self._encode_segment(text, 0, out, 0)
+            return out
+        tokens, ids, offsets, word_ids = out
+        word_index, pos = 0, 0
+        while match is not None:
+            if match.start() > pos:
+                word_index = self._encode_segment(text[pos:match.start()], pos, out, word_index)
+            group = match.lastindex
+            token = self._special_tokens_in_order[group - 1]
+            tokens.append(token)
+            ids.append(self._vocab[token])
+            offsets.append((match.start(group), match.end(group)))
+            word_ids.append(word_index)
+            word_index += 1
+            pos = match.end()
+            match = special_re.search(text, pos)
+        if pos < len(text):
+            self._encode_segment(text[pos:], pos, out, word_index)
+        return out
+
+    def _template(self, pair: bool) -> list[tuple[str, int]]:
+        if self.post_processor is None:
+            return [("A", 0), ("B", 1)] if pair else [("A", 0)]
+        cls, sep = self.special_tokens["cls"], self.special_tokens["sep"]
+        if pair:
+            return [(cls, 0), ("A", 0), (sep, 0), (sep, 0), ("B", 0), (sep, 0)]
+        return [(cls, 0), ("A", 0), (sep, 0)]
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of `text` (byte-level strings), without special tokens added."""
+        return self._encode_pieces(text)[0]
+
+    # --- back to text -----------------------------------------------------------------------
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        """Ids -> text. Lossless for the tokens of any text (bytes are put back exactly);
+        an id sequence that cuts a character in half decodes with U+FFFD there."""
+        out, chars = [], []
+        inv, specials = self._inv, self._special_set
+        for i in ids:
+            token = inv.get(int(i))
+            if token is None:
+                raise ValueError(f"id {int(i)} is not in the vocabulary (size {len(inv)})")
+            if token in specials:
+                if skip_special_tokens:
+                    continue
+                out.append(from_byte_chars("".join(chars)))
+                out.append(token)
+                chars = []
+            else:
+                chars.append(token)
+        out.append(from_byte_chars("".join(chars)))
+        return "".join(out)
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return from_byte_chars("".join(tokens))
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def save(self, directory) -> Path:
+        """Write vocab.json, merges.txt and tokenizer_config.json (Hugging Face layout)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_vocab_json(directory / "vocab.json", self._vocab)
+        save_merges_txt(directory / "merges.txt", self.merges)
+        config = {
+            "tokenizer_class": "RobertaTokenizer" if self.post_processor == "roberta" else "GPT2Tokenizer",
+            "add_prefix_space": self.add_prefix_space,
+            "trim_offsets": self.trim_offsets,
+            "post_processor": self.post_processor,
+        }
+        names = {"cls": ("bos_token", "cls_token"), "sep": ("eos_token", "sep_token"),
+                 "unk": ("unk_token",), "pad": ("pad_token",), "mask": ("mask_token",)}
+        for role, token in self.special_tokens.items():
+            for key in names[role]:
+                config[key] = token
+        if self.model_max_length is not None:
+            config["model_max_length"] = self.model_max_length
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        return directory
+
+    save_pretrained = save
