@@ -1,0 +1,215 @@
+"""The pretraining loop: it learns (each objective overfits one batch), its loss is the
+model's loss, a resumed run equals an uninterrupted one exactly, Ctrl-C and NaN stop it
+cleanly, and a checkpoint write killed midway leaves the previous checkpoint usable.
+
+Sizes are odd on purpose (hidden 32, 4 heads, ffn 37, batch 5, sequences of 7..13 tokens).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from minibert.config import BertConfig
+from train import checkpointing, objectives
+from train.checkpointing import latest_checkpoint, list_checkpoints, load_checkpoint
+from train.collator import CausalLMCollator, MLMCollator
+from train.metrics_log import read_metrics
+from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
+
+PAD, BOS, EOS, UNK, MASK = 1, 0, 2, 3, 4  # RoBERTa's order: <s> <pad> </s> <unk> <mask>
+VOCAB = 41
+TOK = SimpleNamespace(pad_token_id=PAD, mask_token_id=MASK, vocab_size=VOCAB,
+                      all_special_ids=[BOS, PAD, EOS, UNK, MASK])
+
+
+def tiny_config(objective: str, dropout: float = 0.0) -> BertConfig:
+    return BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                      intermediate_size=37, max_position_embeddings=40,
+                      type_vocab_size=2 if objective == "bert" else 1,
+                      model_type="bert" if objective == "bert" else "roberta",
+                      pad_token_id=PAD, hidden_dropout_prob=dropout,
+                      attention_probs_dropout_prob=dropout, is_decoder=objective == "causal")
+
+
+def tiny_model(objective: str, dropout: float = 0.0, seed: int = 0):
+    torch.manual_seed(seed)
+    return objectives.model_class(objective)(tiny_config(objective, dropout))
+
+
+def make_examples(objective: str, n: int, seed: int = 0) -> list[dict]:
+    """Random sequences of 7..13 tokens with specials around them (pairs for 'bert')."""
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(n):
+        words = [rng.randrange(5, VOCAB) for _ in range(rng.randrange(5, 12))]
+        if objective == "bert":
+            cut = rng.randrange(1, len(words))
+            ids = [BOS] + words[:cut] + [EOS] + words[cut:] + [EOS]
+            types = [0] * (cut + 2) + [1] * (len(words) - cut + 1)
+            examples.append({"input_ids": ids, "token_type_ids": types,
+                             "special_tokens_mask": [int(i in (BOS, EOS)) for i in ids],
+                             "next_sentence_label": rng.randrange(2)})
+        else:
+            ids = [BOS] + words + [EOS]
+            examples.append({"input_ids": ids,
+                             "special_tokens_mask": [1] + [0] * len(words) + [1]})
+    return examples
+
+
+def collator(objective: str, static: bool = False):
+    if objective == "causal":
+        return CausalLMCollator(TOK)
+    return MLMCollator(TOK, mlm_probability=0.3, seed=7, static=static)
+
+
+def quiet(**kw) -> PretrainArgs:
+    return PretrainArgs(progress=False, plot=False, device="cpu", **kw)
+
+
+@pytest.mark.parametrize("objective", ["bert", "roberta", "causal"])
+def test_one_batch_overfits(objective):
+    """Trained on the same 5 examples (fixed masks) the loss must fall to near zero."""
+    model = tiny_model(objective)
+    result = pretrain(model, make_examples(objective, 5), collator(objective, static=True),
+                      quiet(objective=objective, batch_size=5, epochs=150, lr=1e-2,
+                            warmup_steps=10, shuffle=False))
+    assert result.steps == 150
+    assert result.losses[0] > 1.0, result.losses[:3]
+    assert result.losses[-1] < 0.05, f"{objective}: loss only fell to {result.losses[-1]:.4f}"
+
+
+@pytest.mark.parametrize("objective", ["bert", "roberta", "causal"])
+def test_loop_loss_equals_model_loss(objective):
+    """The loop's sum / count losses equal the model's own `loss` on a single batch."""
+    model = tiny_model(objective).eval()
+    batch = collator(objective)(make_examples(objective, 5))
+    counts = objectives.target_counts(objective, batch)
+    with torch.no_grad():
+        out = model(**objectives.forward_inputs(objective, batch))
+        ours = sum(s / counts[k] for k, s in objectives.loss_sums(objective, out, batch).items())
+        labels = {"labels": batch["labels"]}
+        if objective == "bert":
+            labels["next_sentence_label"] = batch["next_sentence_label"]
+        theirs = model(**objectives.forward_inputs(objective, batch), **labels).loss
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_accumulation_equals_big_batch():
+    """2 micro-batches of 5 make the same steps as batches of 10: the loss is weighted by
+    targets over the whole step, not averaged per micro-batch (padding widths differ too)."""
+    data = make_examples("causal", 20)
+    big = pretrain(tiny_model("causal"), data, collator("causal"),
+                   quiet(objective="causal", batch_size=10, epochs=2, lr=1e-3))
+    accum = pretrain(tiny_model("causal"), data, collator("causal"),
+                     quiet(objective="causal", batch_size=5, grad_accum=2, epochs=2, lr=1e-3))
+    assert big.steps == accum.steps == 4
+    torch.testing.assert_close(torch.tensor(accum.losses), torch.tensor(big.losses),
+                               rtol=1e-5, atol=1e-6)
+
+
+def _run(tmp, on_step=None, resume=False, **kw):
+    args = quiet(objective="roberta", out_dir=str(tmp), batch_size=5, grad_accum=2, epochs=3,
+                 lr=3e-3, warmup_steps=2, save_every=2, keep=2, resume=resume, **kw)
+    # dropout on, so the torch RNG state must be restored too
+    model = tiny_model("roberta", dropout=0.1)
+    result = pretrain(model, make_examples("roberta", 20), collator("roberta"), args,
+                      on_step=on_step)
+    return result, model
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full, full_model = _run(tmp_path / "full")
+    assert full.steps == 6
+
+    def interrupt_at_3(step, loss):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "cut", on_step=interrupt_at_3)
+    assert latest_checkpoint(tmp_path / "cut" / "checkpoints").name == "step-00000003"
+    resumed, resumed_model = _run(tmp_path / "cut", resume=True)
+    assert resumed.losses == full.losses  # exactly, not approximately
+    for (name, a), b in zip(full_model.state_dict().items(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b), name
+    steps = [r["step"] for r in read_metrics(tmp_path / "cut" / "metrics.jsonl")]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    # keep=2: the newest two checkpoints, nothing else (no temporary directories)
+    assert [p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()] and \
+        sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()) == \
+        ["step-00000004", "step-00000006"]
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    _run(tmp_path, max_steps=2)
+    with pytest.raises(checkpointing.CheckpointError, match="batch_size"):
+        pretrain(tiny_model("roberta"), make_examples("roberta", 20), collator("roberta"),
+                 quiet(objective="roberta", out_dir=str(tmp_path), batch_size=4, grad_accum=2,
+                       epochs=3, max_steps=2, resume=True))
+
+
+def test_nan_loss_stops_with_step_number(tmp_path):
+    def poison(step, loss):
+        if step == 2:
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("nan"))
+
+    model = tiny_model("causal")
+    with pytest.raises(NonFiniteLossError, match="step 3: loss is nan"):
+        pretrain(model, make_examples("causal", 20), collator("causal"),
+                 quiet(objective="causal", batch_size=4), on_step=poison)
+
+
+def test_killed_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
+    _run(tmp_path, max_steps=2)  # writes step-00000002
+    root = tmp_path / "checkpoints"
+    good = load_checkpoint(latest_checkpoint(root))
+    real_save = torch.save
+
+    def dies_midway(obj, f, *a, **kw):
+        real_save(obj, f, *a, **kw)
+        with open(f, "r+b") as fh:  # half the bytes on disk, then the process "dies"
+            fh.truncate(fh.seek(0, 2) // 2)
+        raise OSError("killed while writing")
+
+    monkeypatch.setattr(checkpointing.torch, "save", dies_midway)
+    with pytest.raises(OSError, match="killed"):
+        checkpointing.save_checkpoint(root, {**good, "step": 4}, keep=1)
+    monkeypatch.undo()
+    assert [p.name for p in list_checkpoints(root)] == ["step-00000002"]
+    assert [p.name for p in root.iterdir()] == ["step-00000002"]  # no half-written leftovers
+    again = load_checkpoint(latest_checkpoint(root))
+    assert again["step"] == 2 and again["position"] == 4
+    for k, v in good["model"].items():
+        assert torch.equal(v, again["model"][k]), k
+
+
+def test_truncated_checkpoint_is_reported(tmp_path):
+    _run(tmp_path, max_steps=2)
+    file = latest_checkpoint(tmp_path / "checkpoints") / checkpointing.STATE_FILE
+    file.write_bytes(file.read_bytes()[:100])
+    with pytest.raises(checkpointing.CheckpointError, match="cannot read"):
+        load_checkpoint(file.parent)
+
+
+def test_schedule_and_metrics(tmp_path):
+    result, _ = _run(tmp_path, max_steps=4, log_every=1)
+    records = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    lrs = [r["lr"] for r in records]  # warmup over 2 steps, then linear decay towards 0
+    assert lrs == pytest.approx([1.5e-3, 3e-3, 3e-3, 1.5e-3])
+    assert all(math.isfinite(r["tokens_per_second"]) and r["tokens_per_second"] > 0
+               for r in records)
+    assert [r["loss"] for r in records] == result.losses
+    assert (tmp_path / "config.json").is_file() and (tmp_path / "model.safetensors").is_file()
+
+
+def test_too_little_data_is_a_clear_error():
+    with pytest.raises(ValueError, match="has 0 examples"):
+        pretrain(tiny_model("causal"), [], collator("causal"),
+                 quiet(objective="causal"))

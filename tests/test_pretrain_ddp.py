@@ -1,0 +1,58 @@
+"""DistributedDataParallel on CPU: 2 processes with the gloo backend train the same model as
+one process on the same global batch, and must end with identical replicas and the same loss.
+
+Dropout is off: each rank draws its own dropout masks (seed + rank), so with dropout on even
+a perfect DDP run would differ from one process. Masking is not a problem: every rank builds
+the same global batch with the same collator seed and keeps its rows (see train/ddp.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from test_pretrain import collator, make_examples, quiet, tiny_model
+from train import ddp
+from train.pretrain import pretrain
+
+ARGS = dict(objective="bert", batch_size=6, grad_accum=2, epochs=1, lr=3e-3, warmup_steps=1)
+N = 36  # 3 optimizer steps of 2 x 6 examples
+
+
+def _train(rank: int, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    model = tiny_model("bert")
+    result = pretrain(model, make_examples("bert", N), collator("bert"), quiet(**ARGS))
+    torch.save({"losses": result.losses, "model": model.state_dict()}, f"{out_dir}/rank{rank}.pt")
+
+
+def test_two_processes_equal_one(tmp_path):
+    single_model = tiny_model("bert")
+    single = pretrain(single_model, make_examples("bert", N), collator("bert"), quiet(**ARGS))
+    assert single.steps == 3
+
+    ddp.spawn(_train, 2, str(tmp_path))
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert r0["losses"] == r1["losses"]  # the loss is all-reduced: every rank reports the same
+    torch.testing.assert_close(torch.tensor(r0["losses"]), torch.tensor(single.losses),
+                               rtol=1e-5, atol=1e-6)
+    for name, p in r0["model"].items():
+        assert torch.equal(p, r1["model"][name]), f"replicas differ at {name}"
+        torch.testing.assert_close(p, single_model.state_dict()[name], rtol=1e-4, atol=1e-5,
+                                   msg=f"DDP and one process differ at {name}")
+
+
+def test_shard_rows_cover_the_batch():
+    for n in range(1, 12):
+        for world in (1, 2, 3, 5):
+            if n < world:
+                continue
+            parts = [ddp.shard_rows(n, ddp.DistInfo(rank=r, world_size=world)) for r in range(world)]
+            rows = [i for s in parts for i in range(n)[s]]
+            assert rows == list(range(n)) and all(s.stop > s.start for s in parts)
+
+
+@pytest.mark.parametrize("world", [1])
+def test_single_process_needs_no_group(world):
+    assert not ddp.init_from_env().enabled
