@@ -7,5 +7,6 @@
 from .base import Encoding, Tokenizer
 from .basic import BasicTokenizer
 from .wordpiece import VocabError, WordPieceTokenizer
+from .wordpiece_trainer import WordPieceTrainer
 
-__all__ = ["BasicTokenizer", "Encoding", "Tokenizer", "VocabError", "WordPieceTokenizer"]
+__all__ = ["BasicTokenizer", "Encoding", "Tokenizer", "VocabError", "WordPieceTokenizer", "WordPieceTrainer"]
