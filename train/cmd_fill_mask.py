@@ -1,0 +1,86 @@
+"""`minibert fill-mask DIR "Human thinking involves human <mask>."`: the model's top guesses.
+
+Prints what Hugging Face's FillMaskPipeline returns, a list of dicts
+`{'score', 'token', 'token_str', 'sequence'}`, best first. The mask may be written as the
+tokenizer's own mask token or as either `<mask>` or `[MASK]`. As in RoBERTa's tokenizer the
+mask absorbs the space before it, so a byte-level BPE model predicts " reason" (with its
+leading space, as `Ġreason`) and the filled sentence reads naturally.
+
+Left out on purpose: several masks in one text, `targets=` (scoring given candidates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pprint
+from pathlib import Path
+
+import torch
+
+from minibert.config import BertConfig
+from train.cmd_tokenizer import load_tokenizer
+
+MASK_SPELLINGS = ("<mask>", "[MASK]")
+
+
+def load_masked_lm(directory: str | Path):
+    """BertForMaskedLM or RobertaForMaskedLM, by the saved config's model_type. A checkpoint
+    from BertForPreTraining loads too (its NSP head is simply not used)."""
+    import minibert
+
+    config = BertConfig.from_pretrained(directory)
+    cls = minibert.RobertaForMaskedLM if config.model_type == "roberta" else minibert.BertForMaskedLM
+    return cls.from_pretrained(directory, verbose=False)
+
+
+def _mask_ids(tokenizer, text: str) -> tuple[list[int], int]:
+    """Token ids of `text` with exactly one mask; returns (ids, position of the mask)."""
+    mask_id = tokenizer.mask_token_id
+    if mask_id is None:
+        raise ValueError("this tokenizer has no mask token; fill-mask needs a masked LM's tokenizer")
+    spellings = {tokenizer.id_to_token(mask_id), *MASK_SPELLINGS}
+    found = [s for s in spellings if s in text]
+    if sum(text.count(s) for s in found) != 1:
+        raise ValueError(f"{text!r}: put exactly one mask in the text, written as "
+                         f"{tokenizer.id_to_token(mask_id)}")
+    left, right = text.split(found[0])
+    pieces = [tokenizer.encode(part, add_special_tokens=False).ids if part else []
+              for part in (left.rstrip(" "), right)]
+    start = [tokenizer.cls_token_id] if tokenizer.cls_token_id is not None else []
+    end = [tokenizer.sep_token_id] if tokenizer.sep_token_id is not None else []
+    ids = start + pieces[0] + [mask_id] + pieces[1] + end
+    return ids, len(start) + len(pieces[0])
+
+
+@torch.no_grad()
+def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
+    """The `top_k` most likely tokens for the mask in `text`, as FillMaskPipeline lists them."""
+    ids, where = _mask_ids(tokenizer, text)
+    model.eval()
+    device = next(model.parameters()).device
+    logits = model(torch.tensor([ids], device=device)).logits[0, where].float()  # (V,)
+    # a model may have more rows than its tokenizer has tokens (KantaiBERT: 52,000 rows)
+    logits[tokenizer.vocab_size:] = float("-inf")
+    probs = logits.softmax(-1)
+    scores, tokens = probs.topk(min(top_k, tokenizer.vocab_size))
+    results = []
+    for score, token in zip(scores.tolist(), tokens.tolist()):
+        filled = ids[:where] + [token] + ids[where + 1:]
+        results.append({"score": score, "token": token,
+                        "token_str": tokenizer.decode([token]),
+                        "sequence": tokenizer.decode(filled, skip_special_tokens=True)})
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="directory with config.json, model.safetensors and a tokenizer")
+    parser.add_argument("text", help='text with one mask, e.g. "Human thinking involves human <mask>."')
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Python's repr")
+
+
+def run(args: argparse.Namespace) -> int:
+    results = fill_mask(load_masked_lm(args.model), load_tokenizer(args.model), args.text, args.top_k)
+    print(json.dumps(results, indent=2) if args.json else pprint.pformat(results, sort_dicts=False))
+    return 0

@@ -1,0 +1,53 @@
+"""`minibert generate DIR "prompt"`: continue a prompt with a causal RoBERTa.
+
+The model trained by `minibert pretrain --objective causal` saw every line as `<s> text </s>`,
+so the prompt starts with `<s>` and generation stops at `</s>`. Sampling is seeded (--seed):
+the same command prints the same text. --temperature 0 means greedy decoding.
+
+Left out on purpose: beam search, repetition penalties, streaming output.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from train.cmd_tokenizer import load_tokenizer
+
+
+def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
+                  temperature: float = 1.0, top_k: int | None = None,
+                  top_p: float | None = None, seed: int = 0) -> str:
+    """The prompt and its continuation, decoded without special tokens."""
+    start = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    ids = start + tokenizer.encode(prompt, add_special_tokens=False).ids
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    model.eval()
+    with torch.no_grad():
+        out = model.generate(torch.tensor([ids], device=device), max_new_tokens=max_new_tokens,
+                             do_sample=temperature > 0, temperature=temperature or 1.0,
+                             top_k=top_k, top_p=top_p, generator=generator,
+                             eos_token_id=tokenizer.eos_token_id)
+    new = [t for t in out[0].tolist() if t < tokenizer.vocab_size]
+    return tokenizer.decode(new, skip_special_tokens=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="directory written by `minibert pretrain --objective causal`")
+    parser.add_argument("prompt")
+    parser.add_argument("--max-new-tokens", type=int, default=50)
+    parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    import minibert
+
+    model = minibert.RobertaForCausalLM.from_pretrained(args.model, verbose=False)
+    print(generate_text(model, load_tokenizer(args.model), args.prompt, args.max_new_tokens,
+                        args.temperature, args.top_k, args.top_p, args.seed))
+    return 0

@@ -1,0 +1,156 @@
+"""`minibert pretrain`: build a model from a preset (or config.json), read text, and pretrain.
+
+    minibert pretrain --objective roberta --tokenizer KantaiBERT --config kantaibert \\
+        --train kant.txt --block-size 128 --batch-size 64 --epochs 1 --out KantaiBERT
+
+The objective picks the model and the data: `roberta` (RobertaForMaskedLM, lines of text,
+dynamic masking; the KantaiBERT chapter), `bert` (BertForPreTraining, NSP pairs from
+documents separated by blank lines, masking), `causal` (RobertaForCausalLM, lines of text,
+no masking). --out ends up holding the model (config.json + model.safetensors, Hugging Face
+layout), the tokenizer, metrics.jsonl, loss_curve.png and checkpoints/, so `minibert
+fill-mask OUT ...` / `minibert generate OUT ...` need nothing else. Under `torchrun
+--nproc_per_node N -m train.cli pretrain ...` it trains with DistributedDataParallel.
+
+Left out on purpose: evaluation splits and perplexity reporting, streaming datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+from minibert.config import PRESETS, BertConfig, preset
+from train import ddp, objectives
+from train.checkpointing import CheckpointError
+from train.cmd_tokenizer import load_tokenizer
+from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
+
+# --flag -> BertConfig field, for changing a preset's size from the command line.
+SIZE_FLAGS = {"hidden_size": int, "num_hidden_layers": int, "num_attention_heads": int,
+              "intermediate_size": int, "max_position_embeddings": int,
+              "hidden_dropout_prob": float, "attention_probs_dropout_prob": float}
+
+
+def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
+    """The preset / config file, resized by flags, made consistent with objective and tokenizer."""
+    if args.config in PRESETS:
+        config = preset(args.config)
+    elif Path(args.config).exists():
+        config = BertConfig.from_pretrained(args.config)
+    else:
+        raise FileNotFoundError(f"--config {args.config!r}: neither a preset "
+                                f"({', '.join(sorted(PRESETS))}) nor a config.json / directory")
+    changes = {k: getattr(args, k) for k in SIZE_FLAGS if getattr(args, k) is not None}
+    if args.vocab_size == "tokenizer":
+        changes["vocab_size"] = tokenizer.vocab_size
+    elif args.vocab_size is not None:
+        changes["vocab_size"] = int(args.vocab_size)
+    changes["model_type"] = "bert" if args.objective == "bert" else "roberta"
+    changes["is_decoder"] = args.objective == "causal"
+    if args.objective == "bert":
+        changes["type_vocab_size"] = max(2, config.type_vocab_size)
+    changes["pad_token_id"] = tokenizer.pad_token_id
+    changes["bos_token_id"] = tokenizer.bos_token_id
+    changes["eos_token_id"] = tokenizer.eos_token_id
+    config = BertConfig.from_dict({**config.to_dict(), **changes}, source=f"--config {args.config}")
+    if config.vocab_size < tokenizer.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size:,} tokens but the model's "
+                         f"vocab_size is {config.vocab_size:,}; pass --vocab-size tokenizer")
+    offset = config.pad_token_id + 1 if config.model_type == "roberta" else 0
+    if args.block_size + offset > config.max_position_embeddings:
+        raise ValueError(f"--block-size {args.block_size} needs max_position_embeddings >= "
+                         f"{args.block_size + offset}, the config has {config.max_position_embeddings}")
+    return config
+
+
+def build_dataset(args: argparse.Namespace, tokenizer) -> list:
+    from train.datasets import GroupedTextDataset, LineByLineTextDataset, read_documents
+
+    if args.objective == "bert":
+        from train.nsp import create_nsp_examples
+
+        examples = create_nsp_examples(read_documents(args.train), tokenizer,
+                                       max_seq_length=args.block_size,
+                                       rng=random.Random(args.seed))
+    elif args.dataset == "grouped":
+        examples = GroupedTextDataset(tokenizer, args.train, block_size=args.block_size).examples
+    else:
+        examples = LineByLineTextDataset(tokenizer, args.train, block_size=args.block_size).examples
+    return examples[: args.max_examples] if args.max_examples else examples
+
+
+def build_collator(args: argparse.Namespace, tokenizer):
+    from train.collator import CausalLMCollator, MLMCollator
+
+    if args.objective == "causal":
+        return CausalLMCollator(tokenizer)
+    return MLMCollator(tokenizer, mlm_probability=args.mlm_probability,
+                       whole_word=args.whole_word, seed=args.seed)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--objective", choices=sorted(objectives.OBJECTIVES), default="roberta")
+    parser.add_argument("--tokenizer", required=True, help="directory written by train-tokenizer")
+    parser.add_argument("--config", default="kantaibert",
+                        help=f"a preset ({', '.join(sorted(PRESETS))}) or a config.json path")
+    for name, kind in SIZE_FLAGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
+                            help="override the preset's value")
+    parser.add_argument("--vocab-size", default=None,
+                        help="an int, or 'tokenizer' for the tokenizer's size (default: the preset's)")
+    parser.add_argument("--train", nargs="+", required=True, metavar="FILE", help="UTF-8 text files")
+    parser.add_argument("--dataset", choices=["lines", "grouped"], default="lines",
+                        help="roberta/causal: one example per line (the chapter) or packed blocks")
+    parser.add_argument("--max-examples", type=int, default=None, help="use only the first N")
+    parser.add_argument("--block-size", type=int, default=128)
+    parser.add_argument("--mlm-probability", type=float, default=0.15)
+    parser.add_argument("--whole-word", action="store_true", help="whole-word masking")
+    parser.add_argument("--batch-size", type=int, default=64, help="examples per micro-batch (all ranks)")
+    parser.add_argument("--grad-accum", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--warmup-steps", type=int, default=0)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--max-grad-norm", type=float, default=1.0)
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps")
+    parser.add_argument("--keep", type=int, default=2, help="checkpoints to keep")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's newest checkpoint")
+    parser.add_argument("--log-every", type=int, default=1)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    tokenizer = load_tokenizer(args.tokenizer)
+    config = build_config(args, tokenizer)
+    model = objectives.model_class(args.objective)(config)
+    examples = build_dataset(args, tokenizer)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{type(model).__name__}: {n_params:,} parameters; {len(examples):,} examples")
+    train_args = PretrainArgs(
+        objective=args.objective, out_dir=args.out, epochs=args.epochs, max_steps=args.max_steps,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+        warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
+        max_grad_norm=args.max_grad_norm, precision=args.precision, compile=args.compile,
+        device=args.device, seed=args.seed, save_every=args.save_every, keep=args.keep,
+        log_every=args.log_every, resume=args.resume, progress=not args.no_progress)
+    try:
+        result = pretrain(model, examples, build_collator(args, tokenizer), train_args,
+                          tokenizer=tokenizer)
+    except KeyboardInterrupt:
+        return 130
+    except (NonFiniteLossError, CheckpointError) as e:
+        print(f"error: {e}")
+        return 1
+    finally:
+        ddp.shutdown()
+    if result.losses:
+        print(f"{result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}, "
+              f"{result.tokens_per_second:,.0f} tokens/s; saved to {args.out}")
+    return 0

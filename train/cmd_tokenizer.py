@@ -1,0 +1,83 @@
+"""`minibert train-tokenizer`: learn a WordPiece (BERT) or byte-level BPE (RoBERTa) vocabulary.
+
+    minibert train-tokenizer --type bpe --vocab-size 52000 --min-frequency 2 kant.txt --out KantaiBERT
+
+writes the tokenizer's files into --out (vocab.txt for WordPiece; vocab.json + merges.txt for
+BPE), which `minibert pretrain --tokenizer DIR` reads back with `load_tokenizer`. The default
+special tokens are BERT's ([PAD] [UNK] [CLS] [SEP] [MASK]) or RoBERTa's (<s> <pad> </s> <unk>
+<mask>, the KantaiBERT chapter's order, so <s>=0, <pad>=1, </s>=2).
+
+Left out on purpose: sentencepiece / unigram models, normalisation options beyond lowercasing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+SPECIALS = {
+    "wordpiece": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+    "bpe": ["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+}
+
+
+def load_tokenizer(directory: str | Path):
+    """The tokenizer saved in `directory`: WordPiece if it holds vocab.txt, byte-level BPE if
+    it holds vocab.json and merges.txt."""
+    directory = Path(directory)
+    if (directory / "vocab.txt").is_file():
+        from tokenizer.wordpiece import WordPieceTokenizer
+
+        return WordPieceTokenizer.from_pretrained(directory)
+    if (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
+        from tokenizer.bytelevel import ByteLevelBPETokenizer
+
+        return ByteLevelBPETokenizer.from_pretrained(directory)
+    raise FileNotFoundError(f"{directory}: no tokenizer here (expected vocab.txt for WordPiece, "
+                            f"or vocab.json + merges.txt for byte-level BPE)")
+
+
+def train_tokenizer(kind: str, files: list[str], vocab_size: int, min_frequency: int,
+                    special_tokens: list[str] | None = None, lowercase: bool = True):
+    """Train and return a tokenizer of `kind` ("wordpiece" | "bpe") on text files."""
+    for f in files:
+        if not Path(f).is_file():
+            raise FileNotFoundError(f"{f}: training file not found")
+    specials = special_tokens or SPECIALS[kind]
+    if kind == "wordpiece":
+        from tokenizer.wordpiece_trainer import WordPieceTrainer
+
+        trainer = WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                   special_tokens=specials, lowercase=lowercase)
+    elif kind == "bpe":
+        from tokenizer.bpe_trainer import BPETrainer
+
+        trainer = BPETrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                             special_tokens=specials)
+    else:
+        raise ValueError(f"--type {kind!r}: expected 'wordpiece' or 'bpe'")
+    return trainer.train([str(f) for f in files])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="UTF-8 text files to learn from")
+    parser.add_argument("--type", choices=sorted(SPECIALS), default="bpe",
+                        help="wordpiece (BERT) or byte-level bpe (RoBERTa); default bpe")
+    parser.add_argument("--vocab-size", type=int, default=52_000)
+    parser.add_argument("--min-frequency", type=int, default=2,
+                        help="a merge / piece must occur at least this often")
+    parser.add_argument("--special-tokens", nargs="+", default=None,
+                        help="default: BERT's or RoBERTa's five, by --type")
+    parser.add_argument("--cased", action="store_true", help="WordPiece only: keep case")
+    parser.add_argument("--out", required=True, help="directory to write the tokenizer into")
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    tok = train_tokenizer(args.type, args.files, args.vocab_size, args.min_frequency,
+                          args.special_tokens, lowercase=not args.cased)
+    out = tok.save(args.out)
+    print(f"trained a {args.type} tokenizer with {tok.vocab_size:,} tokens in "
+          f"{time.perf_counter() - t0:.1f}s -> {out}")
+    return 0
