@@ -32,8 +32,13 @@ from pathlib import Path
 import regex
 
 from .base import Pieces, Tokenizer
-from .bpe_files import (check_merges, load_merges_txt, load_vocab_json, save_merges_txt,
-                        save_vocab_json)
+from .bpe_files import (
+    check_merges,
+    load_merges_txt,
+    load_vocab_json,
+    save_merges_txt,
+    save_vocab_json,
+)
 from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars
 
 CONFIG_FILE = "tokenizer_config.json"
