@@ -54,36 +54,33 @@ def pad_batch(examples, pad_token_id: int) -> dict[str, torch.Tensor]:
 
     Keys: input_ids, attention_mask, token_type_ids, special_tokens_mask, word_ids (-1 = no word;
     all -1 when the examples carry none), and next_sentence_label (B,) when every example has one.
+    Rows are padded as Python lists and each key becomes a tensor in one call (one call per row
+    and key was the collator's main cost).
     """
     if len(examples) == 0:
         raise ValueError("cannot collate an empty list of examples")
     if pad_token_id is None:
         raise ValueError("padding needs a pad token, but the tokenizer's pad_token_id is None")
     ids = [_ids(e, i) for i, e in enumerate(examples)]
-    B, T = len(ids), max(len(x) for x in ids)
-    out = {
-        "input_ids": torch.full((B, T), pad_token_id, dtype=torch.long),
-        "attention_mask": torch.zeros((B, T), dtype=torch.long),
-        "token_type_ids": torch.zeros((B, T), dtype=torch.long),
-        "special_tokens_mask": torch.ones((B, T), dtype=torch.long),  # padding counts as special
-        "word_ids": torch.full((B, T), -1, dtype=torch.long),
-    }
+    T = max(len(x) for x in ids)
+    # key: (Encoding attribute, value when the example lacks it, value on padding)
+    fields = {"attention_mask": ("attention_mask", 1, 0), "token_type_ids": ("type_ids", 0, 0),
+              "special_tokens_mask": ("special_tokens_mask", 0, 1),  # padding counts as special
+              "word_ids": ("word_ids", -1, -1)}
+    rows = {key: [] for key in fields}
     for row, (e, x) in enumerate(zip(examples, ids)):
         n = len(x)
-        out["input_ids"][row, :n] = torch.tensor(x, dtype=torch.long)
-        optional = {
-            "attention_mask": (_field(e, "attention_mask", "attention_mask"), [1] * n),
-            "token_type_ids": (_field(e, "token_type_ids", "type_ids"), [0] * n),
-            "special_tokens_mask": (_field(e, "special_tokens_mask", "special_tokens_mask"), [0] * n),
-            "word_ids": (_field(e, "word_ids", "word_ids"), [-1] * n),
-        }
-        for key, (value, default) in optional.items():
-            value = default if value is None else value
-            if len(value) != n:
+        for key, (attr, missing, pad) in fields.items():
+            value = _field(e, key, attr)
+            if value is None:
+                value = [missing] * n
+            elif len(value) != n:
                 raise ValueError(f"example {row}: '{key}' has {len(value)} entries but input_ids has {n}")
-            if key == "word_ids":
+            elif key == "word_ids":
                 value = [-1 if w is None else w for w in value]
-            out[key][row, :n] = torch.tensor(value, dtype=torch.long)
+            rows[key].append(value + [pad] * (T - n))
+    out = {"input_ids": torch.tensor([x + [pad_token_id] * (T - len(x)) for x in ids], dtype=torch.long)}
+    out.update({key: torch.tensor(value, dtype=torch.long) for key, value in rows.items()})  # each (B, T)
     labels = [e.get("next_sentence_label") if isinstance(e, dict) else None for e in examples]
     if any(label is not None for label in labels):
         if any(label is None for label in labels):
