@@ -127,3 +127,53 @@ def test_whole_words_with_real_wordpiece(data):
     texts = ["Unaffable tokenization of transcendental apperception.", "Hello world"]
     assert any(t.startswith("##") for t in tok.encode(texts[0]).tokens)
     _check_whole_words(tok, texts, tok.all_special_ids)
+
+
+@pytest.fixture(scope="module")
+def kant_bpe(data):
+    from tokenizer.bpe_trainer import BPETrainer
+
+    lines = (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:2000]
+    return BPETrainer(2000, 2, show_progress=False).train(iter(lines))
+
+
+def test_whole_words_with_real_bpe(kant_bpe):
+    texts = ["Human thinking involves unaffable tokenization.", "Second sentence here"]
+    enc = kant_bpe.encode(texts[0])
+    assert any(t.startswith("\u0120") for t in enc.tokens)  # Ġ marks a word start
+    assert len(set(w for w in enc.word_ids if w is not None)) < len(enc.ids) - 2  # multi-piece words
+    _check_whole_words(kant_bpe, texts, kant_bpe.all_special_ids)
+
+
+def test_bpe_grouped_blocks_collate_for_roberta(kant_bpe, data, tmp_path):
+    from train.datasets import GroupedTextDataset
+
+    path = tmp_path / "kant_head.txt"
+    path.write_text("\n".join((data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:300]),
+                    encoding="utf-8")
+    ds = GroupedTextDataset(kant_bpe, path, block_size=32)
+    batch = MLMCollator(kant_bpe, seed=0)(list(ds)[:16])
+    assert batch["input_ids"].shape == (16, 32)
+    assert (batch["input_ids"][:, 0] == kant_bpe.cls_token_id).all()  # <s>
+    assert (batch["input_ids"][:, -1] == kant_bpe.sep_token_id).all()  # </s>
+    assert (batch["token_type_ids"] == 0).all()
+    assert (batch["labels"] != IGNORE_INDEX).any()
+
+
+@pytest.mark.parity
+def test_batches_match_hf_data_collator_on_kant(data, transformers):
+    from tokenizer.wordpiece import WordPieceTokenizer
+
+    vocab = data / "bert_vocab" / "bert-base-uncased-vocab.txt"
+    ours_tok, hf_tok = WordPieceTokenizer.from_file(vocab), transformers.BertTokenizer(str(vocab))
+    lines = [t for t in (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines() if t.strip()]
+    examples = [{"input_ids": e.ids, "token_type_ids": e.type_ids, "special_tokens_mask": e.special_tokens_mask}
+                for e in ours_tok.encode_batch(lines[:64], max_length=128, truncation=True)]
+    for p in (0.0, 1.0):  # the two settings where the choice of positions is not random
+        ours = MLMCollator(ours_tok, mlm_probability=p)([dict(e) for e in examples])
+        theirs = transformers.DataCollatorForLanguageModeling(hf_tok, mlm_probability=p, seed=0)(
+            [dict(e) for e in examples])
+        for key in ("attention_mask", "token_type_ids", "labels"):
+            assert torch.equal(ours[key], theirs[key]), key
+        if p == 0.0:
+            assert torch.equal(ours["input_ids"], theirs["input_ids"])
