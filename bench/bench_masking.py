@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tokenizer.wordpiece import WordPieceTokenizer  # noqa: E402
-from train.collator import MLMCollator  # noqa: E402
-from train.datasets import LineByLineTextDataset  # noqa: E402
+from tokenizer.wordpiece import WordPieceTokenizer
+from train.collator import MLMCollator
+from train.datasets import LineByLineTextDataset
 
 FIELDS = ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask")
 

@@ -17,7 +17,7 @@ PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
 
 class FakeTokenizer:
     pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id = PAD, UNK, CLS, SEP, MASK
-    all_special_ids = [PAD, UNK, CLS, SEP, MASK]
+    all_special_ids = (PAD, UNK, CLS, SEP, MASK)
 
     def __init__(self, vocab_size: int = 50):
         self.vocab_size = vocab_size

@@ -3,11 +3,19 @@ documents for NSP; parity of line-by-line examples with transformers' BertTokeni
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from fake_tokenizer import CLS, SEP, FakeTokenizer
 
 from train.collator import MLMCollator
-from train.datasets import GroupedTextDataset, LineByLineTextDataset, read_documents, read_text, split_documents
+from train.datasets import (
+    GroupedTextDataset,
+    LineByLineTextDataset,
+    read_documents,
+    read_text,
+    split_documents,
+)
 
 LINES = ["\ufeffThe Critique of Pure Reason", "", "   ", "by Immanuel Kant",
          " ".join(f"word{i}" for i in range(100)), "short"]
@@ -71,7 +79,7 @@ def test_grouped_blocks_are_full_and_keep_every_token(text_file):
 def test_grouped_word_ids_stay_distinct_across_lines(text_file):
     ds = GroupedTextDataset(FakeTokenizer(), text_file, block_size=64)
     words = [w for ex in ds for w in ex["word_ids"] if w is not None]
-    assert all(x <= y for x, y in zip(words, words[1:]))
+    assert all(x <= y for x, y in itertools.pairwise(words))
     batch = MLMCollator(FakeTokenizer(), whole_word=True)(list(ds))
     assert batch["input_ids"].shape[1] == 64
 

@@ -10,7 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from train.masking import IGNORE_INDEX, mask_tokens, mask_tokens_reference, replacement_ids, word_groups
+from train.masking import (
+    IGNORE_INDEX,
+    mask_tokens,
+    mask_tokens_reference,
+    replacement_ids,
+    word_groups,
+)
 
 MASK = 4
 SPECIAL = [0, 1, 2, 3, 4]  # pad, unk, cls, sep, mask
@@ -48,7 +54,7 @@ def run(fn, ids, special, *, seed, p=0.15, vocab=1000, words=None, whole_word=Fa
 # --- known answers ----------------------------------------------------------------------------
 
 def test_probability_one_selects_every_ordinary_token_and_nothing_else():
-    ids, special, attention, _ = make_batch(13, 7, 1000, seed=1)
+    ids, special, _attention, _ = make_batch(13, 7, 1000, seed=1)
     masked, labels = run(mask_tokens, ids, special, seed=0, p=1.0)
     ordinary = special == 0
     assert torch.equal(labels[ordinary], ids[ordinary])
@@ -163,7 +169,7 @@ def test_selection_rate_and_80_10_10_split(p):
 def test_random_replacements_are_uniform_over_non_special_ids():
     vocab = 12
     ids = torch.full((512, 256), 7, dtype=torch.long)
-    masked, labels = run(mask_tokens, ids, torch.zeros_like(ids), seed=10, p=1.0, vocab=vocab)
+    masked, _labels = run(mask_tokens, ids, torch.zeros_like(ids), seed=10, p=1.0, vocab=vocab)
     randoms = masked[(masked != MASK) & (masked != 7)]
     counts = torch.bincount(randoms, minlength=vocab)
     assert counts[:5].sum() == 0
@@ -176,7 +182,7 @@ def test_random_replacements_are_uniform_over_non_special_ids():
 
 def test_whole_word_rate_matches_token_rate():
     ids, special, _, words = make_batch(256, 128, 1000, seed=11)
-    masked, labels = run(mask_tokens, ids, special, seed=12, p=0.15, words=words, whole_word=True)
+    _masked, labels = run(mask_tokens, ids, special, seed=12, p=0.15, words=words, whole_word=True)
     selected = labels != IGNORE_INDEX
     groups = word_groups(words)
     n_words = k_words = 0

@@ -141,7 +141,7 @@ def test_whole_words_with_real_bpe(kant_bpe):
     texts = ["Human thinking involves unaffable tokenization.", "Second sentence here"]
     enc = kant_bpe.encode(texts[0])
     assert any(t.startswith("\u0120") for t in enc.tokens)  # Ġ marks a word start
-    assert len(set(w for w in enc.word_ids if w is not None)) < len(enc.ids) - 2  # multi-piece words
+    assert len({w for w in enc.word_ids if w is not None}) < len(enc.ids) - 2  # multi-piece words
     _check_whole_words(kant_bpe, texts, kant_bpe.all_special_ids)
 
 

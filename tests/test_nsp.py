@@ -7,6 +7,7 @@ every segment was taken from.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -70,7 +71,7 @@ def check_provenance(example):
     assert len({doc_of(t) for t in a}) == 1 and len({doc_of(t) for t in b}) == 1
     # truncation only cuts the ends of a segment, so each stays a contiguous, ordered stretch
     for seg in (a, b):
-        assert all(order(x) < order(y) for x, y in zip(seg, seg[1:]))
+        assert all(order(x) < order(y) for x, y in itertools.pairwise(seg))
     if example["next_sentence_label"] == LABEL_IS_NEXT:
         assert doc_of(a[0]) == doc_of(b[0]) and order(a[-1]) < order(b[0])
     else:
@@ -164,7 +165,7 @@ def test_real_wordpiece_on_kant_paragraphs(data, tmp_path):
         check_layout(ex | {"input_ids": [CLS if i == tok.cls_token_id else SEP if i == tok.sep_token_id else i
                                          for i in ex["input_ids"]]}, 64)
         words = [w for w in ex["word_ids"] if w is not None]
-        assert all(x <= y for x, y in zip(words, words[1:]))
+        assert all(x <= y for x, y in itertools.pairwise(words))
     text = tok.decode(examples[0]["input_ids"])
     assert text.startswith("[CLS]") and text.count("[SEP]") == 2
     labels = [ex["next_sentence_label"] for ex in examples]

@@ -151,7 +151,7 @@ def mask_tokens_reference(input_ids: torch.Tensor, special_tokens_mask: torch.Te
     if allowed_ids is None:
         allowed_ids = replacement_ids(vocab_size, special_ids, input_ids.device)
     select, kind, pick = _draws(input_ids.shape, allowed_ids.numel(), generator, input_ids.device)
-    special = set(int(i) for i in special_ids)
+    special = {int(i) for i in special_ids}
     masked = input_ids.clone()
     labels = torch.full_like(input_ids, IGNORE_INDEX)
     B, T = input_ids.shape
