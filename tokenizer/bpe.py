@@ -27,6 +27,7 @@ AddedToken lstrip). Left out: BPE dropout, `tokenizer.json`, user-added tokens, 
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import regex
@@ -61,7 +62,7 @@ def bpe_word(chars: str, ranks: dict[tuple[str, str], int]) -> list[str]:
     parts = list(chars)
     while len(parts) > 1:
         best_rank, best = None, None
-        for pair in zip(parts, parts[1:]):
+        for pair in pairwise(parts):
             rank = ranks.get(pair)
             if rank is not None and (best_rank is None or rank < best_rank):
                 best_rank, best = rank, pair
@@ -149,9 +150,10 @@ class ByteLevelBPETokenizer(Tokenizer):
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 raise ValueError(f"{config_path}: not valid JSON ({e})") from e
             settings["add_prefix_space"] = bool(config.get("add_prefix_space", False))
-            if "post_processor" in config:
-                settings["post_processor"] = config["post_processor"]
-            elif config.get("tokenizer_class", "").startswith("GPT2"):
+            tokenizer_class = str(config.get("tokenizer_class", ""))
+            if tokenizer_class.startswith("Roberta"):
+                settings["post_processor"] = "roberta"
+            elif tokenizer_class.startswith("GPT2"):
                 settings["post_processor"] = None
             max_len = config.get("model_max_length")
             if isinstance(max_len, int) and max_len < 10**9:
@@ -208,6 +210,8 @@ class ByteLevelBPETokenizer(Tokenizer):
 
     def _encode_segment(self, text: str, base: int, out: Pieces, word_index: int) -> int:
         """Append the tokens of a special-free piece of text starting at `base`; return next word id."""
+        if not text:  # nothing to encode, and no prefix space for nothing (as HF)
+            return word_index
         tokens, ids, offsets, word_ids = out
         synthetic = self.add_prefix_space and not text.startswith(" ")
         if synthetic:
@@ -313,7 +317,6 @@ class ByteLevelBPETokenizer(Tokenizer):
             "tokenizer_class": "RobertaTokenizer" if self.post_processor == "roberta" else "GPT2Tokenizer",
             "add_prefix_space": self.add_prefix_space,
             "trim_offsets": self.trim_offsets,
-            "post_processor": self.post_processor,
         }
         names = {"cls": ("bos_token", "cls_token"), "sep": ("eos_token", "sep_token"),
                  "unk": ("unk_token",), "pad": ("pad_token",), "mask": ("mask_token",)}
