@@ -31,7 +31,7 @@ def load_tokenizer(directory: str | Path):
 
         return WordPieceTokenizer.from_pretrained(directory)
     if (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
-        from tokenizer.bytelevel import ByteLevelBPETokenizer
+        from tokenizer.bpe import ByteLevelBPETokenizer
 
         return ByteLevelBPETokenizer.from_pretrained(directory)
     raise FileNotFoundError(f"{directory}: no tokenizer here (expected vocab.txt for WordPiece, "

@@ -196,13 +196,13 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     def save() -> None:
         if ckpt_root is None:
             return
-        rng_now = torch.get_rng_state()
+        rng_now = torch.get_rng_state().to(device)  # nccl gathers only GPU tensors
         if info.enabled:  # every rank's dropout RNG, stacked (world, S)
             gathered = [torch.empty_like(rng_now) for _ in range(info.world_size)]
             torch.distributed.all_gather(gathered, rng_now)
-            rng_now = torch.stack(gathered)
+            rng_now = torch.stack(gathered).cpu()
         else:
-            rng_now = rng_now[None]
+            rng_now = rng_now[None].cpu()
         if info.is_main:
             state = {"step": step, "position": consumed, "losses": list(losses),
                      "settings": settings, "model": model.state_dict(),
@@ -213,16 +213,20 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
             save_checkpoint(ckpt_root, state, keep=args.keep)
         ddp.barrier(info)
 
-    def next_micro_batches() -> list[dict[str, torch.Tensor]]:
-        batches = []
+    def next_micro_batches() -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
+        """This rank's share of the step's micro-batches, on the device, and the counts
+        (targets per loss part, then non-padding tokens) summed over the step and all ranks."""
+        batches, counts = [], torch.zeros(3 if args.objective == "bert" else 2)
         for m in range(consumed, min(consumed + args.grad_accum, total_micro)):
             epoch, index = divmod(m, per_epoch)
             order = _epoch_order(n, epoch, args.seed, args.shuffle)
             rows = order[index * args.batch_size:(index + 1) * args.batch_size].tolist()
             batch = collate([dataset[i] for i in rows])  # the global batch, same on every rank
-            mine = ddp.shard_rows(len(rows), info)
-            batches.append({k: v[mine].to(device, non_blocking=True) for k, v in batch.items()})
-        return batches
+            mine = {k: v[ddp.shard_rows(len(rows), info)] for k, v in batch.items()}
+            counts += torch.tensor([*objectives.target_counts(args.objective, mine).values(),
+                                    int(mine["attention_mask"].sum())], dtype=torch.float)
+            batches.append({k: v.to(device, non_blocking=True) for k, v in mine.items()})
+        return batches, ddp.all_reduce_sum(counts.to(device), info)
 
     from tqdm.auto import tqdm
 
@@ -232,16 +236,12 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     try:
         with _Interrupts() as interrupts:
             while step < total_steps:
-                stop = torch.tensor(float(interrupts.requested))
+                stop = torch.tensor(float(interrupts.requested), device=device)
                 if ddp.all_reduce_sum(stop, info).item() > 0:
                     raise KeyboardInterrupt
                 at_boundary, t0 = False, time.perf_counter()
-                batches = next_micro_batches()
-                counts = torch.zeros(2 if args.objective == "bert" else 1)
-                for b in batches:
-                    counts += torch.tensor(list(objectives.target_counts(args.objective, b).values()),
-                                           dtype=torch.float)
-                counts = ddp.all_reduce_sum(counts, info).clamp(min=1)
+                batches, counts = next_micro_batches()
+                targets, tokens = counts[:-1].clamp(min=1), counts[-1].item()
                 loss_value = torch.zeros((), device=device)
                 for i, b in enumerate(batches):
                     sync = i == len(batches) - 1 or not info.enabled
@@ -249,7 +249,7 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
                         with autocast(device, args.precision):
                             out_ = forward(**objectives.forward_inputs(args.objective, b))
                             sums = objectives.loss_sums(args.objective, out_, b)
-                        loss = sum(s / c for s, c in zip(sums.values(), counts))
+                        loss = sum(s / c for s, c in zip(sums.values(), targets))
                         # DDP averages gradients over ranks; undo that so they add up.
                         scaled = loss * info.world_size
                         (scaler.scale(scaled) if scaler else scaled).backward()
@@ -274,15 +274,13 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
                 step, consumed = step + 1, consumed + len(batches)
                 losses.append(loss_value)
                 at_boundary = True
-                tokens = ddp.all_reduce_sum(
-                    torch.tensor(float(sum(int(b["attention_mask"].sum()) for b in batches))), info)
                 dt = time.perf_counter() - t0
-                tokens_seen, time_spent = tokens_seen + tokens.item(), time_spent + dt
+                tokens_seen, time_spent = tokens_seen + tokens, time_spent + dt
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens.item() / dt:,.0f}")
+                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens / dt:,.0f}")
                 if metrics and (step % args.log_every == 0 or step == total_steps):
                     metrics.append({"step": step, "loss": loss_value, "lr": lr,
-                                    "tokens_per_second": tokens.item() / dt,
+                                    "tokens_per_second": tokens / dt,
                                     "epoch": consumed / per_epoch})
                 if on_step is not None:
                     on_step(step, loss_value)
