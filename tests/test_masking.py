@@ -198,3 +198,18 @@ def test_whole_word_rate_matches_token_rate():
     # count of selected tokens, a sum of word lengths, has variance p(1-p) * sum(length^2)
     n, k = int((special == 0).sum()), int(selected.sum())
     assert abs(k - 0.15 * n) <= 5 * math.sqrt(0.15 * 0.85 * sum_sq_lengths), (k, 0.15 * n)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_vectorised_equals_reference_on_cuda():
+    ids, special, attention, words = make_batch(5, 33, 1000, seed=13)
+    ids, special, attention, words = (t.cuda() for t in (ids, special, attention, words))
+    for whole_word in (False, True):
+        outs = []
+        for fn in (mask_tokens, mask_tokens_reference):
+            g = torch.Generator(device="cuda").manual_seed(3)
+            outs.append(fn(ids, special, mask_token_id=MASK, vocab_size=1000, special_ids=SPECIAL,
+                           mlm_probability=0.5, generator=g, word_ids=words, whole_word=whole_word,
+                           attention_mask=attention))
+        assert outs[0][0].device.type == "cuda"
+        assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])

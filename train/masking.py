@@ -12,7 +12,8 @@ Whole-word masking (the later BERT release): words are selected, not pieces, and
 a selected word is selected. A word is selected with probability `mlm_probability`; since all of
 its pieces follow it, the expected number of selected tokens is mlm_probability * (number of
 maskable tokens), the same rate as token-level masking (a longer word is not more likely to be
-picked, as in the original, which shuffles words and takes them until the budget is full). Word
+picked, as in the original, which shuffles words and takes them until the budget is full; HF's
+whole_word_mask draws the same per-word probability on each word's first piece). Word
 boundaries come from the tokenizer's `word_ids` (None / -1 on special tokens): a piece continues
 the previous piece's word when both carry the same word id, so `##`-WordPiece and `Ġ`-BPE are
 treated alike. The 80/10/10 choice is then made per token, as the original and HF do.
