@@ -16,8 +16,8 @@ Build MLM batches in the training process (DataLoader num_workers=0, or call the
 lists directly): a worker process would mask with its own copy of the generator, workers would
 repeat each other's draws, and their progress would never reach `state_dict`. Masking costs
 far less than a training step (bench/bench_masking.py: ~30,000 examples/s on one CPU thread).
-CausalLMCollator pads and sets labels = input_ids with padding at -100; the model shifts the
-labels itself (as HF's causal LM heads do), so the collator does not.
+CausalLMCollator pads and sets labels = input_ids with padding at -100; the loss shifts the
+labels (token t predicts t + 1, as HF's causal LM heads do), so the collator does not.
 
 Shapes: B = batch size, T = longest example in the batch.
 Left out on purpose: pad_to_multiple_of, left padding, numpy / TF outputs.
@@ -157,7 +157,7 @@ class MLMCollator:
 
 
 class CausalLMCollator:
-    """Pad a batch; labels are the input ids with padding set to -100 (the model shifts them)."""
+    """Pad a batch; labels are the input ids with padding set to -100 (the loss shifts them)."""
 
     def __init__(self, tokenizer):
         self.pad_token_id = tokenizer.pad_token_id
