@@ -1,0 +1,202 @@
+"""Byte-level BPE encoder: known answers on tiny inputs, properties, and bad files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenizer.bpe import ByteLevelBPETokenizer, bpe_word
+from tokenizer.bpe_files import BPEFileError, load_merges_txt, load_vocab_json, parse_merges
+from tokenizer.bytelevel import (
+    alphabet,
+    bytes_to_unicode,
+    from_byte_chars,
+    pre_tokenize,
+    pre_tokenize_with_offsets,
+    to_byte_chars,
+    unicode_to_bytes,
+)
+
+# --- the byte table and the pre-tokenizer ----------------------------------------------------
+
+
+def test_byte_table_known_values():
+    table = bytes_to_unicode()
+    assert len(table) == 256 and len(set(table.values())) == 256
+    assert table[ord("a")] == "a" and table[ord("!")] == "!" and table[0xE9] == "é"
+    assert table[ord(" ")] == "Ġ" and table[ord("\n")] == "Ċ" and table[0] == "Ā"
+    assert table[0xA0] == "ł" and table[0xAD] == "Ń"  # NBSP and soft hyphen are moved too
+    assert unicode_to_bytes()["Ġ"] == 32
+    assert alphabet() == sorted(table.values())
+
+
+def test_to_and_from_byte_chars():
+    assert to_byte_chars(" é") == "ĠÃ©"
+    assert from_byte_chars("ĠÃ©") == " é"
+    assert from_byte_chars("Ã") == "\ufffd"  # half a character
+    with pytest.raises(UnicodeDecodeError):
+        from_byte_chars("Ã", errors="strict")
+    with pytest.raises(ValueError, match="not a byte-level character"):
+        from_byte_chars(" ")
+
+
+def test_pre_tokenize_known_answers():
+    assert pre_tokenize("Hello world's  end\n") == ["Hello", " world", "'s", " ", " end", "\n"]
+    assert pre_tokenize("I'M DON'T") == ["I", "'", "M", " DON", "'", "T"]  # contractions are lower-case only
+    assert pre_tokenize("abc123 4.5!!") == ["abc", "123", " 4", ".", "5", "!!"]
+    assert pre_tokenize("a   \n\n b") == ["a", "   \n\n", " b"]  # the last space goes with "b"
+    assert pre_tokenize("a   b") == ["a", "  ", " b"]
+    assert pre_tokenize_with_offsets("ab  c") == [("ab", 0, 2), (" ", 2, 3), (" c", 3, 5)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_pre_tokenize_covers_the_text(text):
+    assert "".join(pre_tokenize(text)) == text
+
+
+# --- BPE on one word, on a hand-made vocabulary ----------------------------------------------
+
+
+def test_bpe_word_applies_lowest_rank_first():
+    ranks = {("l", "o"): 0, ("lo", "w"): 1, ("e", "r"): 2, ("low", "er"): 3, ("w", "e"): 4}
+    assert bpe_word("lower", ranks) == ["lower"]
+    assert bpe_word("lowe", ranks) == ["low", "e"]  # (lo,w) beats (w,e)
+    assert bpe_word("wer", ranks) == ["w", "er"]  # (e,r) rank 2 beats (w,e) rank 4
+    assert bpe_word("aaaa", {("a", "a"): 0}) == ["aa", "aa"]
+    assert bpe_word("aaa", {("a", "a"): 0}) == ["aa", "a"]  # left to right, no overlap
+    assert bpe_word("x", ranks) == ["x"]
+
+
+@pytest.fixture
+def tiny_files(tmp_path):
+    """The 256 bytes, three merges, and the RoBERTa specials."""
+    vocab = {t: i for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>"] + alphabet())}
+    merges = [("Ġ", "l"), ("Ġl", "o"), ("Ġlo", "w")]
+    for left, right in merges:
+        vocab[left + right] = len(vocab)
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+    return tmp_path
+
+
+def test_tiny_tokenizer_known_answer(tiny_files):
+    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files)
+    assert tok.post_processor == "roberta" and tok.mask_token_id == 4
+    enc = tok.encode("a low <mask>!")
+    assert enc.tokens == ["<s>", "a", "Ġlow", "<mask>", "!", "</s>"]
+    assert enc.ids == [0, tok.token_to_id("a"), 5 + 256 + 2, 4, tok.token_to_id("!"), 2]
+    assert enc.offsets == [(0, 0), (0, 1), (2, 5), (6, 12), (12, 13), (0, 0)]
+    assert enc.word_ids == [None, 0, 1, 2, 3, None]
+    assert enc.special_tokens_mask == [1, 0, 0, 0, 0, 1]
+    assert tok.decode(enc.ids) == "<s>a low<mask>!</s>"  # lstrip took the space into <mask>
+    assert tok.decode(enc.ids, skip_special_tokens=True) == "a low!"
+    pair = tok.encode("a", "b")
+    assert pair.tokens == ["<s>", "a", "</s>", "</s>", "b", "</s>"] and pair.type_ids == [0] * 6
+    gpt2_style = ByteLevelBPETokenizer.from_files(tiny_files / "vocab.json", tiny_files / "merges.txt",
+                                                  post_processor=None)
+    assert gpt2_style.encode("a", "b").type_ids == [0, 1]
+
+
+def test_add_prefix_space(tiny_files):
+    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files, add_prefix_space=True)
+    enc = tok.encode("low", add_special_tokens=False)
+    assert enc.tokens == ["Ġlow"] and enc.offsets == [(0, 3)]
+    assert tok.encode(" low", add_special_tokens=False).tokens == ["Ġlow"]  # no second space
+
+
+def test_save_round_trip(tiny_files, tmp_path):
+    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files, add_prefix_space=True, model_max_length=64)
+    out = tok.save(tmp_path / "out")
+    config = json.loads((out / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "RobertaTokenizer" and config["mask_token"] == "<mask>"
+    assert (out / "merges.txt").read_text().splitlines()[:2] == ["#version: 0.2", "Ġ l"]
+    again = ByteLevelBPETokenizer.from_pretrained(out)
+    assert again.get_vocab() == tok.get_vocab() and again.merges == tok.merges
+    assert again.add_prefix_space and again.model_max_length == 64
+
+
+def test_decode_rejects_unknown_id(tiny_files):
+    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files)
+    with pytest.raises(ValueError, match="id 99999 is not in the vocabulary"):
+        tok.decode([5, 99999])
+
+
+# --- properties on the real GPT-2 vocabulary ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gpt2(data):
+    return ByteLevelBPETokenizer.from_files(data / "gpt2_bpe" / "encoder.json", data / "gpt2_bpe" / "vocab.bpe")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(codec="utf-8"), max_size=60))
+def test_decode_encode_is_lossless_and_short(gpt2, text):
+    enc = gpt2.encode(text)
+    assert gpt2.decode(enc.ids) == text
+    assert len(enc.ids) <= len(text.encode("utf-8"))
+    assert all(0 <= s <= e <= len(text) for s, e in enc.offsets)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(alphabet="ab \n'sÉé😀\u0301", max_size=40))
+def test_cache_does_not_change_results(gpt2, text):
+    first = gpt2.encode(text)
+    gpt2._cache.clear()
+    assert gpt2.encode(text) == first == gpt2.encode(text)
+
+
+# --- bad files ---------------------------------------------------------------------------------
+
+
+def test_merges_without_header_names_line_1(tmp_path):
+    path = tmp_path / "merges.txt"
+    path.write_text("Ġ t\nh e\n")
+    with pytest.raises(BPEFileError, match=r"merges.txt:1: expected the header"):
+        load_merges_txt(path)
+
+
+def test_malformed_merge_line_is_named(tmp_path):
+    path = tmp_path / "merges.txt"
+    path.write_text("#version: 0.2\nĠ t\nh  e\ni n\n")
+    with pytest.raises(BPEFileError, match=r"merges.txt:3: expected two tokens"):
+        load_merges_txt(path)
+    with pytest.raises(BPEFileError, match=r"x:2: expected two tokens"):
+        parse_merges(["#version: 0.2", "abc", ""], source="x")
+    assert parse_merges(["#version: 0.2", "a b", "", ""]) == [("a", "b")]  # trailing blank lines are fine
+
+
+def test_merge_with_parts_not_in_vocab_is_reported(tiny_files):
+    vocab = load_vocab_json(tiny_files / "vocab.json")
+    (tiny_files / "merges.txt").write_text("#version: 0.2\nĠ l\nĠl zz\n")
+    with pytest.raises(BPEFileError, match=r"merges.txt:3: merge 'Ġl' 'zz': part 'zz' is not in the vocabulary"):
+        ByteLevelBPETokenizer.from_files(tiny_files / "vocab.json", tiny_files / "merges.txt")
+    with pytest.raises(BPEFileError, match="result 'ab' is not in the vocabulary"):
+        ByteLevelBPETokenizer(vocab, [("a", "b")])
+
+
+def test_bad_vocab_json(tmp_path):
+    path = tmp_path / "vocab.json"
+    path.write_text('{"a": 0, "b": 0}')
+    with pytest.raises(BPEFileError, match="both have id 0"):
+        load_vocab_json(path)
+    path.write_text('{"a": "zero"}')
+    with pytest.raises(BPEFileError, match="expected a non-negative int"):
+        load_vocab_json(path)
+    path.write_text('["a"]')
+    with pytest.raises(BPEFileError, match="expected a JSON object"):
+        load_vocab_json(path)
+    path.write_text('{"a": 0,')
+    with pytest.raises(BPEFileError, match="not valid JSON at line 1"):
+        load_vocab_json(path)
+
+
+def test_bad_settings(tiny_files):
+    with pytest.raises(ValueError, match="post_processor='bert'"):
+        ByteLevelBPETokenizer.from_pretrained(tiny_files, post_processor="bert")
+    with pytest.raises(FileNotFoundError, match="no vocab.json"):
+        ByteLevelBPETokenizer.from_pretrained(tiny_files / "nowhere")
