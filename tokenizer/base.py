@@ -280,6 +280,8 @@ class Tokenizer:
         return self._post_process(a, b, add_special_tokens)
 
     def _resolve(self, max_length, truncation, padding):
+        if max_length is None and truncation is False and padding is False:
+            return None, None, None  # the plain call, answered without any checks
         strategy = _truncation_strategy(truncation)
         pad = _padding_strategy(padding)
         if max_length is None and (strategy is not None or pad == "max_length"):

@@ -94,7 +94,7 @@ class BasicTokenizer:
         # Longest first, so that of two specials where one starts the other the longer wins.
         specials = sorted(set(self.never_split), key=len, reverse=True)
         self._special_re = re.compile("|".join(map(re.escape, specials))) if specials else None
-        self._special_first_chars = frozenset(s[0] for s in specials if s)
+        self._special_starts = "".join(sorted({s[0] for s in specials if s}))
         self._do_strip = lowercase if strip_accents is None else strip_accents
         self._char_cache: dict[str, str] = {}  # normalize_char is pure, so remember its answers
 
@@ -153,7 +153,7 @@ class BasicTokenizer:
 
     def _split_specials(self, text: str, split_plain) -> list[Word]:
         """Cut special tokens out of the raw text, split the rest with `split_plain`."""
-        if self._special_re is None or not any(c in text for c in self._special_first_chars):
+        if self._special_re is None or not any(c in text for c in self._special_starts):
             return split_plain(text, 0)
         words: list[Word] = []
         pos = 0

@@ -94,6 +94,9 @@ class WordPieceTokenizer(Tokenizer):
         self._cache: dict[str, tuple] = {}
         self._unk = special["unk"]
         self._unk_id = self._vocab[self._unk]
+        cls, sep = special["cls"], special["sep"]
+        self._single_template = [(cls, 0), ("A", 0), (sep, 0)]
+        self._pair_template = [(cls, 0), ("A", 0), (sep, 0), ("B", 1), (sep, 1)]
         # No piece is longer than this, so the longest-match search can start there.
         self._longest = max(len(t) for t in self._vocab)
 
@@ -189,7 +192,7 @@ class WordPieceTokenizer(Tokenizer):
 
     def _encode_pieces(self, text: str):
         tokens, ids, offsets, word_ids = [], [], [], []
-        vocab = self._vocab
+        vocab, cache = self._vocab, self._cache
         for w, (word, start, end, special, origin) in enumerate(self.basic.split(text)):
             if special:
                 tokens.append(word)
@@ -197,12 +200,17 @@ class WordPieceTokenizer(Tokenizer):
                 offsets.append((start, end))
                 word_ids.append(w)
                 continue
-            toks, pids, spans = self._word_pieces(word)
+            hit = cache.get(word)
+            toks, pids, spans = hit if hit is not None else self._word_pieces(word)
+            if len(pids) == 1 and origin is None:  # the common case, kept short
+                tokens.append(toks[0])
+                ids.append(pids[0])
+                offsets.append((start, end))
+                word_ids.append(w)
+                continue
             tokens += toks
             ids += pids
-            if len(spans) == 1 and origin is None:
-                offsets.append((start, end))
-            elif origin is None:
+            if origin is None:
                 offsets += [(start + a, start + b) for a, b in spans]
             else:
                 offsets += [(origin[a], origin[b - 1] + 1) for a, b in spans]
@@ -210,10 +218,7 @@ class WordPieceTokenizer(Tokenizer):
         return tokens, ids, offsets, word_ids
 
     def _template(self, pair: bool) -> list[tuple[str, int]]:
-        cls, sep = self.special_tokens["cls"], self.special_tokens["sep"]
-        if pair:
-            return [(cls, 0), ("A", 0), (sep, 0), ("B", 1), (sep, 1)]
-        return [(cls, 0), ("A", 0), (sep, 0)]
+        return self._pair_template if pair else self._single_template
 
     def tokenize(self, text: str) -> list[str]:
         """The pieces of `text`, without special tokens."""
