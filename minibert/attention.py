@@ -1,0 +1,133 @@
+"""Multi-head self-attention, written out step by step, plus the fast path.
+
+    Q, K, V = x Wq, x Wk, x Wv              project, then split H into nh heads of hs
+    A = softmax(Q K^T / sqrt(hs) + bias)    bias: 0 where a key may be seen, very negative if not
+    out = LayerNorm(x + dropout(merge_heads(dropout(A) V) Wo))
+
+Follows Vaswani et al. 2017 section 3.2 and the BERT layout (Devlin et al. 2018), where the
+output projection, dropout, residual and LayerNorm live in `attention.output`. Attribute names
+are the checkpoint keys: `attention.self.query/key/value`, `attention.output.dense/LayerNorm`.
+
+Two paths compute the same thing (a test checks they agree within 1e-5 in fp32):
+  * reference: the formula above in plain tensor ops; returns the probabilities A, for
+    teaching and attention plots;
+  * fast (default when probabilities are not asked for):
+    torch.nn.functional.scaled_dot_product_attention, which fuses scale, mask, softmax,
+    dropout and the product with V, and never stores the (B, nh, T, T) matrix.
+
+The mask bias uses torch.finfo(dtype).min rather than -inf or a hard-coded -1e9: -1e9 does
+not fit in fp16 (max 65504) and -inf turns a row with every key masked (a fully padded
+sequence) into 0/0 = NaN. The finite minimum gives such a row a harmless uniform softmax.
+
+Shapes: B batch, T sequence length, H hidden size, nh heads, hs head size (H = nh * hs).
+
+Left out on purpose: cross-attention, key/value caches, relative position scores.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import BertConfig
+
+
+def build_attention_bias(attention_mask: torch.Tensor | None, seq_len: int,
+                         dtype: torch.dtype, causal: bool) -> torch.Tensor | None:
+    """The additive bias every layer shares, or None when there is nothing to mask.
+
+    attention_mask: (B, T) with 1 for real tokens, 0 for padding. Returns (B, 1, 1, T) for
+    padding alone (broadcast over heads and queries), (B, 1, T, T) for padding plus causal.
+    With causal=True and no padding it returns None; the layers then mask causally
+    themselves (SDPA's is_causal flag needs no tensor at all).
+    """
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    if attention_mask.shape[-1] != seq_len or attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must be (batch, {seq_len}) of 0/1, "
+                         f"got shape {tuple(attention_mask.shape)}")
+    allowed = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T)
+    if causal:
+        tri = torch.ones(seq_len, seq_len, dtype=torch.bool, device=attention_mask.device).tril()
+        allowed = allowed & tri  # (B, 1, T, T)
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=attention_mask.device)
+    # masked_fill, not a sum of two biases: min + min would overflow to -inf.
+    return bias.masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+class SelfAttention(nn.Module):
+    """`attention.self`: projections, scores, softmax and the weighted sum of values."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        H = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_size = H // self.num_heads
+        self.query = nn.Linear(H, H)
+        self.key = nn.Linear(H, H)
+        self.value = nn.Linear(H, H)
+        self.dropout_p = config.attention_probs_dropout_prob
+        self.dropout = nn.Dropout(self.dropout_p)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.num_heads, self.head_size).transpose(1, 2)  # (B, nh, T, hs)
+
+    def reference(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                  bias: torch.Tensor | None, causal: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention as in the paper; returns (context (B, nh, T, hs), probs (B, nh, T, T))."""
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # (B, nh, T, T)
+        if bias is not None:
+            scores = scores + bias
+        elif causal:
+            T = q.size(-2)
+            future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
+            scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
+        probs = scores.softmax(dim=-1)
+        return self.dropout(probs) @ v, probs
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        B, T, H = x.shape
+        q = self.split_heads(self.query(x))  # (B, nh, T, hs)
+        k = self.split_heads(self.key(x))
+        v = self.split_heads(self.value(x))
+        probs = None
+        if output_attentions:
+            context, probs = self.reference(q, k, v, bias, causal)
+        else:
+            context = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=bias, dropout_p=self.dropout_p if self.training else 0.0,
+                is_causal=causal and bias is None)  # (B, nh, T, hs)
+        context = context.transpose(1, 2).reshape(B, T, H)  # merge heads: (B, T, H)
+        return context, probs
+
+
+class AttentionOutput(nn.Module):
+    """`attention.output`: project the merged heads, dropout, add the residual, LayerNorm."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, context: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dropout(self.dense(context)) + residual)
+
+
+class Attention(nn.Module):
+    """`attention`: the sublayer of a BERT layer (post-LN: the norm comes after the add)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.self = SelfAttention(config)
+        self.output = AttentionOutput(config)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        context, probs = self.self(x, bias, causal, output_attentions)
+        return self.output(context, x), probs

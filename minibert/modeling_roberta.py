@@ -1,0 +1,119 @@
+"""RoBERTa: BERT's encoder with other position ids, no NSP, and its own heads.
+
+    RobertaModel                       BertModel with positions counted from pad_token_id + 1
+    RobertaForMaskedLM                 + lm_head (dense, GELU, layer_norm, tied decoder)
+    RobertaForSequenceClassification   + classifier (dense + tanh on <s>, out_proj)
+    RobertaForCausalLM                 causal mask + lm_head, shifted LM loss, generate()
+
+Follows Liu et al. 2019 and transformers' modeling_roberta for names (`roberta.`,
+`lm_head.*`, `classifier.out_proj`). The task models have no pooler, as in Hugging Face's
+checkpoints. RobertaForCausalLM is the KantaiBERT chapter's decoder variant: the same
+network with a causal mask, trained to predict token t+1 from tokens <= t.
+
+Shapes: B batch, T sequence length, H hidden size, V vocabulary size.
+
+Left out on purpose: token classification / QA / multiple choice for RoBERTa, cross-attention.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import BertConfig
+from .generation import generate as _generate
+from .heads import RobertaClassificationHead, RobertaLMHead
+from .modeling_bert import BertModel, classification_loss, token_loss
+from .modeling_utils import PreTrainedModel
+from .outputs import CausalLMOutput, MaskedLMOutput, SequenceClassifierOutput
+
+
+class RobertaModel(BertModel):
+    base_model_prefix = "roberta"
+    roberta_positions = True
+
+
+class RobertaForMaskedLM(PreTrainedModel):
+    base_model_prefix = "roberta"
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        self.roberta = RobertaModel(config, add_pooling_layer=False)
+        self.lm_head = RobertaLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
+                labels=None, output_attentions=False, output_hidden_states=False) -> MaskedLMOutput:
+        out = self.roberta(input_ids, attention_mask, token_type_ids, position_ids,
+                           output_attentions, output_hidden_states)
+        logits = self.lm_head(out.last_hidden_state)  # (B, T, V)
+        loss = token_loss(logits, labels) if labels is not None else None
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
+                              attentions=out.attentions)
+
+
+class RobertaForSequenceClassification(PreTrainedModel):
+    base_model_prefix = "roberta"
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.roberta = RobertaModel(config, add_pooling_layer=False)
+        self.classifier = RobertaClassificationHead(config)
+        self.post_init()
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
+                labels=None, output_attentions=False,
+                output_hidden_states=False) -> SequenceClassifierOutput:
+        out = self.roberta(input_ids, attention_mask, token_type_ids, position_ids,
+                           output_attentions, output_hidden_states)
+        logits = self.classifier(out.last_hidden_state)  # (B, num_labels)
+        loss = classification_loss(logits, labels, self.config) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
+                                        attentions=out.attentions)
+
+
+class RobertaForCausalLM(PreTrainedModel):
+    base_model_prefix = "roberta"
+
+    def __init__(self, config: BertConfig):
+        # The config says so too, so a saved checkpoint loads as a decoder in transformers.
+        config = config.replace(is_decoder=True)
+        super().__init__(config)
+        self.roberta = RobertaModel(config, add_pooling_layer=False, causal=True)
+        self.lm_head = RobertaLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
+                labels=None, output_attentions=False, output_hidden_states=False) -> CausalLMOutput:
+        """labels are the input ids themselves (-100 where not scored); shifting is done here."""
+        out = self.roberta(input_ids, attention_mask, token_type_ids, position_ids,
+                           output_attentions, output_hidden_states)
+        logits = self.lm_head(out.last_hidden_state)  # (B, T, V)
+        loss = None
+        if labels is not None:
+            # Position t predicts token t+1: drop the last logit and the first label.
+            loss = token_loss(logits[:, :-1].float(), labels[:, 1:])
+        return CausalLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
+                              attentions=out.attentions)
+
+    def generate(self, input_ids: torch.Tensor, max_new_tokens: int = 20, do_sample: bool = False,
+                 temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, generator: torch.Generator | None = None,
+                 eos_token_id: int | None = None) -> torch.Tensor:
+        """Greedy (default) or sampled continuation; see minibert.generation.generate.
+
+        Stops at eos_token_id (default: config.eos_token_id) or when the sequence fills the
+        position table.
+        """
+        c = self.config
+        eos = c.eos_token_id if eos_token_id is None else eos_token_id
+        return _generate(self, input_ids, max_new_tokens, do_sample, temperature, top_k, top_p,
+                         generator, eos, pad_token_id=c.pad_token_id,
+                         max_length=c.max_position_embeddings - c.pad_token_id - 1)

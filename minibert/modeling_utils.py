@@ -1,0 +1,134 @@
+"""`PreTrainedModel`: what every minibert model shares, apart from its forward pass.
+
+  * weight initialisation as BERT's (Devlin et al. 2018; the TF code's truncated normal is
+    a plain normal in Hugging Face and here): Linear and Embedding weights ~ N(0, 0.02),
+    biases 0, LayerNorm weight 1 and bias 0, an embedding's padding row 0;
+  * weight tying: the masked-LM decoder's weight IS the word-embedding matrix (one tensor
+    under two names, Press & Wolf 2017), while the decoder keeps its own bias;
+  * `from_pretrained` / `save_pretrained`, which read and write Hugging Face model folders
+    through `minibert.checkpoint` (prefix handling, legacy names, the load report).
+
+Subclasses set `base_model_prefix` ("bert" or "roberta": the attribute holding the encoder,
+hence the first part of every encoder key) and call `self.post_init()` last in `__init__`.
+
+Left out on purpose: sharded checkpoints, device maps, quantisation, `push_to_hub`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import BertConfig
+
+
+class PreTrainedModel(nn.Module):
+    config_class = BertConfig
+    base_model_prefix = ""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        if not isinstance(config, BertConfig):
+            raise TypeError(f"{type(self).__name__} needs a BertConfig, got {type(config).__name__}")
+        self.config = config
+        self.load_report = None
+
+    # ---- initialisation and tying -------------------------------------------------------
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module, generator: torch.Generator | None) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(0.0, std, generator=generator)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(0.0, std, generator=generator)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+
+    def init_weights(self, generator: torch.Generator | None = None) -> None:
+        """(Re-)initialise every weight; pass a seeded torch.Generator for reproducibility."""
+        self.tie_weights()
+        if any(p.is_meta for p in self.parameters()):
+            return  # a model built on the meta device only has shapes
+        for module in self.modules():
+            self._init_weights(module, generator)
+        with torch.no_grad():
+            # The decoder bias is a bare Parameter, not inside a Linear of its own.
+            for name, param in self.named_parameters():
+                if name.endswith("predictions.bias") or name == "lm_head.bias":
+                    param.zero_()
+            # A tied decoder weight was drawn again as a Linear after its Embedding: zero the
+            # padding row last so it stays zero under both names.
+            for module in self.modules():
+                if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                    module.weight[module.padding_idx].zero_()
+
+    def post_init(self, generator: torch.Generator | None = None) -> None:
+        """Tie, then initialise; subclasses call this last in __init__."""
+        self.init_weights(generator)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        base = getattr(self, self.base_model_prefix, self)
+        return base.embeddings.word_embeddings
+
+    def get_output_embeddings(self) -> nn.Linear | None:
+        """The vocabulary projection of an LM head, or None for models without one."""
+        return None
+
+    def tie_weights(self) -> None:
+        out = self.get_output_embeddings()
+        if out is not None:
+            out.weight = self.get_input_embeddings().weight
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Parameters counted once each (a tied weight is one tensor)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    # ---- checkpoints --------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *,
+                        ignore_mismatched_sizes: bool = False, verbose: bool = True,
+                        **config_overrides: Any) -> PreTrainedModel:
+        """Build the model from a Hugging Face folder (or a name resolved to one) and load it.
+
+        `config_overrides` replace config.json fields, e.g. num_labels=2 for a new head;
+        ignore_mismatched_sizes=True re-initialises a head whose shape differs instead of
+        failing. The returned model is in eval mode and carries `model.load_report`.
+        """
+        from . import checkpoint
+
+        model_dir = checkpoint.resolve_model_dir(name_or_path)
+        config = cls.config_class.from_pretrained(model_dir, **config_overrides)
+        model = cls(config)
+        state_dict, source = checkpoint.read_state_dict(model_dir)
+        report = checkpoint.load_into(model, state_dict, source,
+                                      ignore_mismatched_sizes=ignore_mismatched_sizes)
+        model.tie_weights()
+        model.load_report = report
+        if verbose:
+            print(report)
+        return model.eval()
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write config.json + model.safetensors in Hugging Face layout; returns the folder."""
+        from . import checkpoint
+
+        return checkpoint.save_model(self, directory)
