@@ -1,0 +1,127 @@
+"""Benchmark: minibert's WordPiece tokenizer and trainer next to Hugging Face, in one run.
+
+Encoding: every sentence of CoLA (3 files) and every tweet (train + test), with the
+bert-base-uncased vocabulary, timed
+  - one text per call: `ours.encode(t)` vs `transformers.BertTokenizer(t)` (and, for scale,
+    the bare Rust `tokenizers.Tokenizer.encode(t)` underneath it);
+  - batched: `ours.encode_batch(chunk)` vs `hf(chunk)` in chunks of 256.
+Warm numbers are the best of `--repeats` passes; "cold" is the first pass of a fresh
+tokenizer (our word cache empty). Ratios > 1 mean minibert is faster.
+Training: kant.txt (first 90% of lines), vocab_size 8000, min_frequency 2, both trainers; then
+vocabulary overlap and the token count each gives on the held-out last 10%.
+
+    python bench/bench_wordpiece.py [--data ../shared/data] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import tokenizers
+import transformers
+
+from tokenizer import WordPieceTokenizer, WordPieceTrainer
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def read_texts(data: Path) -> list[str]:
+    texts = []
+    for name in ("in_domain_train", "in_domain_dev", "out_of_domain_dev"):
+        with open(data / "cola" / f"{name}.tsv", newline="", encoding="utf-8") as f:
+            texts += [row[3] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    for name in ("train", "test"):
+        with open(data / "disaster_tweets" / f"{name}.csv", newline="", encoding="utf-8") as f:
+            texts += [row["text"] for row in csv.DictReader(f)]
+    return texts
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """(first pass, best pass) in seconds."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times[0], min(times)
+
+
+def bench_encode(data: Path, repeats: int) -> None:
+    vocab = data / "bert_vocab" / "bert-base-uncased-vocab.txt"
+    texts = read_texts(data)
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    n = len(texts)
+    print(f"encode: {n} texts (CoLA + tweets), {mb:.2f} MB UTF-8")
+    ours = WordPieceTokenizer.from_file(vocab)
+    hf = transformers.BertTokenizer(str(vocab))
+    rust = tokenizers.Tokenizer.from_str(hf.backend_tokenizer.to_str())
+    chunks = [texts[i:i + 256] for i in range(0, n, 256)]
+    rows = {
+        "per call, ours": timed(lambda: [ours.encode(t) for t in texts], repeats),
+        "per call, HF BertTokenizer": timed(lambda: [hf(t) for t in texts], repeats),
+        "per call, bare tokenizers": timed(lambda: [rust.encode(t) for t in texts], repeats),
+    }
+    ours = WordPieceTokenizer.from_file(vocab)  # cold cache again for the batched cold pass
+    rows["batched 256, ours"] = timed(lambda: [ours.encode_batch(c) for c in chunks], repeats)
+    rows["batched 256, HF BertTokenizer"] = timed(lambda: [hf(c) for c in chunks], repeats)
+    print(f"{'':34s} {'MB/s':>7s} {'sent/s':>9s} {'cold MB/s':>10s}")
+    for name, (cold, best) in rows.items():
+        print(f"{name:34s} {mb / best:7.2f} {n / best:9.0f} {mb / cold:10.2f}")
+    for mode in ("per call", "batched 256"):
+        ours_best, hf_best = rows[f"{mode}, ours"][1], rows[f"{mode}, HF BertTokenizer"][1]
+        print(f"ratio {mode} (HF time / our time): {hf_best / ours_best:.2f}")
+
+
+def hf_trainer(lines, vocab_size):
+    tok = tokenizers.Tokenizer(tokenizers.models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
+    trainer = tokenizers.trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=2,
+                                                   special_tokens=SPECIALS, show_progress=False)
+    tok.train_from_iterator(lines, trainer)
+    return tok
+
+
+def bench_train(data: Path, vocab_size: int) -> None:
+    lines = (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").split("\n")
+    cut = int(0.9 * len(lines))
+    train, held_out = lines[:cut], [line for line in lines[cut:] if line.strip()]
+    print(f"\ntrain: kant.txt first {cut} lines, vocab_size {vocab_size}, min_frequency 2")
+    t0 = time.perf_counter()
+    ours = WordPieceTrainer(vocab_size=vocab_size, min_frequency=2).train_from_iterator(train)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    theirs = hf_trainer(train, vocab_size)
+    t_hf = time.perf_counter() - t0
+    a, b = set(ours.get_vocab()), set(theirs.get_vocab())
+    n_ours = sum(len(e) for e in ours.encode_batch(held_out, add_special_tokens=False))
+    n_hf = sum(len(e.ids) for e in theirs.encode_batch(held_out, add_special_tokens=False))
+    print(f"time: ours {t_ours:.2f} s, tokenizers {t_hf:.2f} s, ratio (HF / ours) {t_hf / t_ours:.2f}")
+    print(f"vocab: ours {len(a)}, tokenizers {len(b)}, shared {len(a & b)} "
+          f"({100 * len(a & b) / max(len(a), len(b)):.2f}%)")
+    print(f"held-out tokens ({len(held_out)} lines): ours {n_ours}, tokenizers {n_hf} "
+          f"({100 * (n_ours - n_hf) / n_hf:+.3f}%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = os.environ.get("MINIBERT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--data", type=Path, default=Path(default))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    args = parser.parse_args()
+    print(f"transformers {transformers.__version__}, tokenizers {tokenizers.__version__}, "
+          f"{os.cpu_count()} CPUs, RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}")
+    bench_encode(args.data, args.repeats)
+    bench_train(args.data, args.vocab_size)
+
+
+if __name__ == "__main__":
+    main()
