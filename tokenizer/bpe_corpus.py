@@ -52,6 +52,13 @@ def iter_file_lines(path, errors: str = "strict", strip_bom: bool = False):
             offset += len(raw)
 
 
+def _is_file(name: str) -> bool:
+    try:
+        return "\n" not in name and Path(name).is_file()
+    except (OSError, ValueError):  # too long for a path, or holds NUL
+        return False
+
+
 def _is_file_list(source) -> bool:
     """A path, or a list of paths (str entries count as paths only if they all exist)."""
     if isinstance(source, (str, os.PathLike)):
@@ -62,7 +69,7 @@ def _is_file_list(source) -> bool:
         return True
     if not all(isinstance(s, str) for s in source):
         return False
-    exists = [Path(s).is_file() for s in source if len(s) < 4096 and "\n" not in s]
+    exists = [_is_file(s) for s in source]
     if any(exists) and not all(exists):
         missing = [s for s in source if not Path(s).is_file()]
         raise FileNotFoundError(f"corpus file(s) not found: {missing[:3]}")
