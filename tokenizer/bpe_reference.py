@@ -24,6 +24,7 @@ Algorithm 1; the byte-level alphabet of GPT-2. Left out: everything that makes i
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from .bytelevel import alphabet, bytes_to_unicode
 
@@ -70,7 +71,7 @@ def train_reference(word_counts: dict[str, int], vocab_size: int, min_frequency:
     while len(vocab) < vocab_size:
         pair_counts: Counter = Counter()
         for word, count in zip(words, counts):
-            for pair in zip(word, word[1:]):
+            for pair in pairwise(word):
                 pair_counts[pair] += count
         if not pair_counts:
             break

@@ -113,7 +113,7 @@ def learn_merges(words: list[list[int]], counts: list[int], vocab: dict[str, int
         pair_counts[key] = 0
 
         touched = set()
-        a_shift, b_shift, c_shift = a * SHIFT, b * SHIFT, c * SHIFT
+        b_shift, c_shift = b * SHIFT, c * SHIFT
         for wi in where.pop(key):
             word = words[wi]
             if a not in word:
