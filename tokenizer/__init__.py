@@ -6,7 +6,20 @@
 
 from .base import Encoding, Tokenizer
 from .basic import BasicTokenizer
+from .bpe import ByteLevelBPETokenizer
+from .bpe_files import BPEFileError
+from .bpe_trainer import BPETrainer
 from .wordpiece import VocabError, WordPieceTokenizer
 from .wordpiece_trainer import WordPieceTrainer
 
-__all__ = ["BasicTokenizer", "Encoding", "Tokenizer", "VocabError", "WordPieceTokenizer", "WordPieceTrainer"]
+__all__ = [
+    "BPEFileError",
+    "BPETrainer",
+    "BasicTokenizer",
+    "ByteLevelBPETokenizer",
+    "Encoding",
+    "Tokenizer",
+    "VocabError",
+    "WordPieceTokenizer",
+    "WordPieceTrainer",
+]
