@@ -19,6 +19,9 @@ Steps (each matches `tokenizers`' BpeTrainer with continuing_subword_prefix="##"
 4. merges: take the pair (a, b) with the highest count, ties broken by the smaller id of a, then
    of b (the same rule as Hugging Face); the new piece is a + b without b's `##`; stop at
    `vocab_size` or when the best count falls below `min_frequency`.
+Progress bars (stderr) show on stages longer than 2 s; the report (`trainer.report`, printed to
+stderr when show_progress) gives the vocabulary size reached, the characters limit_alphabet
+dropped and the share of corpus words encoded without [UNK].
 Deterministic: the same corpus in the same order and the same settings give the same vocabulary.
 Left out on purpose: `end_of_word_suffix`, Google's likelihood criterion, parallel counting.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +42,8 @@ from .wordpiece import WordPieceTokenizer
 
 # Fixed ids, as BERT's own vocabularies order them among themselves: [PAD]=0, [UNK]=1, ...
 DEFAULT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# Bars appear only when a stage runs longer than this, so short runs stay quiet.
+_BAR_DELAY_S = 2.0
 
 
 @dataclass
@@ -68,7 +74,7 @@ class WordPieceTrainer:
     def __init__(self, vocab_size: int = 30000, min_frequency: int = 0, special_tokens=None,
                  limit_alphabet: int | None = None, initial_alphabet=(), lowercase: bool = True,
                  strip_accents: bool | None = None, continuing_subword_prefix: str = "##",
-                 show_progress: bool = False, errors: str = "strict"):
+                 show_progress: bool = True, errors: str = "strict"):
         self.special_tokens = list(DEFAULT_SPECIALS if special_tokens is None else special_tokens)
         missing = [t for t in DEFAULT_SPECIALS if t not in self.special_tokens]
         if missing:
@@ -123,7 +129,8 @@ class WordPieceTrainer:
         basic = BasicTokenizer(self.lowercase, self.strip_accents)
         counts: Counter = Counter()
         lines = self._lines(files_or_texts)
-        for line in tqdm(lines, desc="counting words", unit=" lines", disable=not self.show_progress):
+        for line in tqdm(lines, desc="counting words", unit=" lines", disable=not self.show_progress,
+                         delay=_BAR_DELAY_S):
             counts.update(w[0] for w in basic.split(line))
         return counts
 
@@ -161,7 +168,7 @@ class WordPieceTrainer:
         known = sum(n for w, n in counts.items() if tok._word_pieces(w)[0] != [tok._unk])
         self.report.words_without_unk = known / self.report.corpus_words
         if self.show_progress:
-            print(self.report)
+            print(self.report, file=sys.stderr)
         return tok
 
     def _learn(self, counts: Counter) -> dict[str, int]:
@@ -200,7 +207,7 @@ class WordPieceTrainer:
         heapq.heapify(heap)
 
         bar = tqdm(total=max(0, self.vocab_size - len(id_to_token)), desc="merging", unit=" tokens",
-                   disable=not self.show_progress)
+                   disable=not self.show_progress, delay=_BAR_DELAY_S)
         merges = 0
         while len(id_to_token) < self.vocab_size and heap:
             neg, a, b = heapq.heappop(heap)
