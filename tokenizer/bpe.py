@@ -116,6 +116,7 @@ class ByteLevelBPETokenizer(Tokenizer):
         if post_processor == "roberta" and not {"cls", "sep"} <= set(special_tokens):
             raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special tokens")
         self.post_processor = post_processor
+        self._templates = self._make_templates()
         self.add_prefix_space = bool(add_prefix_space)
         self.trim_offsets = post_processor == "roberta"
         self.merges = merges
@@ -175,7 +176,9 @@ class ByteLevelBPETokenizer(Tokenizer):
     # --- one word ---------------------------------------------------------------------------
 
     def _encode_word(self, word: str, synthetic_space: bool = False) -> tuple:
-        """(ids, tokens, raw spans, trimmed spans) of one word; spans in characters of `word`.
+        """One word -> (ids, tokens, spans, raw spans, one): spans are character spans in
+        `word` (trimmed when this tokenizer trims offsets), raw spans untrimmed; `one` is the
+        (id, token, start, end) of a single-token word, the common case, else None.
 
         With `synthetic_space` the word's first character is the space that add_prefix_space
         put there: it has zero width, and the real characters start at 0.
@@ -198,8 +201,9 @@ class ByteLevelBPETokenizer(Tokenizer):
         for t in tokens:
             raw.append((byte_start[b], byte_end[b + len(t) - 1]))
             b += len(t)
-        trimmed = tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw))
-        entry = (ids, tuple(tokens), tuple(raw), trimmed)
+        spans = tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw)) if self.trim_offsets else tuple(raw)
+        one = (ids[0], tokens[0], *spans[0]) if len(ids) == 1 else None
+        entry = (ids, tuple(tokens), spans, tuple(raw), one)
         if not synthetic_space:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()
@@ -213,34 +217,50 @@ class ByteLevelBPETokenizer(Tokenizer):
         if not text:  # nothing to encode, and no prefix space for nothing (as HF)
             return word_index
         tokens, ids, offsets, word_ids = out
-        synthetic = self.add_prefix_space and not text.startswith(" ")
-        if synthetic:
-            text = " " + text
-        cache, trim = self._cache, self.trim_offsets
-        first_token = not ids
-        start = 0
-        for word in GPT2_SPLIT.findall(text):
-            if synthetic and start == 0:
-                entry = self._encode_word(word, synthetic_space=True)
-                at = base
-            else:
-                entry = cache.get(word) or self._encode_word(word)
-                at = base + start - synthetic
-            wids, wtoks, raw, trimmed = entry
+        words = GPT2_SPLIT.findall(text)
+        at = base  # where the current word starts in the full text
+        if self.add_prefix_space:
+            # The first word is special: it may hold a zero-width synthetic space, and HF keeps
+            # the (one) leading space of the very first token's span when it added it.
+            first_token = not ids
+            synthetic = not text.startswith(" ")
+            if synthetic:
+                words = GPT2_SPLIT.findall(" " + text)
+            word = words[0]
+            wids, wtoks, spans, raw, _ = self._encode_word(word, synthetic_space=synthetic)
             ids += wids
             tokens += wtoks
             word_ids += [word_index] * len(wids)
-            offsets += [(at + s, at + e) for s, e in (trimmed if trim else raw)]
-            if first_token and trim and self.add_prefix_space and len(wtoks[0]) - len(wtoks[0].lstrip("Ġ")) == 1:
-                # HF keeps the one leading space of the very first token when it added it.
+            offsets += [(at + s, at + e) for s, e in spans]
+            lead = len(wtoks[0]) - len(wtoks[0].lstrip("Ġ"))
+            if first_token and self.trim_offsets and lead == 1:
                 s, e = raw[0]
                 trail = len(wtoks[0]) - len(wtoks[0].rstrip("Ġ"))
                 if trail and e >= trail:
                     e = max(e - trail, s)
                 offsets[-len(wids)] = (at + s, at + e)
-            first_token = False
             word_index += 1
-            start += len(word)
+            at += len(word) - synthetic
+            words = words[1:]
+        # The hot loop: one dict look-up per word; single-token words skip the list work.
+        cache_get, encode_word = self._cache.get, self._encode_word
+        for word in words:
+            entry = cache_get(word) or encode_word(word)
+            one = entry[4]
+            if one is not None:
+                i, t, s, e = one
+                ids.append(i)
+                tokens.append(t)
+                offsets.append((at + s, at + e))
+                word_ids.append(word_index)
+            else:
+                wids, wtoks, spans, _, _ = entry
+                ids += wids
+                tokens += wtoks
+                word_ids += [word_index] * len(wids)
+                offsets += [(at + s, at + e) for s, e in spans]
+            word_index += 1
+            at += len(word)
         return word_index
 
     def _encode_pieces(self, text: str) -> Pieces:
@@ -269,12 +289,14 @@ class ByteLevelBPETokenizer(Tokenizer):
         return out
 
     def _template(self, pair: bool) -> list[tuple[str, int]]:
-        if self.post_processor is None:
-            return [("A", 0), ("B", 1)] if pair else [("A", 0)]
+        return self._templates[pair]
+
+    def _make_templates(self) -> dict[bool, list[tuple[str, int]]]:
+        if self.post_processor is None:  # GPT-2: nothing added; B gets type id 1
+            return {False: [("A", 0)], True: [("A", 0), ("B", 1)]}
         cls, sep = self.special_tokens["cls"], self.special_tokens["sep"]
-        if pair:
-            return [(cls, 0), ("A", 0), (sep, 0), (sep, 0), ("B", 0), (sep, 0)]
-        return [(cls, 0), ("A", 0), (sep, 0)]
+        return {False: [(cls, 0), ("A", 0), (sep, 0)],
+                True: [(cls, 0), ("A", 0), (sep, 0), (sep, 0), ("B", 0), (sep, 0)]}
 
     def tokenize(self, text: str) -> list[str]:
         """The tokens of `text` (byte-level strings), without special tokens added."""
