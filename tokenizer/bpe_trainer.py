@@ -29,6 +29,7 @@ max_token_length, parallelism.
 from __future__ import annotations
 
 import heapq
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -202,6 +203,6 @@ class BPETrainer:
         vocab, merges = self.train_from_counts(word_counts)
         self.report.seconds = time.perf_counter() - start
         if self.show_progress:
-            print(self.report)
+            print(self.report, file=sys.stderr)
         return ByteLevelBPETokenizer(vocab, merges, add_prefix_space=self.add_prefix_space,
                                      special_tokens=None, source="trained merges")
