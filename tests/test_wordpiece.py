@@ -137,6 +137,19 @@ def test_fast_paths_equal_reference(bert, text):
         assert ids == [bert.token_to_id(t) for t in tokens]
 
 
+ASCII = st.lists(st.one_of(st.text(st.characters(max_codepoint=127), max_size=10), st.sampled_from(
+    ["The", "dog's", "#earthquake", "http://t.co/x", "  ", "\t\n", "[MASK]", "a[SEP]", "\x0b", "x" * 101]
+)), max_size=10).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(ASCII, TEXTS))
+def test_chunk_cache_path_equals_word_path(bert, text):
+    assert bert._encode_pieces(text) == bert._encode_words(text)
+    fresh = WordPieceTokenizer(bert.get_vocab())
+    assert fresh._encode_pieces(text) == fresh._encode_words(text) == bert._encode_words(text)
+
+
 # --- properties on the real vocabulary -------------------------------------------------------
 
 @settings(max_examples=150, deadline=None)

@@ -179,6 +179,12 @@ class BasicTokenizer:
             text = text.lower()  # ASCII lowercasing keeps every position
         return [(m.group(), base + m.start(), base + m.end(), False, None) for m in _ASCII_WORD.finditer(text)]
 
+    def is_plain_ascii(self, text: str) -> bool:
+        """ASCII with no control character and no special token: here words never cross
+        whitespace and normalizing is per character, so text can be cut at spaces first."""
+        return (text.isascii() and _ASCII_CONTROL.search(text) is None
+                and not any(c in text for c in self._special_starts))
+
     def split(self, text: str) -> list[Word]:
         """The words of `text` as (word, start, end, is_special, origin); see `Word`."""
         return self._split_specials(text, self._split_plain)

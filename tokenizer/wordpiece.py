@@ -91,7 +91,8 @@ class WordPieceTokenizer(Tokenizer):
         self.basic = BasicTokenizer(lowercase, strip_accents, clean_text, handle_chinese_chars,
                                     never_split=self.all_special_tokens)
         self.cache_size = cache_size
-        self._cache: dict[str, tuple] = {}
+        self._cache: dict[str, tuple] = {}  # word -> (tokens, ids, spans)
+        self._chunk_cache: dict[str, tuple] = {}  # ASCII chunk -> its encoding, see _encode_chunks
         self._unk = special["unk"]
         self._unk_id = self._vocab[self._unk]
         cls, sep = special["cls"], special["sep"]
@@ -191,6 +192,12 @@ class WordPieceTokenizer(Tokenizer):
     # --- what base.Tokenizer needs ------------------------------------------------------------
 
     def _encode_pieces(self, text: str):
+        if self.basic.is_plain_ascii(text):
+            return self._encode_chunks(text)
+        return self._encode_words(text)
+
+    def _encode_words(self, text: str):
+        """Basic-tokenize, then WordPiece each word (the general path)."""
         tokens, ids, offsets, word_ids = [], [], [], []
         vocab, cache = self._vocab, self._cache
         for w, (word, start, end, special, origin) in enumerate(self.basic.split(text)):
@@ -216,6 +223,44 @@ class WordPieceTokenizer(Tokenizer):
                 offsets += [(origin[a], origin[b - 1] + 1) for a, b in spans]
             word_ids += [w] * len(pids)
         return tokens, ids, offsets, word_ids
+
+    def _encode_chunks(self, text: str):
+        """Plain ASCII: words never cross whitespace, so each whitespace-separated chunk
+        ("dog's", "#earthquake") is encoded once by `_encode_words` and remembered whole."""
+        tokens, ids, offsets, word_ids = [], [], [], []
+        cache = self._chunk_cache
+        pos = w = 0
+        for chunk in text.split():
+            start = text.find(chunk, pos)
+            pos = start + len(chunk)
+            hit = cache.get(chunk)
+            if hit is None:
+                hit = self._remember_chunk(chunk)
+            toks, pids, spans, words, n_words = hit
+            if n_words == 1 and len(pids) == 1:  # one word, one piece: the common case
+                tokens.append(toks[0])
+                ids.append(pids[0])
+                offsets.append((start, pos))
+                word_ids.append(w)
+            else:
+                tokens += toks
+                ids += pids
+                offsets += [(start + a, start + b) for a, b in spans]
+                word_ids += [w + k for k in words]
+            w += n_words
+        return tokens, ids, offsets, word_ids
+
+    def _remember_chunk(self, chunk: str) -> tuple:
+        if chunk.isalnum():  # letters and digits only: the chunk is one word
+            toks, pids, spans = self._word_pieces(chunk.lower() if self.lowercase else chunk)
+            hit = (toks, pids, spans, [0] * len(pids), 1)
+        else:
+            toks, pids, spans, words = self._encode_words(chunk)
+            hit = (toks, pids, spans, words, words[-1] + 1)
+        if len(self._chunk_cache) >= self.cache_size:
+            self._chunk_cache.clear()
+        self._chunk_cache[chunk] = hit
+        return hit
 
     def _template(self, pair: bool) -> list[tuple[str, int]]:
         return self._pair_template if pair else self._single_template
