@@ -16,7 +16,9 @@ it with `tokenizer_config.json` in Hugging Face's layout, which is also where ou
 folder and so does `from_pretrained`.
 
 Speed: words repeat, so word -> pieces is remembered in a bounded dict (cleared when full);
-`wordpiece_reference` is the plain loop and a test checks the cached path gives the same.
+plain ASCII text (no controls, no special tokens) is cut at whitespace first and each chunk's
+whole encoding is remembered too. `wordpiece_reference` and `_encode_words` are the plain
+paths; tests check that the cached ones give the same.
 Left out on purpose: added (user) tokens, cased/uncased auto-detection, the slow Python
 tokenizer's quirks where it differs from the Rust one.
 """
