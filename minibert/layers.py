@@ -65,7 +65,9 @@ class Output(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(x)) + residual)  # (B, T, H)
+        h = self.dropout(self.dense(x))  # (B, T, H)
+        h += residual  # in place: neither dense nor dropout needs its output for backward
+        return self.LayerNorm(h)
 
 
 class Layer(nn.Module):

@@ -1,0 +1,112 @@
+"""Time minibert's BertModel against transformers' on the same weights, side by side.
+
+For each sequence length: forward tokens/s (eval mode, no grad) and forward+backward
+tokens/s (train mode, dropout on, gradients of a scalar loss on the last hidden state),
+minibert and transformers alternating iteration by iteration so that load from other
+processes on a shared machine hits both alike. Prints medians and the ratio
+minibert / transformers (> 1: minibert is faster).
+
+    python bench/bench_model.py                      # bert-base, batch 32, seq 64 and 128
+    python bench/bench_model.py --layers 2 --iters 2 --batch 8 --seqs 64   # quick look
+    python bench/bench_model.py --pad 0.25           # a quarter of each row is padding
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import minibert  # noqa: E402
+
+
+def make_models(args):
+    import transformers
+
+    kw = dict(num_hidden_layers=args.layers)
+    hf_config = transformers.BertConfig(**kw)
+    torch.manual_seed(args.seed)
+    hf = transformers.BertModel(hf_config)
+    ours = minibert.BertModel(minibert.preset("bert-base-uncased", **kw))
+    missing, unexpected = ours.load_state_dict(hf.state_dict(), strict=False)
+    assert not missing and all(k.endswith(("position_ids", "token_type_ids")) for k in unexpected), \
+        (missing, unexpected)
+    impl = getattr(hf.config, "_attn_implementation", "?")
+    return ours, hf, impl
+
+
+def make_batch(args, seq: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(args.seed)
+    ids = torch.randint(1000, 30000, (args.batch, seq), generator=g)
+    mask = torch.ones(args.batch, seq, dtype=torch.long)
+    n_pad = int(seq * args.pad)
+    if n_pad:
+        mask[:, seq - n_pad:] = 0
+        ids[:, seq - n_pad:] = 0
+    types = torch.zeros_like(ids)
+    types[:, seq // 2:] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def step(model, batch, backward: bool) -> None:
+    if backward:
+        out = model(**batch).last_hidden_state
+        out.float().square().mean().backward()
+        model.zero_grad(set_to_none=True)
+    else:
+        with torch.no_grad():
+            model(**batch)
+
+
+def bench(models: dict, batch, backward: bool, iters: int, warmup: int) -> dict[str, float]:
+    """Median seconds per step for each model, alternating models every iteration."""
+    for m in models.values():
+        m.train(backward)
+    times = {name: [] for name in models}
+    for i in range(warmup + iters):
+        for name, m in models.items():
+            t0 = time.perf_counter()
+            step(m, batch, backward)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seqs", type=int, nargs="+", default=[64, 128])
+    p.add_argument("--layers", type=int, default=12, help="encoder layers (12 = bert-base)")
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--pad", type=float, default=0.0, help="fraction of each row that is padding")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--modes", nargs="+", default=["forward", "forward+backward"],
+                   choices=["forward", "forward+backward"])
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    ours, hf, impl = make_models(args)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bert-base hidden 768, "
+          f"{args.layers} layers, batch {args.batch}, pad {args.pad:.0%}, "
+          f"transformers attention: {impl}, {args.iters} timed iterations (median)")
+    print(f"{'seq':>5} {'mode':>17} {'minibert tok/s':>15} {'transformers tok/s':>19} {'ratio':>6}")
+    for seq in args.seqs:
+        batch = make_batch(args, seq)
+        for mode in args.modes:
+            t = bench({"minibert": ours, "transformers": hf}, batch,
+                      mode == "forward+backward", args.iters, args.warmup)
+            tokens = args.batch * seq
+            a, b = tokens / t["minibert"], tokens / t["transformers"]
+            print(f"{seq:>5} {mode:>17} {a:>15,.0f} {b:>19,.0f} {a / b:>6.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
