@@ -137,6 +137,14 @@ def test_fast_paths_equal_reference(bert, text):
         assert ids == [bert.token_to_id(t) for t in tokens]
 
 
+def test_caches_stay_bounded(tiny):
+    small = WordPieceTokenizer(tiny.get_vocab(), cache_size=3)
+    texts = ["unaffable running", "low lowest", "want wanted", "a ab abb", "hello, cafe!"] * 2
+    for text in texts:
+        assert small.encode(text) == tiny.encode(text)
+        assert len(small._cache) <= 3 and len(small._chunk_cache) <= 3
+
+
 ASCII = st.lists(st.one_of(st.text(st.characters(max_codepoint=127), max_size=10), st.sampled_from(
     ["The", "dog's", "#earthquake", "http://t.co/x", "  ", "\t\n", "[MASK]", "a[SEP]", "\x0b", "x" * 101]
 )), max_size=10).map("".join)
