@@ -178,6 +178,20 @@ def test_roberta_post_processing(transformers, hf_tokenizers, roberta_dir, add_p
         assert ours.decode(enc.ids, skip_special_tokens=True) == hf.decode(ref["input_ids"], skip_special_tokens=True)
 
 
+@pytest.mark.parametrize("add_prefix_space", [False, True])
+def test_roberta_offsets_and_word_ids_on_real_text(transformers, hf_tokenizers, roberta_dir, data,
+                                                  add_prefix_space):
+    hf = _hf_roberta(transformers, hf_tokenizers, roberta_dir, add_prefix_space)
+    ours = ByteLevelBPETokenizer.from_pretrained(roberta_dir, add_prefix_space=add_prefix_space)
+    texts = _tweets(data)[::20] + _cola(data)[::40]  # tweets: mojibake, emoji, URLs, newlines
+    ref = hf(texts, return_offsets_mapping=True)
+    for i, text in enumerate(texts):
+        enc = ours.encode(text)
+        assert enc.ids == ref["input_ids"][i], repr(text)
+        assert enc.offsets == [tuple(o) for o in ref["offset_mapping"][i]], repr(text)
+        assert enc.word_ids == ref.word_ids(i), repr(text)
+
+
 def test_roberta_truncation_and_padding(transformers, hf_tokenizers, roberta_dir, data):
     hf = _hf_roberta(transformers, hf_tokenizers, roberta_dir)
     ours = ByteLevelBPETokenizer.from_pretrained(roberta_dir)

@@ -72,6 +72,10 @@ def test_fast_and_reference_trainers_agree(counts, extra, min_frequency):
     ref_vocab, ref_merges = train_reference(counts, 256 + 2 + extra, min_frequency, ["<s>", "</s>"])
     assert fast_merges == dedupe_merges(ref_merges)
     assert fast_vocab == ref_vocab
+    assert all(x in fast_vocab and y in fast_vocab and x + y in fast_vocab for x, y in fast_merges)
+    # Deterministic, whatever order the words come in.
+    reordered = dict(reversed(list(counts.items())))
+    assert trainer.train_from_counts(reordered) == (fast_vocab, fast_merges)
 
 
 def test_dedupe_keeps_the_last_position():
