@@ -117,11 +117,32 @@ def learn_merges(words: list[list[int]], counts: list[int], vocab: dict[str, int
         b_shift, c_shift = b * SHIFT, c * SHIFT
         for wi in where.pop(key):
             word = words[wi]
-            if a not in word:
+            occurrences = word.count(a)
+            if occurrences == 0:
                 continue  # stale position: an earlier merge already took this pair away
             n = len(word)
             n1 = n - 1
             weight = counts[wi]
+            if occurrences == 1:  # the common case: one "a", so at most one "a b"; splice it
+                i = word.index(a)
+                if i == n1 or word[i + 1] != b:
+                    continue
+                if i:
+                    p = word[i - 1] * SHIFT
+                    pair_counts[p + a] -= weight
+                    k = p + c
+                    pair_counts[k] += weight
+                    where[k].add(wi)
+                    touched.add(k)
+                if i + 2 < n:
+                    y = word[i + 2]
+                    pair_counts[b_shift + y] -= weight
+                    k = c_shift + y
+                    pair_counts[k] += weight
+                    where[k].add(wi)
+                    touched.add(k)
+                word[i:i + 2] = [c]
+                continue
             out = []
             i = 0
             while i < n:
