@@ -108,6 +108,13 @@ class SelfAttention(nn.Module):
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         B, T, H = x.shape
         probs = None
+        device = x.device.type
+        scores_dtype = (torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device)
+                        else x.dtype)
+        if bias is not None and bias.dtype != scores_dtype:
+            # Under autocast the bias is fp32 but the scores are bf16/fp16, where fp32's
+            # minimum would round to -inf: clamp to the smaller type's own minimum first.
+            bias = bias.clamp(min=torch.finfo(scores_dtype).min).to(scores_dtype)
         if output_attentions:
             q = self.split_heads(self.query(x))  # (B, nh, T, hs)
             k = self.split_heads(self.key(x))

@@ -224,3 +224,22 @@ def test_too_long_sequence_is_a_clear_error():
 def test_out_of_vocabulary_id_is_a_clear_error():
     with pytest.raises(ValueError, match=r"input_ids must lie in \[0, 50\)"):
         seeded(minibert.BertModel, bert_config())(torch.tensor([[1, 50]]))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("output_attentions", [False, True], ids=["sdpa", "reference"])
+def test_autocast_bf16_masks_stay_finite_and_close_to_fp32(causal, output_attentions):
+    """The CUDA mixed-precision recipe (autocast to bf16), run on the CPU: the fp32 bias is
+    brought down to bf16 without becoming -inf, even on a fully padded row."""
+    cls, config = ((minibert.RobertaForCausalLM, roberta_config()) if causal
+                   else (minibert.BertModel, bert_config()))
+    model = seeded(cls, config)
+    ids, mask = random_batch(3, 6, 50, config.pad_token_id, seed=6, lengths=[6, 4, 0])
+    with torch.no_grad():
+        ref = model(ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(ids, attention_mask=mask, output_attentions=output_attentions,
+                        output_hidden_states=True).hidden_states[-1]
+    assert torch.isfinite(low.float()).all()
+    real = mask.bool()
+    torch.testing.assert_close(low.float()[real], ref[real], atol=0.15, rtol=0)
