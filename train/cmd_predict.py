@@ -1,0 +1,121 @@
+"""`minibert predict DIR ...`: classify sentences with a model saved by `minibert finetune`.
+
+    minibert predict runs/finetune-cola-all-MiniLM-L6-v2 "The book was written by John."
+    minibert predict DIR                       # one sentence per line from standard input
+    minibert predict DIR --csv test.csv --text-col text --out submission.csv   # id,target
+
+Each sentence gets its label name (from the id2label saved in config.json) and the softmax
+probability of every label; this is the tutorial's interactive "type a sentence" box. With
+--csv the whole file is scored in batches and written as `id,target` (the Kaggle submission
+format of the disaster-tweets notebook; the column name is settable).
+Left out on purpose: thresholds other than argmax, top-k output.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import torch
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model_dir", help="a folder written by `minibert finetune`")
+    p.add_argument("sentences", nargs="*", help="sentences to classify (default: read stdin)")
+    p.add_argument("--pair", help="second sentence, for models fine-tuned on pairs")
+    p.add_argument("--csv", help="score every row of this CSV/TSV file")
+    p.add_argument("--text-col", default="text", help="--csv: text column(s), comma-separated")
+    p.add_argument("--pair-col", help="--csv: second-sentence column")
+    p.add_argument("--id-col", default="id", help="--csv: id column (default: row numbers)")
+    p.add_argument("--target-col", default="target", help="--csv: name of the output column")
+    p.add_argument("--out", help="--csv: where to write id,target (default: standard output)")
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto")
+
+
+def load(model_dir):
+    from minibert import BertForSequenceClassification
+    from tokenizer import WordPieceTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise SystemExit(f"{model_dir}: no config.json; point at a folder written by "
+                         f"`minibert finetune`")
+    model = BertForSequenceClassification.from_pretrained(model_dir, verbose=False)
+    return model, WordPieceTokenizer.from_pretrained(model_dir)
+
+
+def label_names(model) -> list[str]:
+    id2label = model.config.id2label or {}
+    return [str(id2label.get(i, i)) for i in range(model.config.num_labels)]
+
+
+def classify(model, tokenizer, texts: list[str], pairs: list[str] | None, device,
+             max_length: int = 128, batch_size: int = 64) -> torch.Tensor:
+    """Softmax probabilities (N, K) for each text (or text pair)."""
+    from train.evaluate import predict_logits
+    from train.finetune import encode
+
+    encodings = encode(tokenizer, texts, pairs, max_length)
+    return predict_logits(model.to(device), tokenizer, encodings, batch_size, device).softmax(-1)
+
+
+def _print_one(text: str, probs: torch.Tensor, names: list[str]) -> None:
+    best = int(probs.argmax())
+    shown = "  ".join(f"{n} {p:.4f}" for n, p in zip(names, probs.tolist()))
+    print(f"{names[best]}\t{shown}\t{text}", flush=True)
+
+
+def run(args) -> int:
+    from train.device import pick_device
+
+    device = pick_device(args.device)
+    model, tokenizer = load(args.model_dir)
+    names = label_names(model)
+    if args.csv:
+        return _run_csv(args, model, tokenizer, device, names)
+    if args.sentences:
+        pairs = [args.pair] * len(args.sentences) if args.pair else None
+        probs = classify(model, tokenizer, args.sentences, pairs, device, args.max_length,
+                         args.batch_size)
+        for text, p in zip(args.sentences, probs):
+            _print_one(text, p, names)
+        return 0
+    if sys.stdin.isatty():
+        print("type a sentence and press Enter (Ctrl-D to stop)", file=sys.stderr)
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        if text.strip():
+            _print_one(text, classify(model, tokenizer, [text], None, device, args.max_length)[0],
+                       names)
+    return 0
+
+
+def _run_csv(args, model, tokenizer, device, names) -> int:
+    from train.data_csv import read_text_dataset
+
+    ds = read_text_dataset(args.csv, args.text_col, label_col=None, pair_col=args.pair_col,
+                           id_col=args.id_col, require_labels=False)
+    probs = classify(model, tokenizer, ds.texts, ds.pairs, device, args.max_length,
+                     args.batch_size)
+    predicted = [names[i] for i in probs.argmax(-1).tolist()]
+
+    def write(f) -> None:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow([args.id_col, args.target_col])
+        w.writerows(zip(ds.ids, predicted))
+
+    if args.out:
+        from train.atomic import atomic_write
+
+        def write_file(tmp: Path) -> None:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                write(f)
+
+        atomic_write(args.out, write_file)
+        print(f"wrote {len(predicted)} predictions to {args.out}", file=sys.stderr)
+    else:
+        write(sys.stdout)
+    return 0
