@@ -24,6 +24,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from .bytelevel import GPT2_SPLIT
 
 BOM = b"\xef\xbb\xbf"
@@ -39,8 +41,8 @@ def _decode_line(raw: bytes, path: Path, number: int, offset: int, errors: str) 
         ) from None
 
 
-def iter_file_lines(path, errors: str = "strict", strip_bom: bool = False):
-    """Yield the lines of a UTF-8 file with their line endings."""
+def _lines_and_sizes(path, errors: str, strip_bom: bool):
+    """Yield (line with its ending, its size in bytes) for each line of a UTF-8 file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: corpus file not found")
@@ -48,8 +50,14 @@ def iter_file_lines(path, errors: str = "strict", strip_bom: bool = False):
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             start = 3 if strip_bom and number == 1 and raw.startswith(BOM) else 0
-            yield _decode_line(raw[start:], path, number, offset + start, errors)
+            yield _decode_line(raw[start:], path, number, offset + start, errors), len(raw)
             offset += len(raw)
+
+
+def iter_file_lines(path, errors: str = "strict", strip_bom: bool = False):
+    """Yield the lines of a UTF-8 file with their line endings."""
+    for line, _ in _lines_and_sizes(path, errors, strip_bom):
+        yield line
 
 
 def _is_file(name: str) -> bool:
@@ -76,11 +84,13 @@ def _is_file_list(source) -> bool:
     return bool(exists) and all(exists) and len(exists) == len(source)
 
 
-def count_words(source, errors: str = "strict", strip_bom: bool = False) -> Counter:
+def count_words(source, errors: str = "strict", strip_bom: bool = False,
+                show_progress: bool = False) -> Counter:
     """Count GPT-2 words (raw text, not byte-mapped) in files or in an iterator of strings.
 
     `source`: a path, a list of paths, or any iterable of str. A list of str is read as
-    paths if every entry is an existing file, else as texts.
+    paths if every entry is an existing file, else as texts. `show_progress`: a bar over the
+    bytes of the files (or the count of texts).
     """
     if errors not in ("strict", "replace"):
         raise ValueError(f"errors={errors!r}; expected 'strict' or 'replace'")
@@ -88,15 +98,26 @@ def count_words(source, errors: str = "strict", strip_bom: bool = False) -> Coun
     findall = GPT2_SPLIT.findall
     if _is_file_list(source):
         paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-        for path in paths:
-            for line in iter_file_lines(path, errors, strip_bom):
-                counts.update(findall(line))
+        total = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
+        with tqdm(total=total, unit="B", unit_scale=True, desc="counting words",
+                  disable=not show_progress, mininterval=0.5) as bar:
+            for path in paths:
+                done = 0
+                for number, (line, size) in enumerate(_lines_and_sizes(path, errors, strip_bom)):
+                    counts.update(findall(line))
+                    done += size
+                    if number % 4096 == 4095:
+                        bar.update(done)
+                        done = 0
+                bar.update(done)
         where = ", ".join(str(p) for p in paths)
     else:
-        for i, text in enumerate(source):
-            if not isinstance(text, str):
-                raise TypeError(f"item {i} of the training iterator is {type(text).__name__}, expected str")
-            counts.update(findall(text))
+        with tqdm(unit=" texts", desc="counting words", disable=not show_progress, mininterval=0.5) as bar:
+            for i, text in enumerate(source):
+                if not isinstance(text, str):
+                    raise TypeError(f"item {i} of the training iterator is {type(text).__name__}, expected str")
+                counts.update(findall(text))
+                bar.update(1)
         where = "the given iterator"
     if not counts:
         raise ValueError(f"empty corpus: no text to train on in {where}")

@@ -220,7 +220,8 @@ class BPETrainer:
     def train(self, files_or_iterator) -> ByteLevelBPETokenizer:
         """Train on a file, a list of files, or an iterator of strings; returns the tokenizer."""
         start = time.perf_counter()
-        word_counts = count_words(files_or_iterator, errors=self.errors, strip_bom=self.strip_bom)
+        word_counts = count_words(files_or_iterator, errors=self.errors, strip_bom=self.strip_bom,
+                                  show_progress=self.show_progress)
         vocab, merges = self.train_from_counts(word_counts)
         self.report.seconds = time.perf_counter() - start
         if self.show_progress:
