@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenizer.bpe import ByteLevelBPETokenizer, bpe_word
-from tokenizer.bpe_files import BPEFileError, load_merges_txt, load_vocab_json, parse_merges
+from tokenizer.bpe_files import (
+    BPEFileError,
+    load_merges_txt,
+    load_tokenizer_json,
+    load_vocab_json,
+    parse_merges,
+)
 from tokenizer.bytelevel import (
     alphabet,
     bytes_to_unicode,
@@ -200,3 +206,14 @@ def test_bad_settings(tiny_files):
         ByteLevelBPETokenizer.from_pretrained(tiny_files, post_processor="bert")
     with pytest.raises(FileNotFoundError, match="no vocab.json"):
         ByteLevelBPETokenizer.from_pretrained(tiny_files / "nowhere")
+
+
+def test_tokenizer_json_that_is_not_byte_level_bpe_is_refused(tmp_path):
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps({"model": {"type": "WordPiece", "vocab": {}}}))
+    with pytest.raises(BPEFileError, match="model type 'WordPiece'; expected 'BPE'"):
+        load_tokenizer_json(path)
+    path.write_text(json.dumps({"model": {"type": "BPE", "vocab": {}, "merges": []},
+                                "pre_tokenizer": {"type": "Metaspace"}, "normalizer": None}))
+    with pytest.raises(BPEFileError, match="pre_tokenizer 'Metaspace'"):
+        ByteLevelBPETokenizer.from_pretrained(tmp_path)

@@ -242,3 +242,15 @@ def test_pre_tokenizer_agrees_on_every_assigned_code_point(hf_tokenizers):
         text = "".join(f"a{chr(c)}1 {chr(c)}" for c in assigned[k:k + 4000])
         ours = [to_byte_chars(w) for w in pre_tokenize(text)]
         assert ours == [w for w, _ in hf.pre_tokenize_str(text)], f"code points from {assigned[k]:#x}"
+
+
+@pytest.mark.parametrize("which", ["roberta", "gpt2"])
+def test_loads_hf_tokenizer_json(transformers, hf_tokenizers, roberta_dir, hf_gpt2, tmp_path, data, which):
+    """transformers 5 `save_pretrained` writes only tokenizer.json; we read it too."""
+    hf = _hf_roberta(transformers, hf_tokenizers, roberta_dir) if which == "roberta" else hf_gpt2
+    hf.save_pretrained(str(tmp_path))
+    assert not (tmp_path / "vocab.json").exists() and (tmp_path / "tokenizer.json").exists()
+    ours = ByteLevelBPETokenizer.from_pretrained(tmp_path)
+    assert ours.post_processor == ("roberta" if which == "roberta" else None)
+    texts = _cola(data)[:200] + HARD_CASES + [text for text, _ in ROBERTA_CASES]
+    assert [e.ids for e in ours.encode_batch(texts)] == hf(texts)["input_ids"]

@@ -21,7 +21,7 @@ with RoBERTa post-processing they are "trimmed" (a token's leading `Ġ` is not p
 span), and a space added by `add_prefix_space` has zero width.
 
 Follows: openai/gpt-2 encoder.py, Hugging Face `tokenizers` (ByteLevel, BPE, RobertaProcessing,
-AddedToken lstrip). Left out: BPE dropout, `tokenizer.json`, user-added tokens, rstrip.
+AddedToken lstrip). Left out: BPE dropout, writing `tokenizer.json`, user-added tokens, rstrip.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from .base import Pieces, Tokenizer
 from .bpe_files import (
     check_merges,
     load_merges_txt,
+    load_tokenizer_json,
     load_vocab_json,
     save_merges_txt,
     save_vocab_json,
@@ -138,12 +139,16 @@ class ByteLevelBPETokenizer(Tokenizer):
 
     @classmethod
     def from_pretrained(cls, directory, **overrides):
-        """Load a folder with vocab.json, merges.txt and (optional) tokenizer_config.json."""
+        """Load a folder with vocab.json, merges.txt and (optional) tokenizer_config.json;
+        or, failing those two, HF's tokenizer.json (what transformers 5 saves)."""
         directory = Path(directory)
+        from_json = None
         for name in ("vocab.json", "merges.txt"):
             if not (directory / name).is_file():
-                raise FileNotFoundError(f"{directory}: no {name} in this folder")
-        settings: dict = {}
+                if not (directory / "tokenizer.json").is_file():
+                    raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in this folder")
+                from_json = load_tokenizer_json(directory / "tokenizer.json")
+        settings: dict = {} if from_json is None else dict(from_json[2])
         config_path = directory / CONFIG_FILE
         if config_path.is_file():
             try:
@@ -171,6 +176,8 @@ class ByteLevelBPETokenizer(Tokenizer):
             if special:
                 settings["special_tokens"] = special
         settings.update(overrides)
+        if from_json is not None:
+            return cls(from_json[0], from_json[1], source=str(directory / "tokenizer.json"), **settings)
         return cls.from_files(directory / "vocab.json", directory / "merges.txt", **settings)
 
     # --- one word ---------------------------------------------------------------------------

@@ -8,12 +8,15 @@ one Hugging Face uses for GPT-2 and RoBERTa:
                  Ġ t                                       one merge per line, best first:
                  Ġ a                                       "left right", one space between
 
+Hugging Face's single-file `tokenizer.json` (what transformers 5 `save_pretrained` writes) can
+be read too, when it holds a byte-level BPE: `load_tokenizer_json`.
+
 A merge's rank is its line order. Both parts and their concatenation must be tokens of the
 vocabulary; we check that on load and name the offending line, because a mismatched pair of
 files otherwise surfaces much later as a KeyError deep inside encoding.
 
 Follows: openai/gpt-2 encoder.py (file layout), Hugging Face `tokenizers` BPE::save (header
-`#version: 0.2`, vocab ordered by id). Left out: the `tokenizer.json` single-file format.
+`#version: 0.2`, vocab ordered by id). Left out: writing `tokenizer.json`.
 """
 
 from __future__ import annotations
@@ -115,3 +118,46 @@ def save_merges_txt(path, merges) -> Path:
             f"merge {left!r} {right!r} holds a space or newline; merges.txt cannot store it")
     body = "".join(f"{left} {right}\n" for left, right in merges)
     return atomic_write(path, lambda tmp: tmp.write_text(MERGES_HEADER + "\n" + body, encoding="utf-8"))
+
+
+def load_tokenizer_json(path) -> tuple[dict[str, int], list[tuple[str, str]], dict]:
+    """Read a byte-level BPE from HF's tokenizer.json -> (vocab, merges, settings).
+
+    settings: add_prefix_space, post_processor ("roberta" or None) and lstrip_tokens, as
+    ByteLevelBPETokenizer takes them. Anything that is not a plain byte-level BPE (another
+    model type, a normalizer, BPE options we leave out) is refused with the reason.
+    """
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BPEFileError(f"{path}: not valid JSON ({e})") from e
+    model = spec.get("model") or {}
+    if model.get("type") != "BPE":
+        raise BPEFileError(f"{path}: model type {model.get('type')!r}; expected 'BPE'")
+    pre = spec.get("pre_tokenizer") or {}
+    if pre.get("type") != "ByteLevel" or spec.get("normalizer") is not None:
+        raise BPEFileError(f"{path}: pre_tokenizer {pre.get('type')!r} with normalizer "
+                           f"{(spec.get('normalizer') or {}).get('type')!r}; expected ByteLevel and none")
+    for option in ("dropout", "continuing_subword_prefix", "end_of_word_suffix"):
+        if model.get(option):
+            raise BPEFileError(f"{path}: BPE option {option}={model[option]!r} is not supported")
+    if model.get("ignore_merges"):
+        raise BPEFileError(f"{path}: BPE option ignore_merges=true is not supported")
+    vocab = dict(model["vocab"])
+    merges = []
+    for number, merge in enumerate(model.get("merges", [])):
+        parts = merge.split(" ") if isinstance(merge, str) else list(merge)
+        if len(parts) != 2:
+            raise BPEFileError(f"{path}: model.merges[{number}] = {merge!r}; expected two tokens")
+        merges.append((parts[0], parts[1]))
+    lstrip = []
+    for added in spec.get("added_tokens", []):
+        vocab.setdefault(added["content"], added["id"])
+        if added.get("lstrip"):
+            lstrip.append(added["content"])
+    post = (spec.get("post_processor") or {}).get("type")
+    settings = {"add_prefix_space": bool(pre.get("add_prefix_space", False)),
+                "post_processor": "roberta" if post == "RobertaProcessing" else None,
+                "lstrip_tokens": tuple(lstrip)}
+    return vocab, merges, settings
