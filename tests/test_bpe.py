@@ -139,6 +139,11 @@ def gpt2(data):
     return ByteLevelBPETokenizer.from_files(data / "gpt2_bpe" / "encoder.json", data / "gpt2_bpe" / "vocab.bpe")
 
 
+@pytest.fixture(scope="module")
+def gpt2_prefixed(gpt2):
+    return ByteLevelBPETokenizer(gpt2.get_vocab(), gpt2.merges, add_prefix_space=True)
+
+
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(st.characters(codec="utf-8"), max_size=60))
 def test_decode_encode_is_lossless_and_short(gpt2, text):
@@ -150,10 +155,15 @@ def test_decode_encode_is_lossless_and_short(gpt2, text):
 
 @settings(max_examples=100, deadline=None)
 @given(text=st.text(alphabet="ab \n'sÉé😀\u0301", max_size=40))
-def test_cache_does_not_change_results(gpt2, text):
+def test_cache_does_not_change_results(gpt2, gpt2_prefixed, text):
     first = gpt2.encode(text)
     gpt2._cache.clear()
     assert gpt2.encode(text) == first == gpt2.encode(text)
+    prefixed = gpt2_prefixed
+    first = prefixed.encode(text)
+    prefixed._cache.clear()
+    prefixed._cache_prefixed.clear()
+    assert prefixed.encode(text) == first == prefixed.encode(text)
 
 
 # --- bad files ---------------------------------------------------------------------------------

@@ -123,6 +123,7 @@ class ByteLevelBPETokenizer(Tokenizer):
         self.merges = merges
         self._ranks = {pair: rank for rank, pair in enumerate(merges)}
         self._cache: dict[str, tuple] = {}
+        self._cache_prefixed: dict[str, tuple] = {}  # first words that got a synthetic space
         specials = sorted(self._special_set, key=len, reverse=True)  # longest match wins
         self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
         alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})" for t in specials]
@@ -211,10 +212,10 @@ class ByteLevelBPETokenizer(Tokenizer):
         spans = tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw)) if self.trim_offsets else tuple(raw)
         one = (ids[0], tokens[0], *spans[0]) if len(ids) == 1 else None
         entry = (ids, tuple(tokens), spans, tuple(raw), one)
-        if not synthetic_space:
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()
-            self._cache[word] = entry
+        cache = self._cache_prefixed if synthetic_space else self._cache
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        cache[word] = entry
         return entry
 
     # --- one text ---------------------------------------------------------------------------
@@ -234,7 +235,9 @@ class ByteLevelBPETokenizer(Tokenizer):
             if synthetic:
                 words = GPT2_SPLIT.findall(" " + text)
             word = words[0]
-            wids, wtoks, spans, raw, _ = self._encode_word(word, synthetic_space=synthetic)
+            cache = self._cache_prefixed if synthetic else self._cache
+            entry = cache.get(word) or self._encode_word(word, synthetic_space=synthetic)
+            wids, wtoks, spans, raw, _ = entry
             ids += wids
             tokens += wtoks
             word_ids += [word_index] * len(wids)
