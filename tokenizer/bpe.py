@@ -124,7 +124,7 @@ class ByteLevelBPETokenizer(Tokenizer):
         self._ranks = {pair: rank for rank, pair in enumerate(merges)}
         self._cache: dict[str, tuple] = {}
         self._cache_prefixed: dict[str, tuple] = {}  # first words that got a synthetic space
-        specials = sorted(self._special_set, key=len, reverse=True)  # longest match wins
+        specials = sorted(self._special_set, key=lambda t: (-len(t), t))  # longest match wins
         self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
         alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})" for t in specials]
         self._special_tokens_in_order = specials
