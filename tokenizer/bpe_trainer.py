@@ -18,6 +18,9 @@ tuple order (-count, key) is exactly "highest count, then smallest (left id, rig
 
 Tie-break and ids are those of bpe_reference.py and of HF's BpeTrainer: specials, then the 256
 byte characters by code point, then merges in order; equal counts go to the smaller id pair.
+Merges whose result is a string already in the vocabulary reuse its id (as HF). If that lets a
+pair form again after it was merged, it is merged again; the merge list keeps its last
+position (`dedupe_merges`), which is also what HF's BPE model does with a repeated pair.
 Stopping: the vocabulary reached `vocab_size`, or the best pair occurs fewer than
 `min_frequency` times, or no pair is left. `trainer.report` says which.
 
