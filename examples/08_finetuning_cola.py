@@ -1,0 +1,170 @@
+# %% [markdown]
+# # Lesson 8 — Fine-tuning on CoLA: MCC vs accuracy, the confusion matrix, your own sentences
+#
+# CoLA (the Corpus of Linguistic Acceptability) asks: is this sentence grammatical English?
+# "The sailors rode the breeze clear of the rocks." — yes (1); "The more books I ask to whom
+# he will give, the more he reads." — no (0). We put a fresh 2-way classifier on the pooled
+# `[CLS]` vector of the pretrained all-MiniLM-L6-v2 (lesson 7), train everything for a short
+# while, and score it the way GLUE does: with the **Matthews correlation coefficient**.
+#
+# Why not accuracy? 69 % of CoLA's dev sentences are acceptable, so a model that answers
+# "acceptable" every time is 69 % accurate while knowing nothing. MCC is the correlation
+# between truth and prediction on the 2×2 confusion matrix,
+#
+#     MCC = (TP·TN − FP·FN) / √((TP+FP)(TP+FN)(TN+FP)(TN+FN))
+#
+# 0 for any constant or random guesser, 1 for perfect, −1 for always wrong.
+#
+# Read alongside: `train/metrics.py` (`matthews_corrcoef`, `confusion_matrix`),
+# `train/data_cola.py`, `train/finetune.py` (`finetune`: the loop; `stats_table`,
+# `save_curves`), `train/evaluate.py` (`evaluate`, `format_report`), `train/cmd_predict.py`
+# (`classify`), `minibert/modeling_bert.py` (`BertForSequenceClassification`).
+# The same from the shell: `python -m train.cli finetune cola --model all-MiniLM-L6-v2`, then
+# `python -m train.cli predict runs/finetune-cola-... "Your sentence."`.
+#
+# Run: `python examples/08_finetuning_cola.py [--quick]` (full: one epoch over CoLA, about
+# 5-10 minutes on two laptop cores; quick: a hundred sentences, seconds, and a model that
+# has not learned yet) → `runs/examples/08_cola/` (checkpoint, loss_curve.png,
+# confusion_out_of_domain_dev.png).
+
+# %%
+import torch
+from _course import QUICK, data_dir, minilm_dir, out_dir, section
+
+from minibert import BertForSequenceClassification
+from tokenizer import WordPieceTokenizer
+from train.cmd_predict import classify
+from train.data_cola import cola_split
+from train.evaluate import evaluate, format_report, save_confusion_png
+from train.finetune import FinetuneConfig, encode, finetune, save_curves, split_train_val, stats_table
+from train.metrics import accuracy, confusion_matrix, matthews_corrcoef
+
+DATA = data_dir()
+OUT = out_dir("08_cola")
+LABELS = ["unacceptable", "acceptable"]
+
+train_rows = cola_split(DATA, "in_domain_train")
+dev_rows = cola_split(DATA, "out_of_domain_dev")
+print(f"CoLA: {len(train_rows):,} training sentences, {len(dev_rows)} out-of-domain dev")
+for r in train_rows[:3] + [r for r in train_rows if r.label == 0][:2]:
+    print(f"  {r.label} {r.sentence}")
+
+# %% [markdown]
+# ## 1. MCC vs accuracy, before any model
+
+# %%
+section("MCC vs accuracy")
+truth = [r.label for r in dev_rows]
+guessers = {"always 'acceptable'": [1] * len(truth),
+            "coin toss (seed 0)": torch.randint(0, 2, (len(truth),),
+                                                generator=torch.Generator().manual_seed(0)).tolist(),
+            "the truth": truth}
+for name, pred in guessers.items():
+    print(f"{name:<20} accuracy {accuracy(truth, pred):.3f}   MCC {matthews_corrcoef(truth, pred):+.3f}"
+          f"   confusion {confusion_matrix(truth, pred, 2)}")
+
+# %% [markdown]
+# ## 2. Fine-tuning all-MiniLM-L6-v2
+#
+# 10 % of the training file is held out for validation (fixed seed); after each epoch the
+# model is scored there and the best epoch is kept and saved. The learning rate 1e-4 with
+# 10 % warmup suits a small checkpoint like MiniLM (bert-base wants 2e-5).
+
+# %%
+section("fine-tuning")
+if QUICK:
+    train_rows, dev_rows = train_rows[:96], dev_rows[:64]
+tok = WordPieceTokenizer.from_pretrained(minilm_dir())
+texts, labels = [r.sentence for r in train_rows], [r.label for r in train_rows]
+enc = encode(tok, texts, None, max_length=64)
+train_idx, val_idx = split_train_val(len(enc), 0.1, seed=42)
+cfg = FinetuneConfig(lr=1e-4, epochs=1, batch_size=16 if QUICK else 32, warmup=0.1, seed=42,
+                     precision="fp32", progress=not QUICK)
+torch.manual_seed(cfg.seed)  # the new head's initial weights and dropout
+model = BertForSequenceClassification.from_pretrained(
+    minilm_dir(), verbose=False, num_labels=2, id2label=dict(enumerate(LABELS)),
+    label2id={x: i for i, x in enumerate(LABELS)})
+print("newly initialised:", model.load_report.newly_initialized)
+result = finetune(model, tok, [enc[i] for i in train_idx], [labels[i] for i in train_idx],
+                  [enc[i] for i in val_idx], [labels[i] for i in val_idx], cfg,
+                  torch.device("cpu"), save_dir=OUT / "checkpoint")
+print(stats_table(result))
+save_curves(result, OUT / "loss_curve.png", title="CoLA, all-MiniLM-L6-v2")
+
+# %% [markdown]
+# ## 3. Scoring on sentences from other sources (out-of-domain dev)
+
+# %%
+section("evaluation")
+report = evaluate(model, tok, "out_of_domain_dev", encode(tok, [r.sentence for r in dev_rows], None, 64),
+                  [r.label for r in dev_rows], LABELS, torch.device("cpu"))
+print(format_report(report))
+save_confusion_png(report, OUT / "confusion_out_of_domain_dev.png")
+print("wrote", sorted(p.name for p in OUT.iterdir()))
+
+# %% [markdown]
+# ## 4. Your own sentences
+
+# %%
+section("your own sentences")
+mine = ["The cat sat on the mat.", "The cat sat mat the on.", "Kant wrote three critiques.",
+        "Kant wrote critiques three.", "Whom did you say that left?"]
+probs = classify(model, tok, mine, None, torch.device("cpu"))
+for text, p in zip(mine, probs):
+    print(f"P(acceptable) = {p[1].item():.2f}  {text}")
+
+# %% [markdown]
+# In quick mode the model has seen a hundred sentences once: it predicts "acceptable" for
+# everything (MCC 0, and `format_report` warns), exactly the trap MCC is there to expose.
+# The full run learns more than the majority class (a positive MCC, sentences like "The cat
+# sat mat the on." pushed towards unacceptable); the CLI's `small` recipe trains 4 epochs
+# and gets further.
+#
+# ## Exercises
+# 1. Train with `lr=2e-5` (the bert-base recipe) for 2 epochs, then with 1e-4. What happens to MCC and to the
+#    confusion matrix? Why does a small model want a larger learning rate?
+# 2. Compute MCC per batch of 32 over the dev set (as some tutorials do) and average: why is
+#    that number different from the whole-set MCC, and which one should you report?
+
+# %% [markdown]
+# ## Expected output (quick mode; timings and threads vary by machine)
+# ```
+# CoLA: 8,551 training sentences, 516 out-of-domain dev
+#   1 Our friends won't buy this analysis, let alone the next one we propose.
+#   1 One more pseudo generalization and I'm giving up.
+#   1 One more pseudo generalization or I'm giving up.
+#   0 They drank the pub.
+#   0 The professor talked us.
+#
+# == MCC vs accuracy =======================================================
+# always 'acceptable'  accuracy 0.686   MCC +0.000   confusion [[0, 162], [0, 354]]
+# coin toss (seed 0)   accuracy 0.502   MCC -0.013   confusion [[76, 86], [171, 183]]
+# the truth            accuracy 1.000   MCC +1.000   confusion [[162, 0], [0, 354]]
+#
+# == fine-tuning ===========================================================
+# newly initialised: ['classifier.weight', 'classifier.bias']
+# epoch 1: train loss 0.6445  val loss 0.6003  val acc 0.800  val MCC 0.000  (30s)
+# epoch | train loss | valid loss | valid acc | valid MCC | train time | valid time
+# ---------------------------------------------------------------------------------
+#     1 |     0.6445 |     0.6003 |     0.800 |     0.000 |    0:00:30 |    0:00:00 *
+# * best epoch by validation MCC (kept); total 0:00:30
+#
+# == evaluation ============================================================
+# == out_of_domain_dev (64 sentences) ==
+# MCC 0.0000 (scikit-learn: 0.0000)   accuracy 0.6406
+# confusion matrix (rows = true, columns = predicted):
+#               unacceptable    acceptable
+# unacceptable             0            23
+#   acceptable             0            41
+# per-batch MCC (2 batches of up to 32, as in the tutorial): 0.00 0.00
+# their mean is 0.0000, not 0.0000: MCC is not an average of parts, and a small batch with one class in it scores 0 whatever the model does; the whole-set MCC is the score to report.
+# WARNING: predicted acceptable (1) for all 64 sentences; MCC is 0. The model learned only the majority class: try a higher learning rate (1e-4 for small checkpoints), more epochs, or warmup.
+# wrote ['checkpoint', 'confusion_out_of_domain_dev.png', 'loss_curve.png']
+#
+# == your own sentences ====================================================
+# P(acceptable) = 0.59  The cat sat on the mat.
+# P(acceptable) = 0.59  The cat sat mat the on.
+# P(acceptable) = 0.58  Kant wrote three critiques.
+# P(acceptable) = 0.58  Kant wrote critiques three.
+# P(acceptable) = 0.58  Whom did you say that left?
+# ```
