@@ -107,6 +107,15 @@ def test_gpt2_kant_paragraphs(ours_gpt2, hf_gpt2, data):
     _assert_same_ids(ours_gpt2, hf_gpt2, texts, "kant.txt paragraphs")
 
 
+@pytest.mark.slow
+def test_gpt2_whole_kant_as_one_text(ours_gpt2, hf_gpt2, data):
+    text = (data / "kant" / "kant.txt").read_text(encoding="utf-8")
+    ref = hf_gpt2(text, return_offsets_mapping=True)
+    enc = ours_gpt2.encode(text)
+    assert enc.ids == ref["input_ids"]
+    assert enc.offsets == [tuple(o) for o in ref["offset_mapping"]]
+
+
 def test_gpt2_hard_cases_ids_offsets_decode(ours_gpt2, hf_gpt2):
     for text in HARD_CASES:
         ref = hf_gpt2(text, return_offsets_mapping=True)
@@ -176,6 +185,7 @@ def test_roberta_post_processing(transformers, hf_tokenizers, roberta_dir, add_p
         assert enc.offsets == [tuple(o) for o in ref["offset_mapping"]], (text, pair)
         assert enc.word_ids == ref.word_ids(), (text, pair)
         assert ours.decode(enc.ids, skip_special_tokens=True) == hf.decode(ref["input_ids"], skip_special_tokens=True)
+        assert ours.decode(enc.ids) == hf.decode(ref["input_ids"])  # "<s>... is<mask>.</s>"
 
 
 @pytest.mark.parametrize("add_prefix_space", [False, True])
