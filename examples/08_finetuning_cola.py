@@ -36,7 +36,14 @@ from tokenizer import WordPieceTokenizer
 from train.cmd_predict import classify
 from train.data_cola import cola_split
 from train.evaluate import evaluate, format_report, save_confusion_png
-from train.finetune import FinetuneConfig, encode, finetune, save_curves, split_train_val, stats_table
+from train.finetune import (
+    FinetuneConfig,
+    encode,
+    finetune,
+    save_curves,
+    split_train_val,
+    stats_table,
+)
 from train.metrics import accuracy, confusion_matrix, matthews_corrcoef
 
 DATA = data_dir()
