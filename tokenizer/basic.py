@@ -78,6 +78,7 @@ def is_cjk(ch: str) -> bool:
 
 # The fast path: plain ASCII without control characters (only tab/newline/CR allowed).
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_A_CUT = re.compile(r"[\x0b\x0c\x1c-\x1f\x85]")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\n\r]")
 
 
@@ -179,11 +180,13 @@ class BasicTokenizer:
             text = text.lower()  # ASCII lowercasing keeps every position
         return [(m.group(), base + m.start(), base + m.end(), False, None) for m in _ASCII_WORD.finditer(text)]
 
-    def is_plain_ascii(self, text: str) -> bool:
-        """ASCII with no control character and no special token: here words never cross
-        whitespace and normalizing is per character, so text can be cut at spaces first."""
-        return (text.isascii() and _ASCII_CONTROL.search(text) is None
-                and not any(c in text for c in self._special_starts))
+    def cuts_at_whitespace(self, text: str) -> bool:
+        """True when splitting `text` at Python's whitespace (`str.split()`) first, then
+        basic-tokenizing each chunk, gives the same words as basic-tokenizing it whole: there is
+        no special token to find, and no character that Python calls whitespace but BERT's
+        cleaning deletes (\x0b \x0c \x1c-\x1f \x85: deleting joins the letters around them).
+        Everything else is decided one character at a time, so chunks are independent."""
+        return _NOT_A_CUT.search(text) is None and not any(c in text for c in self._special_starts)
 
     def split(self, text: str) -> list[Word]:
         """The words of `text` as (word, start, end, is_special, origin); see `Word`."""

@@ -16,8 +16,8 @@ it with `tokenizer_config.json` in Hugging Face's layout, which is also where ou
 folder and so does `from_pretrained`.
 
 Speed: words repeat, so word -> pieces is remembered in a bounded dict (cleared when full);
-plain ASCII text (no controls, no special tokens) is cut at whitespace first and each chunk's
-whole encoding is remembered too. `wordpiece_reference` and `_encode_words` are the plain
+text is cut at whitespace first (when that cannot change the words, see
+`BasicTokenizer.cuts_at_whitespace`) and each chunk's whole encoding is remembered too. `wordpiece_reference` and `_encode_words` are the plain
 paths; tests check that the cached ones give the same.
 Left out on purpose: added (user) tokens, cased/uncased auto-detection, the slow Python
 tokenizer's quirks where it differs from the Rust one.
@@ -185,7 +185,9 @@ class WordPieceTokenizer(Tokenizer):
                 tokens.append(candidate)
                 spans.append((start, end))
                 start = end
-        hit = (tokens, [vocab[t] for t in tokens], spans)
+        # Tuples of str/int only: the garbage collector stops tracking them, so a big cache
+        # does not slow every collection down (lists would stay tracked forever).
+        hit = (tuple(tokens), tuple(vocab[t] for t in tokens), tuple(spans))
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
         self._cache[word] = hit
@@ -194,7 +196,7 @@ class WordPieceTokenizer(Tokenizer):
     # --- what base.Tokenizer needs ------------------------------------------------------------
 
     def _encode_pieces(self, text: str):
-        if self.basic.is_plain_ascii(text):
+        if self.basic.cuts_at_whitespace(text):
             return self._encode_chunks(text)
         return self._encode_words(text)
 
@@ -227,8 +229,8 @@ class WordPieceTokenizer(Tokenizer):
         return tokens, ids, offsets, word_ids
 
     def _encode_chunks(self, text: str):
-        """Plain ASCII: words never cross whitespace, so each whitespace-separated chunk
-        ("dog's", "#earthquake") is encoded once by `_encode_words` and remembered whole."""
+        """Words never cross whitespace here (see `cuts_at_whitespace`), so each chunk
+        ("dog's", "#earthquake", "café") is encoded once by `_encode_words`, remembered whole."""
         tokens, ids, offsets, word_ids = [], [], [], []
         cache = self._chunk_cache
         pos = w = 0
@@ -238,8 +240,8 @@ class WordPieceTokenizer(Tokenizer):
             hit = cache.get(chunk)
             if hit is None:
                 hit = self._remember_chunk(chunk)
-            toks, pids, spans, words, n_words = hit
-            if n_words == 1 and len(pids) == 1:  # one word, one piece: the common case
+            toks, pids, spans, words, n_words, whole = hit
+            if whole:  # one piece spanning the whole chunk: the common case
                 tokens.append(toks[0])
                 ids.append(pids[0])
                 offsets.append((start, pos))
@@ -253,12 +255,14 @@ class WordPieceTokenizer(Tokenizer):
         return tokens, ids, offsets, word_ids
 
     def _remember_chunk(self, chunk: str) -> tuple:
-        if chunk.isalnum():  # letters and digits only: the chunk is one word
+        if chunk.isascii() and chunk.isalnum():  # ASCII letters and digits: one word as it is
             toks, pids, spans = self._word_pieces(chunk.lower() if self.lowercase else chunk)
-            hit = (toks, pids, spans, [0] * len(pids), 1)
-        else:
+            words, n_words = (0,) * len(pids), 1
+        else:  # a chunk made only of deleted characters (U+200B) has no word at all
             toks, pids, spans, words = self._encode_words(chunk)
-            hit = (toks, pids, spans, words, words[-1] + 1)
+            n_words = words[-1] + 1 if words else 0
+        whole = len(spans) == 1 and spans[0] == (0, len(chunk))
+        hit = (tuple(toks), tuple(pids), tuple(spans), tuple(words), n_words, whole)
         if len(self._chunk_cache) >= self.cache_size:
             self._chunk_cache.clear()
         self._chunk_cache[chunk] = hit

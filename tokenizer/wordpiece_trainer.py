@@ -165,7 +165,7 @@ class WordPieceTrainer:
         tok = WordPieceTokenizer(vocab, lowercase=self.lowercase, strip_accents=self.strip_accents,
                                  continuing_subword_prefix=self.prefix, source="trained vocabulary")
         self.report.vocab_size = tok.vocab_size
-        known = sum(n for w, n in counts.items() if tok._word_pieces(w)[0] != [tok._unk])
+        known = sum(n for w, n in counts.items() if tok._word_pieces(w)[0] != (tok._unk,))
         self.report.words_without_unk = known / self.report.corpus_words
         if self.show_progress:
             print(self.report, file=sys.stderr)
