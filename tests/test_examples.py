@@ -1,0 +1,159 @@
+"""Smoke test of the course: every lesson in examples/ runs in quick mode, as a learner runs it.
+
+Each lesson is started as a subprocess (`python examples/NN_name.py --quick --out DIR`, with
+MINIBERT_QUICK=1 and two threads), so what is tested is exactly what the README tells people
+to type. Beyond "it exits with 0", each test checks the artefacts the lesson promises (PNGs,
+saved models) and that the numbers it prints are where the lesson says they should be.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LESSONS = REPO / "examples"
+
+
+def run_lesson(name: str, out: Path, data: Path) -> str:
+    """Run one lesson in quick mode; return its stdout (fail with its output if it fails)."""
+    env = {**os.environ, "MINIBERT_QUICK": "1", "MINIBERT_DATA": str(data), "MPLBACKEND": "Agg",
+           "OMP_NUM_THREADS": "2", "TQDM_DISABLE": "1", "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([sys.executable, str(LESSONS / name), "--quick", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert proc.returncode == 0, (f"{name} exited with {proc.returncode}\n--- stdout\n"
+                                  f"{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def number(pattern: str, text: str) -> float:
+    """The first group of `pattern` in `text` as a float (commas and % removed)."""
+    m = re.search(pattern, text)
+    assert m, f"pattern {pattern!r} not found in the lesson's output:\n{text[-3000:]}"
+    return float(m.group(1).replace(",", "").rstrip("%"))
+
+
+def png(path: Path) -> None:
+    assert path.is_file(), f"{path} was not written"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert path.stat().st_size > 5_000, f"{path} is suspiciously small"
+
+
+def saved_model(folder: Path) -> None:
+    for name in ("config.json", "model.safetensors"):
+        assert (folder / name).is_file(), f"{folder / name} was not written"
+
+
+def test_every_lesson_has_a_test_and_the_course_shape():
+    lessons = sorted(p.name for p in LESSONS.glob("[0-9][0-9]_*.py"))
+    assert len(lessons) == 9, lessons
+    tested = {n.split("_")[1] for n in globals() if n.startswith("test_lesson")}
+    assert tested == {f"lesson{p[:2]}" for p in lessons}, (tested, lessons)
+    for name in lessons:
+        text = (LESSONS / name).read_text(encoding="utf-8")
+        assert text.startswith("# %% [markdown]\n# # Lesson"), f"{name}: must open with its title cell"
+        assert "Read alongside" in text and "## Exercises" in text, f"{name}: reading list, exercises"
+        block = text.split("## Expected output", 1)
+        assert len(block) == 2 and block[1].count("\n# ") > 5, f"{name}: expected output missing"
+
+
+def test_lesson01_tokenization(tmp_path, data):
+    out = run_lesson("01_tokenization.py", tmp_path, data)
+    assert "vocab size: 30522" in out
+    assert "'[UNK]'" in out and "'##cend'" in out and "'ĠCrit'" in out
+    assert "decode round trip: Kant's Königsberg 🤗" in out
+    assert 1_000 < number(r"BPE: (\d+) tokens", out) <= 52_000
+    assert "first 12 merges: ['Ġt', 'he'" in out
+    assert number(r"WordPiece: (\d+) tokens", out) > 1_000
+
+
+def test_lesson02_embeddings_and_attention(tmp_path, data, minilm_dir):
+    out = run_lesson("02_embeddings_and_attention.py", tmp_path, data)
+    assert number(r"by hand - model.embeddings\| = (\S+)", out) < 1e-4
+    assert number(r"by hand - model's probabilities\| = (\S+)", out) < 1e-5
+    assert number(r"\|SDPA - explicit\| += (\S+)", out) < 1e-4
+    assert number(r"\|padded batch - alone\| \(sentence 2\) = (\S+)", out) < 1e-4
+    assert 0.0 < number(r"cosine of the two inputs (\S+)", out) < 0.999
+    for layer in (0, 5):
+        png(tmp_path / f"attention_layer{layer}.png")
+
+
+def test_lesson03_counting_parameters(tmp_path, data):
+    out = run_lesson("03_counting_parameters.py", tmp_path, data)
+    assert "total from the formulas: 83,504,416;  model.num_parameters(): 83,504,416" in out
+    assert "total from the formulas: 109,482,240;  model.num_parameters(): 109,482,240" in out
+    assert "decoder weight is the word-embedding tensor: True" in out
+
+
+def test_lesson04_masked_language_modelling(tmp_path, data):
+    out = run_lesson("04_masked_language_modelling.py", tmp_path, data)
+    assert 13.0 < number(r"selected = ([\d.]+) %", out) < 17.0
+    assert 76.0 < number(r"\[MASK\] ([\d.]+) %", out) < 84.0
+    assert 7.0 < number(r"random ([\d.]+) %", out) < 13.0
+    assert number(r"special or padding positions changed: (\d+)", out) == 0
+    assert number(r"whole_word=True : multi-piece words touched +[\d,]+, of them only partly "
+                  r"masked +(\d+)", out) == 0
+    assert number(r"whole_word=False: multi-piece words touched +[\d,]+, of them only partly "
+                  r"masked +([\d,]+)", out) > 0
+    png(tmp_path / "masking.png")
+
+
+def test_lesson05_next_sentence_prediction(tmp_path, data):
+    out = run_lesson("05_next_sentence_prediction.py", tmp_path, data)
+    is_next, is_random = number(r"IsNext ([\d,]+)", out), number(r"IsRandom ([\d,]+)", out)
+    assert is_next > 50 and is_random > 50
+    assert 0.5 < number(r"NSP ([\d.]+)", out) < 0.9  # about ln 2 untrained
+    assert 9.0 < number(r"MLM ([\d.]+) \+", out) < 11.5  # about ln 30522 untrained
+    png(tmp_path / "nsp_lengths.png")
+
+
+def test_lesson06_pretraining_kantaibert(tmp_path, data):
+    out = run_lesson("06_pretraining_kantaibert.py", tmp_path, data)
+    assert 8.5 < number(r"steps: loss ([\d.]+) ->", out) < 9.8  # about ln(9485) = 9.16
+    saved_model(tmp_path)
+    assert (tmp_path / "vocab.json").is_file() and (tmp_path / "merges.txt").is_file()
+    png(tmp_path / "loss_curve.png")
+    assert out.count("Human thinking involves human") >= 4  # the prompt and its 3 fillings
+
+
+def test_lesson07_loading_real_weights(tmp_path, data, minilm_dir):
+    out = run_lesson("07_loading_real_weights.py", tmp_path, data)
+    assert number(r"-> loaded (\d+), newly initialised 0", out) >= 100
+    assert "newly initialised: ['classifier.weight', 'classifier.bias']" in out
+    if "max |minibert - transformers|" in out:
+        assert number(r"on last_hidden_state = (\S+)", out) < 1e-4
+    rows = re.findall(r"^A man is playing a guitar\.\s+([-\d. ]+)$", out, re.MULTILINE)
+    sims = [float(x) for x in rows[0].split()]
+    assert sims[1] > 0.4 > sims[2], sims  # guitar ~ instrument, not ~ the stock market
+    assert number(r"reloaded: newly initialised (\d+)", out) == 0
+    assert number(r"max difference (\S+)", out) < 1e-6
+    saved_model(tmp_path / "minilm-copy")
+
+
+def test_lesson08_finetuning_cola(tmp_path, data, minilm_dir):
+    out = run_lesson("08_finetuning_cola.py", tmp_path, data)
+    assert "always 'acceptable'  accuracy 0.686   MCC +0.000" in out
+    assert "the truth            accuracy 1.000   MCC +1.000" in out
+    assert -1.0 <= number(r"MCC (-?[\d.]+) \(scikit-learn", out) <= 1.0
+    assert len(re.findall(r"^P\(acceptable\) = (0\.\d\d|1\.00)  ", out, re.MULTILINE)) == 5
+    saved_model(tmp_path / "checkpoint")
+    png(tmp_path / "loss_curve.png")
+    png(tmp_path / "confusion_out_of_domain_dev.png")
+
+
+def test_lesson09_generation_causal_roberta(tmp_path, data):
+    out = run_lesson("09_generation_causal_roberta.py", tmp_path, data)
+    head = out.split("above the diagonal is the future, always 0:\n", 1)[1].split("\n\n", 1)[0]
+    matrix = [[float(x) for x in line.split()] for line in head.splitlines()]
+    assert len(matrix) > 3 and all(len(row) == len(matrix) for row in matrix)
+    assert all(matrix[i][j] == 0.0 for i in range(len(matrix)) for j in range(i + 1, len(matrix)))
+    assert all(abs(sum(row) - 1) < 0.05 for row in matrix)
+    vocab = number(r"a uniform guess: (\d+)", out)
+    assert 1 < number(r"perplexity (\d+)", out) <= vocab * 1.5
+    assert out.count("greedy     : ") == 3 and out.count("sampled #") == 6
+    saved_model(tmp_path)
+    png(tmp_path / "loss_curve.png")
