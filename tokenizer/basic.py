@@ -22,6 +22,8 @@ Two paths give the same words. `split_reference` walks the text one character at
 the steps above read. `split` first tries a fast path for plain ASCII text (no controls), where
 cleaning, accents and CJK are no-ops and lowercasing keeps positions, so one regex does it all;
 anything else falls back to the reference path. A test checks that the two agree.
+`cuts_at_whitespace(text)` says when a text may be cut at whitespace before any of this (then
+WordPiece can remember the encoding of each whitespace-separated chunk whole).
 Left out on purpose: Unicode-version differences between Python's `unicodedata` and the Rust
 crates for characters newer than either table.
 """
