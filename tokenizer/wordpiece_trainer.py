@@ -126,12 +126,24 @@ class WordPieceTrainer:
             raise ValueError(f"{path}: cannot read corpus file ({e.strerror or e})") from e
 
     def count_words(self, files_or_texts) -> Counter:
+        """Basic-tokenize every line and count the words, in order of first appearance."""
         basic = BasicTokenizer(self.lowercase, self.strip_accents)
         counts: Counter = Counter()
+        # Lines that may be cut at whitespace are counted chunk by chunk, each distinct chunk
+        # being basic-tokenized once; the first sight of a chunk books its words' places.
+        words_of: dict[str, list[str]] = {}
         lines = self._lines(files_or_texts)
         for line in tqdm(lines, desc="counting words", unit=" lines", disable=not self.show_progress,
                          delay=_BAR_DELAY_S):
-            counts.update(w[0] for w in basic.split(line))
+            if not basic.cuts_at_whitespace(line):
+                counts.update(w[0] for w in basic.split(line))
+                continue
+            for chunk in line.split():
+                words = words_of.get(chunk)
+                if words is None:
+                    words = words_of[chunk] = [w[0] for w in basic.split(chunk)]
+                for word in words:
+                    counts[word] += 1
         return counts
 
     # --- 2-4. alphabet and merges -------------------------------------------------------------
@@ -223,43 +235,43 @@ class WordPieceTrainer:
             new = add(id_to_token[a] + right.removeprefix(self.prefix))
             bar.update(len(id_to_token) - before)
             merges += 1
-            touched: set[tuple[int, int]] = set()
-            for wi in where.pop((a, b)):
-                touched |= _merge_word(words, wi, a, b, new, freqs[wi], pair_counts, where)
+            grown: set[tuple[int, int]] = set()
+            for wi in sorted(where.pop((a, b))):
+                grown.update(_merge_word(words, wi, a, b, new, freqs[wi], pair_counts, where))
             del pair_counts[(a, b)]
-            for pair in touched:
-                c = pair_counts.get(pair, 0)
-                if c > 0 and new in pair:
-                    heapq.heappush(heap, (-c, *pair))
+            for pair in grown:
+                heapq.heappush(heap, (-pair_counts[pair], *pair))
         bar.close()
         self.report.merges = merges
         return token_to_id
 
 
-def _merge_word(words, wi, a, b, new, freq, pair_counts, where) -> set:
-    """Replace each (a, b) in words[wi], left to right, by `new`; keep pair counts in step."""
+def _merge_word(words, wi, a, b, new, freq, pair_counts, where) -> list:
+    """Replace each (a, b) in words[wi], left to right, by `new`; keep pair counts in step.
+
+    Returns the pairs holding `new` (their counts grew). Like Hugging Face, words that lose a
+    pair stay listed under it in `where`; merging such a word again changes nothing."""
     old = words[wi]
+    if a not in old:
+        return []
     out: list[int] = []
-    i = 0
-    while i < len(old):
-        if i + 1 < len(old) and old[i] == a and old[i + 1] == b:
+    i, n = 0, len(old)
+    while i < n:
+        if i + 1 < n and old[i] == a and old[i + 1] == b:
             out.append(new)
             i += 2
         else:
             out.append(old[i])
             i += 1
-    if len(out) == len(old):
-        return set()
-    before, after = Counter(itertools.pairwise(old)), Counter(itertools.pairwise(out))
-    touched = set()
-    for pair in before.keys() | after.keys():
-        delta = after[pair] - before[pair]
-        if delta:
-            pair_counts[pair] = pair_counts.get(pair, 0) + delta * freq
-            touched.add(pair)
-        if after[pair]:
-            where.setdefault(pair, set()).add(wi)
-        elif pair != (a, b) and pair in where:
-            where[pair].discard(wi)
+    if len(out) == n:
+        return []
+    for pair in itertools.pairwise(old):
+        pair_counts[pair] -= freq
+    grown = []
+    for pair in itertools.pairwise(out):
+        pair_counts[pair] = pair_counts.get(pair, 0) + freq
+        where.setdefault(pair, set()).add(wi)
+        if new in pair:
+            grown.append(pair)
     words[wi] = out
-    return touched
+    return grown
