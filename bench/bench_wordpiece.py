@@ -5,7 +5,7 @@ bert-base-uncased vocabulary, timed
   - one text per call: `ours.encode(t)` vs `transformers.BertTokenizer(t)` (and, for scale,
     the bare Rust `tokenizers.Tokenizer.encode(t)` underneath it);
   - batched: `ours.encode_batch(chunk)` vs `hf(chunk)` in chunks of 256.
-Warm numbers are the best of `--repeats` passes; "cold" is the first pass of a fresh
+Warm numbers are the best of `--repeats` passes (taken in turns); "cold" is the first pass of a fresh
 tokenizer (our word cache empty). Ratios > 1 mean minibert is faster.
 Training: kant.txt (first 90% of lines), vocab_size 8000, min_frequency 2, both trainers; then
 vocabulary overlap and the token count each gives on the held-out last 10%.
@@ -43,14 +43,16 @@ def read_texts(data: Path) -> list[str]:
     return texts
 
 
-def timed(fn, repeats: int) -> tuple[float, float]:
-    """(first pass, best pass) in seconds."""
-    times = []
+def timed_interleaved(fns: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """(first pass, best pass) in seconds per entry; passes alternate between the entries, so
+    that load from other jobs on a shared machine falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times[0], min(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (t[0], min(t)) for name, t in times.items()}
 
 
 def bench_encode(data: Path, repeats: int) -> None:
@@ -63,14 +65,14 @@ def bench_encode(data: Path, repeats: int) -> None:
     hf = transformers.BertTokenizer(str(vocab))
     rust = tokenizers.Tokenizer.from_str(hf.backend_tokenizer.to_str())
     chunks = [texts[i:i + 256] for i in range(0, n, 256)]
-    rows = {
-        "per call, ours": timed(lambda: [ours.encode(t) for t in texts], repeats),
-        "per call, HF BertTokenizer": timed(lambda: [hf(t) for t in texts], repeats),
-        "per call, bare tokenizers": timed(lambda: [rust.encode(t) for t in texts], repeats),
-    }
-    ours = WordPieceTokenizer.from_file(vocab)  # cold cache again for the batched cold pass
-    rows["batched 256, ours"] = timed(lambda: [ours.encode_batch(c) for c in chunks], repeats)
-    rows["batched 256, HF BertTokenizer"] = timed(lambda: [hf(c) for c in chunks], repeats)
+    ours_batched = WordPieceTokenizer.from_file(vocab)  # its own cold cache for the batched row
+    rows = timed_interleaved({
+        "per call, ours": lambda: [ours.encode(t) for t in texts],
+        "per call, HF BertTokenizer": lambda: [hf(t) for t in texts],
+        "per call, bare tokenizers": lambda: [rust.encode(t) for t in texts],
+        "batched 256, ours": lambda: [ours_batched.encode_batch(c) for c in chunks],
+        "batched 256, HF BertTokenizer": lambda: [hf(c) for c in chunks],
+    }, repeats)
     print(f"{'':34s} {'MB/s':>7s} {'sent/s':>9s} {'cold MB/s':>10s}")
     for name, (cold, best) in rows.items():
         print(f"{name:34s} {mb / best:7.2f} {n / best:9.0f} {mb / cold:10.2f}")
@@ -89,21 +91,23 @@ def hf_trainer(lines, vocab_size):
     return tok
 
 
-def bench_train(data: Path, vocab_size: int) -> None:
+def bench_train(data: Path, vocab_size: int, repeats: int) -> None:
     lines = (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").split("\n")
     cut = int(0.9 * len(lines))
     train, held_out = lines[:cut], [line for line in lines[cut:] if line.strip()]
     print(f"\ntrain: kant.txt first {cut} lines, vocab_size {vocab_size}, min_frequency 2")
-    t0 = time.perf_counter()
-    ours = WordPieceTrainer(vocab_size=vocab_size, min_frequency=2).train_from_iterator(train)
-    t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    theirs = hf_trainer(train, vocab_size)
-    t_hf = time.perf_counter() - t0
+    made = {}
+    rows = timed_interleaved({
+        "ours": lambda: made.__setitem__("ours", WordPieceTrainer(
+            vocab_size=vocab_size, min_frequency=2, show_progress=False).train_from_iterator(train)),
+        "tokenizers": lambda: made.__setitem__("tokenizers", hf_trainer(train, vocab_size)),
+    }, repeats)
+    ours, theirs = made["ours"], made["tokenizers"]
+    t_ours, t_hf = rows["ours"][1], rows["tokenizers"][1]
     a, b = set(ours.get_vocab()), set(theirs.get_vocab())
     n_ours = sum(len(e) for e in ours.encode_batch(held_out, add_special_tokens=False))
     n_hf = sum(len(e.ids) for e in theirs.encode_batch(held_out, add_special_tokens=False))
-    print(f"time: ours {t_ours:.2f} s, tokenizers {t_hf:.2f} s, ratio (HF / ours) {t_hf / t_ours:.2f}")
+    print(f"time (best of {repeats}): ours {t_ours:.2f} s, tokenizers {t_hf:.2f} s, ratio (HF / ours) {t_hf / t_ours:.2f}")
     print(f"vocab: ours {len(a)}, tokenizers {len(b)}, shared {len(a & b)} "
           f"({100 * len(a & b) / max(len(a), len(b)):.2f}%)")
     print(f"held-out tokens ({len(held_out)} lines): ours {n_ours}, tokenizers {n_hf} "
@@ -114,13 +118,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = os.environ.get("MINIBERT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--data", type=Path, default=Path(default))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--vocab-size", type=int, default=8000)
     args = parser.parse_args()
     print(f"transformers {transformers.__version__}, tokenizers {tokenizers.__version__}, "
           f"{os.cpu_count()} CPUs, RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}")
     bench_encode(args.data, args.repeats)
-    bench_train(args.data, args.vocab_size)
+    bench_train(args.data, args.vocab_size, min(args.repeats, 3))
 
 
 if __name__ == "__main__":
