@@ -134,9 +134,12 @@ for text in ["Human thinking involves human <mask>.",
         print(f"   {r['score']:.4f}  {r['token_str']!r:>14}  {r['sequence']}")
 
 # %% [markdown]
-# A few minutes of CPU give a model that has learned Kant's frequent words and some of his
-# phrases ("pure reason", "a priori"); the chapter's run (83 M parameters, one epoch on a GPU)
-# does not do much better — real language models see billions of tokens.
+# Look at the loss curve (`loss_curve.png`): a fast fall from ln(9485) ≈ 9.2 to about 6.3,
+# then a plateau. That plateau is the **unigram stage**: the model has learned how often each
+# token occurs (",", "the", "of" are Kant's commonest) but not yet to read the context, so it
+# offers the same frequent tokens for every mask. Using the context comes later, with more
+# steps (exercise 1); the chapter's run (83 M parameters, one epoch on a GPU) is still at a
+# loss of about 6.4 after an epoch too — real language models see billions of tokens.
 #
 # ## Exercises
 # 1. Train for 5 epochs (`epochs=5`), then with `num_hidden_layers=4`. How low does the loss
@@ -145,6 +148,36 @@ for text in ["Human thinking involves human <mask>.",
 #    (as in the chapter). How many examples, how many tokens — and which learns faster per step?
 
 # %% [markdown]
-# ## Expected output (full mode)
+# ## Expected output (full mode; timings and threads vary by machine)
 # ```
+#
+# == tokenizer =============================================================
+# BPE training: 9224 merges, vocabulary 9485 tokens, from 9837 distinct words (260577 in all), 1.24 s; stopped because the most frequent pair occurs 1 times, below min_frequency=2
+# special tokens: {'<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3, '<mask>': 4}
+#
+# == data ==================================================================
+# 3,954 blocks of 64 tokens (252,995 tokens)
+# one block: <s> Pure Conceptions of the Understanding. § 22 Result of this Deduction of the Conceptions of the Understanding. § 23 BOOK II. Analytic of Principles INTRODUCTION. Of the Transcendental Faculty of ju ...
+#
+# == model =================================================================
+# RobertaForMaskedLM: 1,645,709 parameters (the full preset with this vocabulary: 50,810,381)
+#
+# == pretraining ===========================================================
+# loss of a uniform guess: ln(9485) = 9.16
+# 124 steps: loss 9.15 -> 6.27 (mean of the last 10), 444 tokens/s
+# wrote ['checkpoints', 'config.json', 'loss_curve.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
+#
+# == fill-mask =============================================================
+# Human thinking involves human <mask>.
+#    0.0581             ','  Human thinking involves human,.
+#    0.0563          ' the'  Human thinking involves human the.
+#    0.0498           ' of'  Human thinking involves human of.
+# The <mask> of pure reason.
+#    0.0646             ','  The, of pure reason.
+#    0.0601          ' the'  The the of pure reason.
+#    0.0512           ' of'  The of of pure reason.
+# Space and time are the pure forms of <mask>.
+#    0.0595             ','  Space and time are the pure forms of,.
+#    0.0548          ' the'  Space and time are the pure forms of the.
+#    0.0476           ' of'  Space and time are the pure forms of of.
 # ```
