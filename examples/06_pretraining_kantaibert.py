@@ -138,8 +138,8 @@ for text in ["Human thinking involves human <mask>.",
 # then a plateau. That plateau is the **unigram stage**: the model has learned how often each
 # token occurs (",", "the", "of" are Kant's commonest) but not yet to read the context, so it
 # offers the same frequent tokens for every mask. Using the context comes later, with more
-# steps (exercise 1); the chapter's run (83 M parameters, one epoch on a GPU) is still at a
-# loss of about 6.4 after an epoch too — real language models see billions of tokens.
+# steps (exercise 1). Keep the scale in mind: this is 250,000 tokens of one book, while real
+# language models see billions of tokens.
 #
 # ## Exercises
 # 1. Train for 5 epochs (`epochs=5`), then with `num_hidden_layers=4`. How low does the loss
