@@ -23,13 +23,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import minibert  # noqa: E402
+import minibert
 
 
 def make_models(args):
     import transformers
 
-    kw = dict(num_hidden_layers=args.layers)
+    kw = {"num_hidden_layers": args.layers}
     hf_config = transformers.BertConfig(**kw)
     torch.manual_seed(args.seed)
     hf = transformers.BertModel(hf_config)

@@ -97,7 +97,7 @@ class SelfAttention(nn.Module):
         runs faster than three small ones, and the backward pass sums one input gradient
         instead of three. The weights stay three Parameters, so checkpoint keys do not change.
         """
-        B, T, H = x.shape
+        B, T, _ = x.shape
         w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3H, H)
         b = torch.cat([self.query.bias, self.key.bias, self.value.bias])  # (3H,)
         qkv = F.linear(x, w, b).view(B, T, 3, self.num_heads, self.head_size)  # (B, T, 3, nh, hs)

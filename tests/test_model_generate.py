@@ -9,9 +9,9 @@ import torch
 import minibert
 from minibert.generation import next_token, top_k_filter, top_p_filter
 
-CONFIG = dict(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-              intermediate_size=37, max_position_embeddings=20, model_type="roberta",
-              type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+CONFIG = {"vocab_size": 40, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "intermediate_size": 37, "max_position_embeddings": 20, "model_type": "roberta",
+              "type_vocab_size": 1, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ def test_greedy_generation_matches_step_by_step_argmax(model):
 
 def test_sampling_is_deterministic_given_a_seed(model):
     prompt = torch.tensor([[0, 5, 9], [0, 11, 12]])
-    kw = dict(max_new_tokens=8, do_sample=True, temperature=1.5, top_k=20, top_p=0.95,
-              eos_token_id=-1)
+    kw = {"max_new_tokens": 8, "do_sample": True, "temperature": 1.5, "top_k": 20, "top_p": 0.95,
+              "eos_token_id": -1}
     a = model.generate(prompt, generator=torch.Generator().manual_seed(7), **kw)
     b = model.generate(prompt, generator=torch.Generator().manual_seed(7), **kw)
     runs = {tuple(model.generate(prompt, generator=torch.Generator().manual_seed(s), **kw)

@@ -180,3 +180,21 @@ def test_minilm_real_checkpoint_matches_transformers(transformers, minilm_dir):
         a = ours(ids, attention_mask=mask).last_hidden_state
         b = hf(input_ids=ids, attention_mask=mask).last_hidden_state
     assert_close(a, b, "MiniLM last_hidden_state")
+
+
+@pytest.mark.parametrize("name,roberta", [("BertForPreTraining", False),
+                                          ("RobertaForCausalLM", True)])
+def test_round_trip_minibert_to_transformers(transformers, tmp_path, name, roberta):
+    """minibert -> save_pretrained -> transformers' from_pretrained -> the same logits."""
+    pytest.importorskip("minibert.checkpoint")
+    SMALL_OURS = dict(SMALL, model_type="roberta", type_vocab_size=1, pad_token_id=1,
+                      bos_token_id=0, eos_token_id=2) if roberta else SMALL
+    ours = getattr(minibert, name)(minibert.BertConfig(**SMALL_OURS))
+    ours.init_weights(torch.Generator().manual_seed(3))
+    ours.eval().save_pretrained(tmp_path)
+    hf = getattr(transformers, name).from_pretrained(tmp_path).eval()
+    batch = padded_batch(roberta, seed=5)
+    with torch.no_grad():
+        a, b = ours(**batch), hf(**batch)
+    field = "logits" if roberta else "prediction_logits"
+    assert_close(getattr(a, field), getattr(b, field), f"round trip {name}.{field}")

@@ -13,8 +13,8 @@ import minibert
 from minibert.attention import SelfAttention, build_attention_bias
 from minibert.embeddings import roberta_position_ids
 
-ODD = dict(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-           intermediate_size=37, max_position_embeddings=24)
+ODD = {"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+           "intermediate_size": 37, "max_position_embeddings": 24}
 
 
 def bert_config(**kw):
