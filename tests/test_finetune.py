@@ -106,7 +106,7 @@ def cola_small(tmp_path_factory, data):
     """The first rows of each CoLA file, in the same layout."""
     d = tmp_path_factory.mktemp("cola_small") / "cola"
     d.mkdir()
-    for name, n in [("in_domain_train", 320), ("in_domain_dev", 40), ("out_of_domain_dev", 40)]:
+    for name, n in [("in_domain_train", 200), ("in_domain_dev", 40), ("out_of_domain_dev", 40)]:
         lines = (data / "cola" / f"{name}.tsv").read_text(encoding="utf-8").splitlines()[:n]
         (d / f"{name}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return d.parent
@@ -239,12 +239,12 @@ def test_best_epoch_weights_are_kept(tiny_dir, cola_small):
     torch.manual_seed(0)
     model = BertForSequenceClassification.from_pretrained(tiny_dir, verbose=False, num_labels=2)
     cfg = FinetuneConfig(lr=3e-3, epochs=3, batch_size=16, progress=False)
-    result = finetune(model, tok, enc[:280], y[:280], enc[280:], y[280:], cfg,
+    result = finetune(model, tok, enc[:160], y[:160], enc[160:], y[160:], cfg,
                       torch.device("cpu"), log=lambda *a: None)
     best = result.epochs[result.best_epoch - 1]
     assert best.val_mcc == max(s.val_mcc for s in result.epochs)
-    assert validate(model, tok, enc[280:], y[280:], cfg, torch.device("cpu"))[2] == best.val_mcc
-    assert len(result.batch_losses) == 3 * 18 and "epoch" in stats_table(result)
+    assert validate(model, tok, enc[160:], y[160:], cfg, torch.device("cpu"))[2] == best.val_mcc
+    assert len(result.batch_losses) == 3 * 10 and "epoch" in stats_table(result)
 
 
 def test_bad_model_folder_is_named(tmp_path):
