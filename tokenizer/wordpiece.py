@@ -94,9 +94,8 @@ class WordPieceTokenizer(Tokenizer):
                                     never_split=self.all_special_tokens)
         self.cache_size = cache_size
         self._cache: dict[str, tuple] = {}  # word -> (tokens, ids, spans)
-        self._chunk_cache: dict[str, tuple] = {}  # ASCII chunk -> its encoding, see _encode_chunks
+        self._chunk_cache: dict[str, tuple] = {}  # whitespace chunk -> its encoding, see _encode_chunks
         self._unk = special["unk"]
-        self._unk_id = self._vocab[self._unk]
         cls, sep = special["cls"], special["sep"]
         self._single_template = [(cls, 0), ("A", 0), (sep, 0)]
         self._pair_template = [(cls, 0), ("A", 0), (sep, 0), ("B", 1), (sep, 1)]
