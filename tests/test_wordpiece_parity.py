@@ -154,6 +154,17 @@ def test_padding_and_masks(hf, ours, corpus):
     assert [e.special_tokens_mask for e in got] == expected["special_tokens_mask"]
 
 
+def test_to_tensors(hf, ours, corpus):
+    firsts, seconds = corpus[:40], corpus[40:80]
+    cases = [(hf(firsts, padding=True, return_tensors="pt", return_special_tokens_mask=True),
+              ours.to_tensors(ours.encode_batch(firsts))),
+             (hf(firsts, seconds, padding=True, return_tensors="pt", return_special_tokens_mask=True),
+              ours.to_tensors(ours.encode_batch(list(zip(firsts, seconds)))))]
+    for expected, got in cases:
+        for key in ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask"):
+            assert got[key].dtype == expected[key].dtype and got[key].equal(expected[key]), key
+
+
 def test_without_special_tokens(hf, ours, corpus):
     texts = corpus[:500]
     assert [e.ids for e in ours.encode_batch(texts, add_special_tokens=False)] == \
