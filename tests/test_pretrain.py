@@ -71,16 +71,29 @@ def quiet(**kw) -> PretrainArgs:
     return PretrainArgs(progress=False, plot=False, device="cpu", **kw)
 
 
+def irreducible_loss(objective: str, examples: list[dict]) -> float:
+    """The lowest loss a perfect memoriser can reach. Masked LM: 0. Causal LM: the first word
+    after <s> cannot be told apart between examples, so those targets keep the entropy of
+    the first words; spread over all targets of the batch."""
+    if objective != "causal":
+        return 0.0
+    firsts = [e["input_ids"][1] for e in examples]
+    targets = sum(len(e["input_ids"]) - 1 for e in examples)
+    counts = [firsts.count(t) for t in set(firsts)]
+    return -sum(c * math.log(c / len(firsts)) for c in counts) / targets
+
+
 @pytest.mark.parametrize("objective", ["bert", "roberta", "causal"])
 def test_one_batch_overfits(objective):
-    """Trained on the same 5 examples (fixed masks) the loss must fall to near zero."""
-    model = tiny_model(objective)
-    result = pretrain(model, make_examples(objective, 5), collator(objective, static=True),
-                      quiet(objective=objective, batch_size=5, epochs=150, lr=1e-2,
-                            warmup_steps=10, shuffle=False))
-    assert result.steps == 150
-    assert result.losses[0] > 1.0, result.losses[:3]
-    assert result.losses[-1] < 0.05, f"{objective}: loss only fell to {result.losses[-1]:.4f}"
+    """Trained on the same 5 examples (fixed masks) the loss must fall to near its floor."""
+    examples = make_examples(objective, 5)
+    result = pretrain(tiny_model(objective), examples, collator(objective, static=True),
+                      quiet(objective=objective, batch_size=5, epochs=60, lr=2e-2,
+                            warmup_steps=5, shuffle=False))
+    assert result.steps == 60
+    floor = irreducible_loss(objective, examples)
+    assert result.losses[0] > 1.0 + floor, result.losses[:3]
+    assert result.losses[-1] < floor + 0.05, f"{objective}: loss {result.losses[-1]:.4f}, floor {floor:.4f}"
 
 
 @pytest.mark.parametrize("objective", ["bert", "roberta", "causal"])
