@@ -52,7 +52,7 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         return load_file(str(path), device="cpu")
-    except Exception as e:  # safetensors raises its own error types for bad headers
+    except Exception as e:  # noqa: BLE001  (safetensors raises its own error types)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a valid safetensors file ({first})") from None
 
@@ -75,7 +75,7 @@ def read_state_dict(model_dir: str | os.PathLike) -> tuple[dict[str, torch.Tenso
     if pt.is_file():
         try:
             state = torch.load(pt, map_location="cpu", weights_only=True)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (unpickling errors vary by torch version)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CheckpointError(f"{pt}: cannot be read as a weights-only PyTorch file ({first})"
                                   ) from None

@@ -89,7 +89,7 @@ def download(name: str) -> Path:
         ) from None
     try:
         return Path(hub.snapshot_download(repo_id=name, allow_patterns=ALLOW_PATTERNS))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (network, auth and not-found errors alike)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelNotFoundError(
             f"could not download '{name}' from the Hugging Face Hub ({first}). Offline? Pass "
