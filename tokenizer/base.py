@@ -224,28 +224,25 @@ class Tokenizer:
 
     def _post_process(self, a: Pieces, b: Pieces | None, add_special_tokens: bool) -> Encoding:
         """Lay out A (and B) with the subclass's template: specials, type ids, masks."""
-        enc = Encoding([], [], [], [], [], [], [])
+        tokens, ids, type_ids, special, offsets, word_ids = [], [], [], [], [], []
         for piece, type_id in self._template(b is not None):
-            if piece in ("A", "B"):
-                tokens, ids, offsets, word_ids = a if piece == "A" else b
-                n = len(ids)
-                enc.tokens += tokens
-                enc.ids += ids
-                enc.offsets += offsets
-                enc.word_ids += word_ids
-                enc.special_tokens_mask += [0] * n
+            if piece == "A" or piece == "B":
+                p_tokens, p_ids, p_offsets, p_word_ids = a if piece == "A" else b
+                n = len(p_ids)
+                tokens += p_tokens
+                ids += p_ids
+                offsets += p_offsets
+                word_ids += p_word_ids
+                special += [0] * n
+                type_ids += [type_id] * n
             elif add_special_tokens:
-                n = 1
-                enc.tokens.append(piece)
-                enc.ids.append(self._vocab[piece])
-                enc.offsets.append((0, 0))
-                enc.word_ids.append(None)
-                enc.special_tokens_mask.append(1)
-            else:
-                continue
-            enc.type_ids += [type_id] * n
-        enc.attention_mask = [1] * len(enc.ids)
-        return enc
+                tokens.append(piece)
+                ids.append(self._vocab[piece])
+                offsets.append((0, 0))
+                word_ids.append(None)
+                special.append(1)
+                type_ids.append(type_id)
+        return Encoding(ids, tokens, type_ids, [1] * len(ids), special, offsets, word_ids)
 
     def _pad(self, enc: Encoding, length: int) -> None:
         """Pad one Encoding on the right, in place, up to `length` tokens."""
