@@ -1,0 +1,90 @@
+"""Counting parameters, tensor by tensor: `minibert params NAME_OR_DIR`.
+
+The KantaiBERT chapter (step 9) lists every parameter tensor of its RobertaForMaskedLM and adds
+them up to 83,504,416. This prints the same table for any model: a preset name (built on the
+meta device, so bert-large costs no memory), or a Hugging Face folder / model name (its
+config.json is read; the weights are not needed to count).
+
+A tied weight (the MLM decoder sharing the word-embedding matrix) is one tensor and is counted
+once, as `model.parameters()` does.
+
+Left out on purpose: memory estimates (they depend on dtype, optimizer and activations).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+from . import modeling_bert, modeling_roberta
+from .config import PRESETS, BertConfig, preset
+
+# --head -> class name, per model type.
+HEADS = {
+    "bert": {"base": "BertModel", "pretraining": "BertForPreTraining", "mlm": "BertForMaskedLM",
+             "nsp": "BertForNextSentencePrediction", "cls": "BertForSequenceClassification",
+             "token": "BertForTokenClassification", "qa": "BertForQuestionAnswering"},
+    "roberta": {"base": "RobertaModel", "mlm": "RobertaForMaskedLM",
+                "cls": "RobertaForSequenceClassification", "causal": "RobertaForCausalLM"},
+}
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of scalars in the model, each tied tensor once."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
+    """(name, shape, count) for each distinct tensor, in module order."""
+    return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters()]
+
+
+def model_class(config: BertConfig, head: str) -> type:
+    heads = HEADS[config.model_type]
+    if head not in heads:
+        raise ValueError(f"--head {head!r} does not exist for model_type "
+                         f"{config.model_type!r}; choose one of {sorted(heads)}")
+    module = modeling_bert if config.model_type == "bert" else modeling_roberta
+    return getattr(module, heads[head])
+
+
+def load_config(name_or_path: str) -> BertConfig:
+    if name_or_path in PRESETS:
+        return preset(name_or_path)
+    from .hub import resolve_model_dir
+
+    return BertConfig.from_pretrained(resolve_model_dir(name_or_path))
+
+
+def build(config: BertConfig, head: str) -> nn.Module:
+    """The model with its shapes only (meta device): nothing is allocated or loaded."""
+    with torch.device("meta"):
+        return model_class(config, head)(config)
+
+
+def format_table(model: nn.Module) -> str:
+    rows = parameter_table(model)
+    width = max(len(name) for name, _, _ in rows)
+    lines = [f"{'name':<{width}}  {'shape':<14} {'count':>12}"]
+    lines += [f"{name:<{width}}  {str(list(shape)):<14} {n:>12,}" for name, shape, n in rows]
+    lines.append(f"{len(rows)} tensors, {count_parameters(model):,} parameters")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="NAME_OR_DIR",
+                        help=f"a preset ({', '.join(PRESETS)}), a model folder or a Hub name")
+    parser.add_argument("--head", default=None,
+                        help="which model to build: base, pretraining, mlm, nsp, cls, token, qa, "
+                             "causal (default: mlm for roberta, pretraining for bert)")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.model)
+    head = args.head or ("mlm" if config.model_type == "roberta" else "pretraining")
+    model = build(config, head)
+    print(f"{type(model).__name__} ({args.model})")
+    print(format_table(model))
+    return 0

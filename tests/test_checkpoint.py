@@ -1,0 +1,335 @@
+"""The checkpoint layer: finding a model folder, reading weights, matching names, saving.
+
+Layers: name resolution against a fake Hugging Face cache and a fake `huggingface_hub`;
+loading checkpoints laid out as the real bert-base-uncased file (prefix, gamma/beta, no
+decoder weight); the load report; parity on the real all-MiniLM-L6-v2 weights; round trips
+into transformers; bad files giving one-line errors that name the file and key.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from minibert import (BertForPreTraining, BertForSequenceClassification, BertModel,
+                      ConfigError, RobertaForMaskedLM)
+from minibert import hub
+from minibert.checkpoint import CheckpointError, read_state_dict
+from minibert.params import build, count_parameters, load_config
+from train.cli import main as cli_main
+
+TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=37, max_position_embeddings=40)
+
+
+def _batch(vocab: int = 99, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab, (3, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    ids[1, 6:] = 0
+    types_ = torch.zeros_like(ids)
+    types_[:, 5:] = 1
+    return ids, mask, types_
+
+
+@pytest.fixture(scope="module")
+def hf_pretraining_dir(tmp_path_factory, transformers):
+    torch.manual_seed(0)
+    model = transformers.BertForPreTraining(transformers.BertConfig(**TINY)).eval()
+    d = tmp_path_factory.mktemp("hf_pretraining")
+    model.save_pretrained(d)
+    return d, model
+
+
+# ---- name resolution ---------------------------------------------------------------------
+
+
+def _fake_snapshot(cache: Path, name: str, rev: str) -> Path:
+    repo = cache / ("models--" + name.replace("/", "--"))
+    snap = repo / "snapshots" / rev
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{}")
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(rev)
+    return snap
+
+
+def test_resolves_local_folder(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert hub.resolve_model_dir(tmp_path) == tmp_path
+
+
+def test_resolves_hf_cache_with_refs_main(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    _fake_snapshot(tmp_path, "bert-base-uncased", "old")
+    new = _fake_snapshot(tmp_path, "bert-base-uncased", "abc123")
+    assert hub.resolve_model_dir("bert-base-uncased") == new
+
+
+def test_hf_home_hub_layout(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    snap = _fake_snapshot(tmp_path / "hub", "google/bert_uncased_L-2_H-128_A-2", "r1")
+    assert hub.resolve_model_dir("google/bert_uncased_L-2_H-128_A-2") == snap
+
+
+def test_bundled_minilm_name(minilm_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert hub.resolve_model_dir("all-MiniLM-L6-v2") == minilm_dir
+    assert hub.resolve_model_dir("sentence-transformers/all-MiniLM-L6-v2") == minilm_dir
+
+
+def test_download_through_fake_hub(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    calls = {}
+
+    def snapshot_download(repo_id, allow_patterns):
+        calls["repo_id"], calls["patterns"] = repo_id, allow_patterns
+        return str(tmp_path)
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub",
+                        types.SimpleNamespace(snapshot_download=snapshot_download))
+    assert hub.resolve_model_dir("org/model") == tmp_path
+    assert calls["repo_id"] == "org/model" and "config.json" in calls["patterns"]
+
+
+def test_download_failure_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def snapshot_download(**_):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub",
+                        types.SimpleNamespace(snapshot_download=snapshot_download))
+    with pytest.raises(hub.ModelNotFoundError, match="could not download 'org/model'.*local folder"):
+        hub.resolve_model_dir("org/model")
+
+
+def test_offline_never_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # importing it would fail
+    with pytest.raises(hub.ModelNotFoundError, match="HF_HUB_OFFLINE"):
+        hub.resolve_model_dir("bert-base-uncased")
+
+
+def test_no_huggingface_hub_installed(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(hub.ModelNotFoundError, match="pip install huggingface_hub"):
+        hub.resolve_model_dir("bert-base-uncased")
+
+
+# ---- loading real layouts ------------------------------------------------------------------
+
+
+def _as_bert_base_uncased_layout(src: Path, dst: Path) -> None:
+    """Rewrite a transformers checkpoint the way the real bert-base-uncased file is laid out
+    (../shared/data/CHECKPOINT_KEYS.md): LayerNorm.gamma/beta, no decoder weight or bias,
+    a position_ids buffer, as pytorch_model.bin."""
+    state = load_file(str(src / "model.safetensors"))
+    out = {}
+    for k, v in state.items():
+        if k.startswith("cls.predictions.decoder."):
+            continue
+        k = k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias",
+                                                                       "LayerNorm.beta")
+        out[k] = v
+    out["bert.embeddings.position_ids"] = torch.arange(TINY["max_position_embeddings"])[None]
+    dst.mkdir()
+    torch.save(out, dst / "pytorch_model.bin")
+    (dst / "config.json").write_text((src / "config.json").read_text())
+
+
+@pytest.mark.parity
+def test_bert_base_uncased_layout_loads_to_same_outputs(hf_pretraining_dir, tmp_path):
+    src, hf_model = hf_pretraining_dir
+    _as_bert_base_uncased_layout(src, tmp_path / "legacy")
+    ours = BertForPreTraining.from_pretrained(tmp_path / "legacy", verbose=False)
+    report = ours.load_report
+    assert report.renamed and all(old.endswith(("gamma", "beta")) for old, _ in report.renamed)
+    assert report.newly_initialized == [] and report.unused == []
+    ids, mask, types_ = _batch()
+    with torch.no_grad():
+        a = ours(ids, attention_mask=mask, token_type_ids=types_)
+        b = hf_model(input_ids=ids, attention_mask=mask, token_type_ids=types_)
+    torch.testing.assert_close(a.prediction_logits, b.prediction_logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(a.seq_relationship_logits, b.seq_relationship_logits,
+                               atol=1e-5, rtol=0)
+
+
+def test_base_model_reports_unused_heads(hf_pretraining_dir):
+    src, _ = hf_pretraining_dir
+    model = BertModel.from_pretrained(src, verbose=False)
+    assert model.load_report.unused and all(k.startswith("cls.") for k in model.load_report.unused)
+    assert "Unused" in str(model.load_report)
+
+
+def test_new_head_reported_newly_initialised(hf_pretraining_dir):
+    src, _ = hf_pretraining_dir
+    model = BertForSequenceClassification.from_pretrained(src, num_labels=3, verbose=False)
+    assert sorted(model.load_report.newly_initialized) == ["classifier.bias", "classifier.weight"]
+    assert "needs training" in str(model.load_report)
+
+
+def test_head_size_mismatch_errors_unless_asked(hf_pretraining_dir, tmp_path):
+    src, _ = hf_pretraining_dir
+    two = BertForSequenceClassification.from_pretrained(src, num_labels=2, verbose=False)
+    two.save_pretrained(tmp_path / "two")
+    with pytest.raises(CheckpointError, match=r"classifier\.bias' has shape \(2,\).*\(5,\)"):
+        BertForSequenceClassification.from_pretrained(tmp_path / "two", num_labels=5,
+                                                      verbose=False)
+    five = BertForSequenceClassification.from_pretrained(
+        tmp_path / "two", num_labels=5, ignore_mismatched_sizes=True, verbose=False)
+    assert sorted(five.load_report.mismatched) == [("classifier.bias", (2,), (5,)),
+                                                   ("classifier.weight", (2, 32), (5, 32))]
+    assert five.classifier.weight.shape == (5, 32)
+
+
+@pytest.mark.parity
+def test_real_minilm_matches_transformers_on_cola(minilm_dir, data, transformers):
+    with open(data / "cola" / "in_domain_dev.tsv", encoding="utf-8", newline="") as f:
+        sentences = [row[3] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)][:48]
+    tok = transformers.BertTokenizer.from_pretrained(str(minilm_dir))
+    enc = tok(sentences, padding=True, return_tensors="pt")
+    ours = BertModel.from_pretrained(minilm_dir, verbose=False)
+    ref = transformers.BertModel.from_pretrained(str(minilm_dir)).eval()
+    with torch.no_grad():
+        a = ours(enc["input_ids"], attention_mask=enc["attention_mask"],
+                 token_type_ids=enc["token_type_ids"])
+        b = ref(**enc)
+    real = enc["attention_mask"].bool()
+    torch.testing.assert_close(a.last_hidden_state[real], b.last_hidden_state[real],
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(a.pooler_output, b.pooler_output, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("ours_cls, hf_name, kwargs", [
+    (BertForPreTraining, "BertForPreTraining", {}),
+    (BertForSequenceClassification, "BertForSequenceClassification", {"num_labels": 3}),
+    (RobertaForMaskedLM, "RobertaForMaskedLM",
+     {"model_type": "roberta", "type_vocab_size": 1, "pad_token_id": 1}),
+])
+def test_round_trip_into_transformers(ours_cls, hf_name, kwargs, tmp_path, transformers):
+    from minibert import BertConfig
+
+    torch.manual_seed(1)
+    ours = ours_cls(BertConfig(**TINY, **kwargs)).eval()
+    ours.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model_type"] == kwargs.get("model_type", "bert")
+    ref = getattr(transformers, hf_name).from_pretrained(str(tmp_path)).eval()
+    ids, mask, types_ = _batch()
+    if kwargs.get("model_type") == "roberta":
+        ids[1, 6:] = 1
+        types_ = torch.zeros_like(ids)
+    with torch.no_grad():
+        a = ours(ids, attention_mask=mask, token_type_ids=types_)
+        b = ref(input_ids=ids, attention_mask=mask, token_type_ids=types_)
+    key = "prediction_logits" if hf_name == "BertForPreTraining" else "logits"
+    torch.testing.assert_close(getattr(a, key), getattr(b, key), atol=1e-5, rtol=0)
+    # and back: what transformers saves loads into ours the same way
+    ref.save_pretrained(tmp_path / "back")
+    again = ours_cls.from_pretrained(tmp_path / "back", verbose=False)
+    with torch.no_grad():
+        c = again(ids, attention_mask=mask, token_type_ids=types_)
+    torch.testing.assert_close(getattr(c, key), getattr(a, key), atol=1e-6, rtol=0)
+
+
+def test_saved_file_has_no_duplicate_tied_tensor(tmp_path):
+    from minibert import BertConfig
+
+    BertForPreTraining(BertConfig(**TINY)).save_pretrained(tmp_path)
+    keys = set(load_file(str(tmp_path / "model.safetensors")))
+    assert "bert.embeddings.word_embeddings.weight" in keys
+    assert "cls.predictions.decoder.weight" not in keys
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# ---- bad input -----------------------------------------------------------------------------
+
+
+def test_truncated_safetensors_names_file(hf_pretraining_dir, tmp_path):
+    src, _ = hf_pretraining_dir
+    data = (src / "model.safetensors").read_bytes()
+    (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 3])
+    (tmp_path / "config.json").write_text((src / "config.json").read_text())
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: not a valid safetensors"):
+        BertModel.from_pretrained(tmp_path, verbose=False)
+
+
+def test_missing_encoder_weight_names_key(hf_pretraining_dir, tmp_path):
+    src, _ = hf_pretraining_dir
+    state = load_file(str(src / "model.safetensors"))
+    del state["bert.encoder.layer.1.attention.self.key.weight"]
+    save_file(state, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text((src / "config.json").read_text())
+    with pytest.raises(CheckpointError, match=r"encoder\.layer\.1\.attention\.self\.key\.weight"):
+        BertForPreTraining.from_pretrained(tmp_path, verbose=False)
+
+
+def test_encoder_shape_mismatch_names_both_shapes(hf_pretraining_dir, tmp_path):
+    src, _ = hf_pretraining_dir
+    state = load_file(str(src / "model.safetensors"))
+    state["bert.encoder.layer.0.intermediate.dense.weight"] = torch.zeros(36, 32)
+    save_file(state, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text((src / "config.json").read_text())
+    with pytest.raises(CheckpointError, match=r"intermediate\.dense\.weight.*\(36, 32\).*\(37, 32\)"):
+        BertModel.from_pretrained(tmp_path, ignore_mismatched_sizes=True, verbose=False)
+
+
+def test_config_wrong_type_names_file_and_key(hf_pretraining_dir, tmp_path):
+    src, _ = hf_pretraining_dir
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["num_attention_heads"] = "four"
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=r"config\.json.*num_attention_heads"):
+        BertModel.from_pretrained(tmp_path, verbose=False)
+
+
+def test_no_weights_file_lists_what_was_looked_for(tmp_path):
+    with pytest.raises(CheckpointError, match="model.safetensors.*pytorch_model.bin"):
+        read_state_dict(tmp_path)
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    torch.save({"x": Evil()}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="weights-only"):
+        read_state_dict(tmp_path)
+
+
+# ---- counting parameters --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, head, total, tensors", [
+    ("kantaibert", "mlm", 83_504_416, 106),
+    ("bert-base-uncased", "base", 109_482_240, 199),
+    ("bert-base-uncased", "pretraining", 110_106_428, 206),
+])
+def test_parameter_counts(name, head, total, tensors):
+    model = build(load_config(name), head)
+    assert count_parameters(model) == total
+    assert len(list(model.parameters())) == tensors
+
+
+def test_params_cli_prints_table_and_total(capsys):
+    assert cli_main(["params", "kantaibert"]) == 0
+    out = capsys.readouterr().out
+    assert "roberta.embeddings.word_embeddings.weight" in out and "[52000, 768]" in out
+    assert out.rstrip().endswith("106 tensors, 83,504,416 parameters")
