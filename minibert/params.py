@@ -68,7 +68,7 @@ def format_table(model: nn.Module) -> str:
     rows = parameter_table(model)
     width = max(len(name) for name, _, _ in rows)
     lines = [f"{'name':<{width}}  {'shape':<14} {'count':>12}"]
-    lines += [f"{name:<{width}}  {str(list(shape)):<14} {n:>12,}" for name, shape, n in rows]
+    lines += [f"{name:<{width}}  {list(shape)!s:<14} {n:>12,}" for name, shape, n in rows]
     lines.append(f"{len(rows)} tensors, {count_parameters(model):,} parameters")
     return "\n".join(lines)
 

@@ -18,15 +18,20 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from minibert import (BertForPreTraining, BertForSequenceClassification, BertModel,
-                      ConfigError, RobertaForMaskedLM)
-from minibert import hub
+from minibert import (
+    BertForPreTraining,
+    BertForSequenceClassification,
+    BertModel,
+    ConfigError,
+    RobertaForMaskedLM,
+    hub,
+)
 from minibert.checkpoint import CheckpointError, read_state_dict
 from minibert.params import build, count_parameters, load_config
 from train.cli import main as cli_main
 
-TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=37, max_position_embeddings=40)
+TINY = {"vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "intermediate_size": 37, "max_position_embeddings": 40}
 
 
 def _batch(vocab: int = 99, seed: int = 0):
