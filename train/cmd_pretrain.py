@@ -20,6 +20,8 @@ import argparse
 import random
 from pathlib import Path
 
+import torch
+
 from minibert.config import PRESETS, BertConfig, preset
 from train import ddp, objectives
 from train.checkpointing import CheckpointError
@@ -129,6 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer)
     config = build_config(args, tokenizer)
+    torch.manual_seed(args.seed)  # the initial weights come from --seed too
     model = objectives.model_class(args.objective)(config)
     examples = build_dataset(args, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
