@@ -89,25 +89,10 @@ OUTPUT_FIELDS = ("loss", "logits", "prediction_logits", "seq_relationship_logits
 
 def load_minibert(cls, directory):
     """Through from_pretrained (the checkpoint layer), as a user would."""
-    try:
-        import importlib; importlib.import_module("minibert.checkpoint")
-    except ImportError:  # TEMPORARY until the checkpoint layer lands
-        from safetensors.torch import load_file
-        model = cls(minibert.BertConfig.from_pretrained(directory))
-        sd = load_file(str(directory / "model.safetensors"))
-        sd = {k: v for k, v in sd.items() if not k.endswith("position_ids")}
-        if cls.base_model_prefix and not any(k.startswith(cls.base_model_prefix + ".") for k in model.state_dict()):
-            pass
-        if cls in (minibert.BertModel, minibert.RobertaModel):
-            pre = cls.base_model_prefix + "."
-            sd = {k.removeprefix(pre): v for k, v in sd.items()}
-            sd = {k: v for k, v in sd.items() if not k.startswith(("cls.", "lm_head."))}
-        missing, unexpected = model.load_state_dict(sd, strict=False)
-        assert not unexpected, unexpected
-        assert all("decoder" in k for k in missing), missing
-        model.tie_weights()
-        return model.eval()
-    return cls.from_pretrained(directory, verbose=False)
+    model = cls.from_pretrained(directory, verbose=False)
+    report = model.load_report
+    assert not report.mismatched and not report.newly_initialized, str(report)
+    return model
 
 
 def assert_close(ours, theirs, what):
@@ -186,7 +171,6 @@ def test_minilm_real_checkpoint_matches_transformers(transformers, minilm_dir):
                                           ("RobertaForCausalLM", True)])
 def test_round_trip_minibert_to_transformers(transformers, tmp_path, name, roberta):
     """minibert -> save_pretrained -> transformers' from_pretrained -> the same logits."""
-    pytest.importorskip("minibert.checkpoint")
     SMALL_OURS = dict(SMALL, model_type="roberta", type_vocab_size=1, pad_token_id=1,
                       bos_token_id=0, eos_token_id=2) if roberta else SMALL
     ours = getattr(minibert, name)(minibert.BertConfig(**SMALL_OURS))
