@@ -93,9 +93,10 @@ class SelfAttention(nn.Module):
     def project_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q, K, V in one matmul against the three weights stacked (3H, H).
 
-        Same numbers as three separate projections (a test checks), but one large matmul
-        runs faster than three small ones, and the backward pass sums one input gradient
-        instead of three. The weights stay three Parameters, so checkpoint keys do not change.
+        Same numbers as three separate projections (a test checks). It pays in training:
+        the backward pass computes one input gradient instead of three and adds none
+        (bench/RESULTS.md); in inference it is a wash. The weights stay three Parameters, so
+        checkpoint keys do not change.
         """
         B, T, _ = x.shape
         w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3H, H)
