@@ -107,12 +107,56 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
         print(f"   sampled #{seed} :", text)
 
 # %% [markdown]
+# After one epoch on 180,000 words the model is where lesson 6's was: in the unigram stage
+# (perplexity ~600 against 8,000 for a uniform guess). Greedy decoding repeats the commonest
+# token; samples string frequent tokens together, and the same seed gives nearly the same
+# continuation whatever the prompt — the model barely reads its context yet. A causal model
+# gets one training signal per token (an MLM only one per masked token), but still needs far
+# more steps than a laptop gives in minutes to write sentences.
+#
 # ## Exercises
-# 1. Change `temperature` to 0.3 and to 1.5. What happens to repetition and to spelling?
+# 1. Train 5 epochs (`epochs=5`). When does greedy decoding stop repeating "the"? Then change
+#    `temperature` to 0.3 and to 1.5: what happens to repetition and to spelling?
 # 2. Train only on tweets with `target == 1` (real disasters) and then only on the others.
 #    Do the two generators write differently from the same prompt?
 
 # %% [markdown]
-# ## Expected output (full mode)
+# ## Expected output (full mode; timings and threads vary by machine)
 # ```
+# 7,613 tweets, e.g. 'Forest fire near La Ronge Sask. Canada'
+#
+# == tokenizer and data ====================================================
+# BPE training: 7739 merges, vocabulary 8000 tokens, from 31145 distinct words (179712 in all), 3.15 s; stopped because the vocabulary reached vocab_size=8000
+# one example: ['<s>', 'F', 'orest', 'Ġfire', 'Ġnear', 'ĠLa', 'ĠRon', 'ge', 'ĠS', 'ask', '.', 'ĠCanada', '</s>']
+#
+# == model =================================================================
+# RobertaForCausalLM: 1,454,144 parameters, is_decoder=True
+# layer 0 head 0 attention (row = query); above the diagonal is the future, always 0:
+#    1.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.52 0.48 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.35 0.32 0.32 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.25 0.24 0.26 0.24 0.00 0.00 0.00 0.00 0.00
+#    0.23 0.19 0.18 0.20 0.20 0.00 0.00 0.00 0.00
+#    0.18 0.16 0.17 0.16 0.17 0.16 0.00 0.00 0.00
+#    0.14 0.15 0.15 0.15 0.14 0.13 0.15 0.00 0.00
+#    0.13 0.13 0.13 0.12 0.12 0.12 0.12 0.13 0.00
+#    0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.12 0.12
+#
+# == training ==============================================================
+# 238 steps: loss 8.98 -> 6.36 (mean of the last 10); perplexity 576 (a uniform guess: 8000)
+# wrote ['checkpoints', 'config.json', 'loss_curve.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
+#
+# == generation ============================================================
+# 'Forest fire near'
+#    greedy     : Forest fire near the the the the the the the the the the the the the the the the the the the the
+#    sampled #1 : Forest fire near that to you a a an the'm... http://t.co/GB0ZA
+#    sampled #2 : Forest fire near: a was the Mil_
+# 'Emergency services'
+#    greedy     : Emergency services in the the the the the the the the the the the the the the the the the the the
+#    sampled #1 : Emergency servicesing to fire I a an the'm... http://t.co/GB0ZA
+#    sampled #2 : Emergency services: a was the Min_
+# "I can't believe the"
+#    greedy     : I can't believe the the the the the the the the the the the the the the the the the the the the.
+#    sampled #1 : I can't believe the that to fire I a an the'm... http://t.co/GB0ZA
+#    sampled #2 : I can't believe the: a was the are the that M
 # ```
