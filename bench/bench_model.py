@@ -4,7 +4,8 @@ For each sequence length: forward tokens/s (eval mode, no grad) and forward+back
 tokens/s (train mode, dropout on, gradients of a scalar loss on the last hidden state),
 minibert and transformers alternating iteration by iteration so that load from other
 processes on a shared machine hits both alike. Prints medians and the ratio
-minibert / transformers (> 1: minibert is faster).
+minibert / transformers (> 1: minibert is faster), both as a ratio of the medians and as
+the median of the per-iteration ratios ("paired").
 
     python bench/bench_model.py                      # bert-base, batch 32, seq 64 and 128
     python bench/bench_model.py --layers 2 --iters 2 --batch 8 --seqs 64   # quick look
@@ -75,7 +76,11 @@ def bench(models: dict, batch, backward: bool, iters: int, warmup: int) -> dict[
             step(m, batch, backward)
             if i >= warmup:
                 times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
+    med = {name: statistics.median(t) for name, t in times.items()}
+    # Per-iteration ratios of back-to-back runs: robust to load that drifts during the run.
+    med["paired_ratio"] = statistics.median(
+        b / a for a, b in zip(times["minibert"], times["transformers"]))
+    return med
 
 
 def main() -> int:
@@ -96,7 +101,8 @@ def main() -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bert-base hidden 768, "
           f"{args.layers} layers, batch {args.batch}, pad {args.pad:.0%}, "
           f"transformers attention: {impl}, {args.iters} timed iterations (median)")
-    print(f"{'seq':>5} {'mode':>17} {'minibert tok/s':>15} {'transformers tok/s':>19} {'ratio':>6}")
+    print(f"{'seq':>5} {'mode':>17} {'minibert tok/s':>15} {'transformers tok/s':>19} "
+          f"{'ratio':>6} {'paired':>7}")
     for seq in args.seqs:
         batch = make_batch(args, seq)
         for mode in args.modes:
@@ -104,7 +110,8 @@ def main() -> int:
                       mode == "forward+backward", args.iters, args.warmup)
             tokens = args.batch * seq
             a, b = tokens / t["minibert"], tokens / t["transformers"]
-            print(f"{seq:>5} {mode:>17} {a:>15,.0f} {b:>19,.0f} {a / b:>6.2f}", flush=True)
+            print(f"{seq:>5} {mode:>17} {a:>15,.0f} {b:>19,.0f} {a / b:>6.2f} "
+                  f"{t['paired_ratio']:>7.2f}", flush=True)
     return 0
 
 
