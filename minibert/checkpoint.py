@@ -183,11 +183,18 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
         renamed[new] = tensor
 
     mapping = _align_prefix(set(renamed), set(targets), prefix)
-    filled = set()
-    for ckpt_key in sorted(renamed):
+    order = {name: i for i, name in enumerate(targets)}
+    filled, filled_ids = set(), set()
+    # Model order, so of a tied pair the word embeddings come first and win over a decoder
+    # copy, as when transformers re-ties after loading.
+    for ckpt_key in sorted(renamed, key=lambda k: (order.get(mapping[k], len(order)), k)):
         key = mapping[ckpt_key]
         if key not in targets:
             report.unused.append(ckpt_key)
+            continue
+        if id(targets[key]) in filled_ids:
+            filled.add(key)
+            report.loaded.append(key)
             continue
         src, dst = renamed[ckpt_key], targets[key]
         if src.shape != dst.shape:
@@ -200,6 +207,7 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
                                   f"the model expects {tuple(dst.shape)}{hint}")
         dst.copy_(src.to(dst.dtype))
         filled.add(key)
+        filled_ids.add(id(dst))
         report.loaded.append(key)
 
     # A tied tensor is filled when any of its names is.

@@ -44,7 +44,7 @@ def hf_cache_dir() -> Path:
     return Path.home() / ".cache" / "huggingface" / "hub"
 
 
-def _has_weights(folder: Path) -> bool:
+def _is_model_folder(folder: Path) -> bool:
     return (folder / "config.json").is_file()
 
 
@@ -58,9 +58,9 @@ def from_cache(name: str, cache: Path | None = None) -> Path | None:
     ref = repo / "refs" / "main"
     if ref.is_file():
         folder = snapshots / ref.read_text(encoding="utf-8").strip()
-        if _has_weights(folder):
+        if _is_model_folder(folder):
             return folder
-    candidates = sorted((p for p in snapshots.iterdir() if _has_weights(p)),
+    candidates = sorted((p for p in snapshots.iterdir() if _is_model_folder(p)),
                         key=lambda p: p.stat().st_mtime, reverse=True)
     return candidates[0] if candidates else None
 
@@ -74,7 +74,7 @@ def from_bundled_package(name: str) -> Path | None:
     except ImportError:
         return None
     folder = Path(getattr(module, entry[1])())
-    return folder if _has_weights(folder) else None
+    return folder if _is_model_folder(folder) else None
 
 
 def download(name: str) -> Path:
@@ -98,6 +98,13 @@ def download(name: str) -> Path:
         ) from None
 
 
+def _looks_like_path(name: str) -> bool:
+    """A Hub id is NAME or ORG/NAME; anything else was meant as a folder."""
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return True
+    return os.sep != "/" and os.sep in name
+
+
 def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
     """The folder holding the model's config.json and weights."""
     path = Path(name_or_path).expanduser()
@@ -106,6 +113,12 @@ def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
             raise ModelNotFoundError(f"{path}: folder has no config.json")
         return path
     name = str(name_or_path)
+    if path.is_file():
+        raise ModelNotFoundError(f"{path}: is a file; pass the folder that holds it "
+                                 "(config.json next to model.safetensors or pytorch_model.bin)")
+    if _looks_like_path(name):
+        raise ModelNotFoundError(f"{path}: no such folder (a model folder holds config.json and "
+                                 "model.safetensors or pytorch_model.bin)")
     found = from_cache(name) or from_bundled_package(name)
     if found is not None:
         return found

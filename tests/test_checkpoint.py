@@ -24,9 +24,10 @@ from minibert import (
     BertModel,
     ConfigError,
     RobertaForMaskedLM,
+    RobertaModel,
     hub,
 )
-from minibert.checkpoint import CheckpointError, read_state_dict
+from minibert.checkpoint import CheckpointError, load_into, read_state_dict
 from minibert.params import build, count_parameters, load_config
 from train.cli import main as cli_main
 
@@ -70,6 +71,15 @@ def _fake_snapshot(cache: Path, name: str, rev: str) -> Path:
 def test_resolves_local_folder(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     assert hub.resolve_model_dir(tmp_path) == tmp_path
+
+
+def test_path_that_does_not_exist_is_not_sent_to_the_hub(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(hub.ModelNotFoundError, match="no such folder"):
+        hub.resolve_model_dir(tmp_path / "nope")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(hub.ModelNotFoundError, match="is a file"):
+        hub.resolve_model_dir(tmp_path / "model.safetensors")
 
 
 def test_resolves_hf_cache_with_refs_main(tmp_path, monkeypatch):
@@ -188,11 +198,70 @@ def test_new_head_reported_newly_initialised(hf_pretraining_dir):
     assert "needs training" in str(model.load_report)
 
 
+def test_base_checkpoint_gets_prefix_and_new_head(tmp_path, transformers):
+    torch.manual_seed(0)
+    hf = transformers.BertModel(transformers.BertConfig(**TINY)).eval()
+    hf.save_pretrained(tmp_path)
+    assert "embeddings.word_embeddings.weight" in load_file(str(tmp_path / "model.safetensors"))
+    ours = BertForSequenceClassification.from_pretrained(tmp_path, num_labels=2, verbose=False)
+    report = ours.load_report
+    assert sorted(report.newly_initialized) == ["classifier.bias", "classifier.weight"]
+    assert "bert.encoder.layer.1.output.dense.weight" in report.loaded and report.unused == []
+    ids, mask, types_ = _batch()
+    with torch.no_grad():
+        a = ours.bert(ids, attention_mask=mask, token_type_ids=types_)
+        b = hf(input_ids=ids, attention_mask=mask, token_type_ids=types_)
+    torch.testing.assert_close(a.last_hidden_state, b.last_hidden_state, atol=1e-5, rtol=0)
+
+
+def test_roberta_model_from_mlm_checkpoint(tmp_path, transformers):
+    cfg = transformers.RobertaConfig(**TINY, type_vocab_size=1, pad_token_id=1)
+    transformers.RobertaForMaskedLM(cfg).save_pretrained(tmp_path)
+    report = RobertaModel.from_pretrained(tmp_path, verbose=False).load_report
+    assert report.unused and all(k.startswith("lm_head.") for k in report.unused)
+    assert sorted(report.newly_initialized) == ["pooler.dense.bias", "pooler.dense.weight"]
+
+
+@pytest.mark.parametrize("cls, extra, decoder, embeddings", [
+    (BertForPreTraining, {}, "cls.predictions.decoder.weight",
+     "bert.embeddings.word_embeddings.weight"),
+    (RobertaForMaskedLM, {"model_type": "roberta", "type_vocab_size": 1, "pad_token_id": 1},
+     "lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight"),
+])
+def test_tied_decoder_copy_never_overwrites_embeddings(cls, extra, decoder, embeddings):
+    from minibert import BertConfig
+
+    model = cls(BertConfig(**TINY, **extra))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state[decoder] = torch.zeros_like(state[decoder])
+    fresh = cls(model.config)
+    load_into(fresh, state, "mem")
+    emb = fresh.get_input_embeddings().weight
+    torch.testing.assert_close(emb, state[embeddings], atol=0, rtol=0)
+    assert fresh.get_output_embeddings().weight.data_ptr() == emb.data_ptr()
+
+
+def test_sharded_safetensors_index(hf_pretraining_dir, tmp_path):
+    src, _ = hf_pretraining_dir
+    state = load_file(str(src / "model.safetensors"))
+    names = sorted(state)
+    halves = {"model-00001-of-00002.safetensors": names[::2],
+              "model-00002-of-00002.safetensors": names[1::2]}
+    weight_map = {}
+    for shard, keys in halves.items():
+        save_file({k: state[k] for k in keys}, str(tmp_path / shard))
+        weight_map.update(dict.fromkeys(keys, shard))
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    loaded, source = read_state_dict(tmp_path)
+    assert source.name == "model.safetensors.index.json" and sorted(loaded) == names
+    assert all(torch.equal(loaded[k], state[k]) for k in names)
+
+
 def test_head_size_mismatch_errors_unless_asked(hf_pretraining_dir, tmp_path):
     src, _ = hf_pretraining_dir
     two = BertForSequenceClassification.from_pretrained(src, num_labels=2, verbose=False)
     two.save_pretrained(tmp_path / "two")
-    with pytest.raises(CheckpointError, match=r"classifier\.bias' has shape \(2,\).*\(5,\)"):
+    with pytest.raises(CheckpointError, match=r"classifier\.weight' has shape \(2, 32\).*\(5, 32\)"):
         BertForSequenceClassification.from_pretrained(tmp_path / "two", num_labels=5,
                                                       verbose=False)
     five = BertForSequenceClassification.from_pretrained(
@@ -266,13 +335,22 @@ def test_saved_file_has_no_duplicate_tied_tensor(tmp_path):
 # ---- bad input -----------------------------------------------------------------------------
 
 
+def _assert_one_line(err, path: Path) -> None:
+    """The message is one line naming the file, and no deep exception is chained on."""
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message, message
+    e = err.value
+    assert e.__cause__ is None and (e.__suppress_context__ or e.__context__ is None)
+
+
 def test_truncated_safetensors_names_file(hf_pretraining_dir, tmp_path):
     src, _ = hf_pretraining_dir
     data = (src / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 3])
     (tmp_path / "config.json").write_text((src / "config.json").read_text())
-    with pytest.raises(CheckpointError, match=r"model\.safetensors: not a valid safetensors"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: not a valid safetensors") as err:
         BertModel.from_pretrained(tmp_path, verbose=False)
+    _assert_one_line(err, tmp_path / "model.safetensors")
 
 
 def test_missing_encoder_weight_names_key(hf_pretraining_dir, tmp_path):
@@ -281,8 +359,9 @@ def test_missing_encoder_weight_names_key(hf_pretraining_dir, tmp_path):
     del state["bert.encoder.layer.1.attention.self.key.weight"]
     save_file(state, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_text((src / "config.json").read_text())
-    with pytest.raises(CheckpointError, match=r"encoder\.layer\.1\.attention\.self\.key\.weight"):
+    with pytest.raises(CheckpointError, match=r"encoder\.layer\.1\.attention\.self\.key\.weight") as err:
         BertForPreTraining.from_pretrained(tmp_path, verbose=False)
+    _assert_one_line(err, tmp_path / "model.safetensors")
 
 
 def test_encoder_shape_mismatch_names_both_shapes(hf_pretraining_dir, tmp_path):
@@ -291,8 +370,10 @@ def test_encoder_shape_mismatch_names_both_shapes(hf_pretraining_dir, tmp_path):
     state["bert.encoder.layer.0.intermediate.dense.weight"] = torch.zeros(36, 32)
     save_file(state, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_text((src / "config.json").read_text())
-    with pytest.raises(CheckpointError, match=r"intermediate\.dense\.weight.*\(36, 32\).*\(37, 32\)"):
+    with pytest.raises(CheckpointError,
+                       match=r"intermediate\.dense\.weight.*\(36, 32\).*\(37, 32\)") as err:
         BertModel.from_pretrained(tmp_path, ignore_mismatched_sizes=True, verbose=False)
+    _assert_one_line(err, tmp_path / "model.safetensors")
 
 
 def test_config_wrong_type_names_file_and_key(hf_pretraining_dir, tmp_path):
@@ -300,8 +381,9 @@ def test_config_wrong_type_names_file_and_key(hf_pretraining_dir, tmp_path):
     cfg = json.loads((src / "config.json").read_text())
     cfg["num_attention_heads"] = "four"
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ConfigError, match=r"config\.json.*num_attention_heads"):
+    with pytest.raises(ConfigError, match=r"config\.json.*num_attention_heads") as err:
         BertModel.from_pretrained(tmp_path, verbose=False)
+    _assert_one_line(err, tmp_path / "config.json")
 
 
 def test_no_weights_file_lists_what_was_looked_for(tmp_path):
