@@ -23,7 +23,7 @@
 # `python -m train.cli predict runs/finetune-cola-... "Your sentence."`.
 #
 # Run: `python examples/08_finetuning_cola.py [--quick]` (full: one epoch over CoLA, about
-# 5-10 minutes on two laptop cores; quick: a hundred sentences, seconds, and a model that
+# 10 minutes on two laptop cores; quick: a hundred sentences, seconds, and a model that
 # has not learned yet) → `runs/examples/08_cola/` (checkpoint, loss_curve.png,
 # confusion_out_of_domain_dev.png).
 
