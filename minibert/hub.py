@@ -9,6 +9,8 @@ Tried in order, stopping at the first that exists:
      sentence-transformers/all-MiniLM-L6-v2, which is how the project's main job runs offline;
   4. a download through `huggingface_hub`, when it is installed and the network allows
      (`HF_HUB_OFFLINE=1` forbids it).
+An argument that can only be a path (`./x`, `/x`, `a/b/c`) stops after step 1: a typo in a
+folder name should say so, not try the network.
 When all fail, the error lists what was tried and what to do.
 
 Left out on purpose: revisions other than main, private-repo tokens, partial downloads.
@@ -117,7 +119,7 @@ def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
         raise ModelNotFoundError(f"{path}: is a file; pass the folder that holds it "
                                  "(config.json next to model.safetensors or pytorch_model.bin)")
     if _looks_like_path(name):
-        raise ModelNotFoundError(f"{path}: no such folder (a model folder holds config.json and "
+        raise ModelNotFoundError(f"{name}: no such folder (a model folder holds config.json and "
                                  "model.safetensors or pytorch_model.bin)")
     found = from_cache(name) or from_bundled_package(name)
     if found is not None:

@@ -14,12 +14,14 @@ Left out on purpose: memory estimates (they depend on dtype, optimizer and activ
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 from torch import nn
 
 from . import modeling_bert, modeling_roberta
-from .config import PRESETS, BertConfig, preset
+from .config import PRESETS, BertConfig, ConfigError, preset
+from .hub import ModelNotFoundError, resolve_model_dir
 
 # --head -> class name, per model type.
 HEADS = {
@@ -53,8 +55,6 @@ def model_class(config: BertConfig, head: str) -> type:
 def load_config(name_or_path: str) -> BertConfig:
     if name_or_path in PRESETS:
         return preset(name_or_path)
-    from .hub import resolve_model_dir
-
     return BertConfig.from_pretrained(resolve_model_dir(name_or_path))
 
 
@@ -82,9 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.model)
-    head = args.head or ("mlm" if config.model_type == "roberta" else "pretraining")
-    model = build(config, head)
+    try:
+        config = load_config(args.model)
+        head = args.head or ("mlm" if config.model_type == "roberta" else "pretraining")
+        model = build(config, head)
+    except (ModelNotFoundError, ConfigError, ValueError) as e:
+        # Bad input gets one line naming what was wrong, not a traceback.
+        print(f"minibert params: error: {e}", file=sys.stderr)
+        return 2
     print(f"{type(model).__name__} ({args.model})")
     print(format_table(model))
     return 0

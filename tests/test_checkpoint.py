@@ -420,3 +420,13 @@ def test_params_cli_prints_table_and_total(capsys):
     out = capsys.readouterr().out
     assert "roberta.embeddings.word_embeddings.weight" in out and "[52000, 768]" in out
     assert out.rstrip().endswith("106 tensors, 83,504,416 parameters")
+
+
+def test_params_cli_head_and_bad_input(capsys):
+    assert cli_main(["params", "kantaibert", "--head", "mlm"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("83,504,416 parameters")
+    assert cli_main(["params", "./no/such/model"]) == 2
+    assert cli_main(["params", "roberta-base", "--head", "nsp"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "./no/such/model: no such folder" in err[0]
+    assert "--head 'nsp'" in err[1] and "mlm" in err[1]
