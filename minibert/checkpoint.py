@@ -81,6 +81,10 @@ def read_state_dict(model_dir: str | os.PathLike) -> tuple[dict[str, torch.Tenso
                                   ) from None
         if not isinstance(state, dict):
             raise CheckpointError(f"{pt}: expected a dict of tensors, got {type(state).__name__}")
+        for key, value in state.items():
+            if not isinstance(value, torch.Tensor):
+                raise CheckpointError(f"{pt}: key '{key}' holds a {type(value).__name__}, "
+                                      "not a tensor (is this a training checkpoint, not a model?)")
         return state, pt
     raise CheckpointError(
         f"{model_dir}: no weights found (looked for {SAFE_WEIGHTS}, {SAFE_INDEX}, {TORCH_WEIGHTS})")

@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from minibert import (
+    BertConfig,
     BertForPreTraining,
     BertForSequenceClassification,
     BertModel,
@@ -229,8 +230,6 @@ def test_roberta_model_from_mlm_checkpoint(tmp_path, transformers):
      "lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight"),
 ])
 def test_tied_decoder_copy_never_overwrites_embeddings(cls, extra, decoder, embeddings):
-    from minibert import BertConfig
-
     model = cls(BertConfig(**TINY, **extra))
     state = {k: v.clone() for k, v in model.state_dict().items()}
     state[decoder] = torch.zeros_like(state[decoder])
@@ -297,8 +296,6 @@ def test_real_minilm_matches_transformers_on_cola(minilm_dir, data, transformers
      {"model_type": "roberta", "type_vocab_size": 1, "pad_token_id": 1}),
 ])
 def test_round_trip_into_transformers(ours_cls, hf_name, kwargs, tmp_path, transformers):
-    from minibert import BertConfig
-
     torch.manual_seed(1)
     ours = ours_cls(BertConfig(**TINY, **kwargs)).eval()
     ours.save_pretrained(tmp_path)
@@ -323,8 +320,6 @@ def test_round_trip_into_transformers(ours_cls, hf_name, kwargs, tmp_path, trans
 
 
 def test_saved_file_has_no_duplicate_tied_tensor(tmp_path):
-    from minibert import BertConfig
-
     BertForPreTraining(BertConfig(**TINY)).save_pretrained(tmp_path)
     keys = set(load_file(str(tmp_path / "model.safetensors")))
     assert "bert.embeddings.word_embeddings.weight" in keys
@@ -389,6 +384,28 @@ def test_config_wrong_type_names_file_and_key(hf_pretraining_dir, tmp_path):
 def test_no_weights_file_lists_what_was_looked_for(tmp_path):
     with pytest.raises(CheckpointError, match="model.safetensors.*pytorch_model.bin"):
         read_state_dict(tmp_path)
+
+
+def test_truncated_or_odd_bin_names_file(hf_pretraining_dir, tmp_path):
+    src, _ = hf_pretraining_dir
+    torch.save(load_file(str(src / "model.safetensors")), tmp_path / "pytorch_model.bin")
+    data = (tmp_path / "pytorch_model.bin").read_bytes()
+    (tmp_path / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"pytorch_model\.bin: cannot be read"):
+        read_state_dict(tmp_path)
+    torch.save({"model": {"w": torch.zeros(2)}, "step": 3}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match=r"pytorch_model\.bin: key 'model' holds a dict"):
+        read_state_dict(tmp_path)
+
+
+def test_loading_keeps_the_model_dtype(hf_pretraining_dir):
+    src, _ = hf_pretraining_dir
+    state, source = read_state_dict(src)
+    model = BertForPreTraining(BertConfig(**TINY)).to(torch.bfloat16)
+    load_into(model, state, source)
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    torch.testing.assert_close(model.bert.encoder.layer[0].output.dense.weight,
+                               state["bert.encoder.layer.0.output.dense.weight"].bfloat16())
 
 
 def test_pickle_with_code_is_refused(tmp_path):
