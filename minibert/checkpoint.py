@@ -222,13 +222,18 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
         if any(n in filled for n in names):
             filled.update(names)
 
-    buffers = {name for name, _ in model.named_buffers()}
-    missing = [k for k in targets if k not in filled and k not in buffers]
+    skipped = {name for name, _ in model.named_buffers()} | {k for k, _, _ in report.mismatched}
+    missing = [k for k in targets if k not in filled and k not in skipped]
     encoder_missing = [k for k in missing if _is_encoder_key(k, prefix)]
     if encoder_missing:
+        more = f" (and {len(encoder_missing) - 1} more)" if len(encoder_missing) > 1 else ""
+        # Nothing matched at all: most likely a checkpoint of another architecture.
+        example = min(renamed, key=lambda k: ("embeddings" not in k, k), default="")
+        hint = (f"; none of its {len(renamed)} keys fit this {type(model).__name__} (the file "
+                f"has e.g. '{example}') - is it another model type?"
+                if not report.loaded and renamed else "")
         raise CheckpointError(f"{source}: encoder weight '{encoder_missing[0]}' is missing"
-                              + (f" (and {len(encoder_missing) - 1} more)"
-                                 if len(encoder_missing) > 1 else ""))
+                              f"{more}{hint}")
     report.newly_initialized = missing
     return report
 

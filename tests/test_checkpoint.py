@@ -173,6 +173,8 @@ def test_head_size_mismatch_errors_unless_asked(hf_pretraining_dir, tmp_path):
         tmp_path / "two", num_labels=5, ignore_mismatched_sizes=True, verbose=False)
     assert sorted(five.load_report.mismatched) == [("classifier.bias", (2,), (5,)),
                                                    ("classifier.weight", (2, 32), (5, 32))]
+    assert five.load_report.newly_initialized == []
+    assert "shape differs" in str(five.load_report)
     assert five.classifier.weight.shape == (5, 32)
 
 
@@ -263,6 +265,15 @@ def test_missing_encoder_weight_names_key(hf_pretraining_dir, tmp_path):
     with pytest.raises(CheckpointError, match=r"encoder\.layer\.1\.attention\.self\.key\.weight") as err:
         BertForPreTraining.from_pretrained(tmp_path, verbose=False)
     _assert_one_line(err, tmp_path / "model.safetensors")
+
+
+def test_checkpoint_of_another_architecture_says_so(tmp_path, transformers):
+    cfg = transformers.RobertaConfig(**TINY, type_vocab_size=1, pad_token_id=1)
+    transformers.RobertaForMaskedLM(cfg).save_pretrained(tmp_path)
+    state, source = read_state_dict(tmp_path)
+    with pytest.raises(CheckpointError, match=r"none of its \d+ keys fit this BertModel.*"
+                                              r"'roberta\.embeddings\..*another model type"):
+        load_into(BertModel(BertConfig(**TINY)), state, source)
 
 
 def test_encoder_shape_mismatch_names_both_shapes(hf_pretraining_dir, tmp_path):
