@@ -16,7 +16,8 @@ differences real checkpoints have are handled here, each in one small function:
 
 Name resolution (`resolve_model_dir`) lives in `minibert/hub.py`.
 
-Left out on purpose: sharded `.bin` files, TF/Flax checkpoints, dtype casting on load.
+Left out on purpose: sharded `.bin` files, TF/Flax checkpoints, a `torch_dtype` argument
+(tensors are cast to the dtype the model already has).
 """
 
 from __future__ import annotations
