@@ -4,6 +4,7 @@ fake `huggingface_hub` download, and the messages when none of them works.
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -41,9 +42,16 @@ def test_path_that_does_not_exist_is_not_sent_to_the_hub(tmp_path, monkeypatch):
 
 def test_resolves_hf_cache_with_refs_main(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    _fake_snapshot(tmp_path, "bert-base-uncased", "old")
-    new = _fake_snapshot(tmp_path, "bert-base-uncased", "abc123")
-    assert hub.resolve_model_dir("bert-base-uncased") == new
+    main = _fake_snapshot(tmp_path, "bert-base-uncased", "abc123")
+    newer = _fake_snapshot(tmp_path, "bert-base-uncased", "pr-branch")
+    ref = tmp_path / "models--bert-base-uncased" / "refs" / "main"
+    ref.write_text("abc123\n")
+    os.utime(main, (1, 1))  # the snapshot refs/main names is the older one on disk
+    assert hub.resolve_model_dir("bert-base-uncased") == main
+    ref.unlink()  # without refs/main, the newest complete snapshot
+    assert hub.resolve_model_dir("bert-base-uncased") == newer
+    (newer / "config.json").unlink()
+    assert hub.resolve_model_dir("bert-base-uncased") == main
 
 
 def test_hf_home_hub_layout(tmp_path, monkeypatch):
