@@ -253,3 +253,18 @@ def test_bad_model_folder_is_named(tmp_path):
     with pytest.raises(SystemExit, match="no config.json"):
         main(["predict", str(tmp_path), "hi"])
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.slow
+def test_main_job_on_real_minilm(minilm_dir, data, tmp_path):
+    """The README's first command with its defaults: learns more than the majority class."""
+    from train.cli import main
+
+    out = tmp_path / "main"
+    assert main(["finetune", "cola", "--model", str(minilm_dir), "--data", str(data),
+                 "--out", str(out), "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["recipe"] == "small"
+    ood = metrics["eval"]["out_of_domain_dev"]
+    assert min(sum(row) for row in zip(*ood["confusion"])) > 0, "predictions collapsed"
+    assert ood["mcc"] > 0.1
