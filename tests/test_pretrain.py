@@ -226,3 +226,29 @@ def test_too_little_data_is_a_clear_error():
     with pytest.raises(ValueError, match="has 0 examples"):
         pretrain(tiny_model("causal"), [], collator("causal"),
                  quiet(objective="causal"))
+
+
+def test_ctrl_c_finishes_the_step_and_saves(tmp_path):
+    """A real SIGINT mid-run: the step in flight completes, a checkpoint is written, and the
+    KeyboardInterrupt still reaches the caller."""
+    import os
+    import signal
+
+    def press_ctrl_c(step, loss):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, on_step=press_ctrl_c)
+    state = load_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))
+    assert state["step"] == 2 and state["position"] == 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_runs(precision):
+    """bf16 autocast, and fp16 with a GradScaler, train on CPU too (the GPU's code path)."""
+    result = pretrain(tiny_model("roberta"), make_examples("roberta", 10), collator("roberta"),
+                      quiet(objective="roberta", batch_size=5, epochs=2, lr=1e-3,
+                            precision=precision))
+    assert result.steps == 4 and all(math.isfinite(x) for x in result.losses)

@@ -8,6 +8,8 @@ the same global batch with the same collator seed and keeps its rows (see train/
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from test_pretrain import collator, make_examples, quiet, tiny_model
 
@@ -55,3 +57,37 @@ def test_shard_rows_cover_the_batch():
 def test_single_process_needs_no_group(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert not ddp.init_from_env().enabled
+
+
+def test_torchrun_command_line_equals_one_process(data, tmp_path):
+    """`python -m torch.distributed.run --nproc_per_node 2 -m train.cli pretrain ...` (gloo, CPU)
+    logs the same losses as the same command in one process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from train.cli import main
+
+    text = tmp_path / "kant_head.txt"
+    lines = (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:300]
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["train-tokenizer", "--type", "bpe", "--vocab-size", "400", str(text),
+                 "--out", str(tmp_path / "tok")]) == 0
+    args = ["pretrain", "--tokenizer", str(tmp_path / "tok"), "--train", str(text),
+            "--hidden-size", "32", "--num-hidden-layers", "2", "--num-attention-heads", "4",
+            "--intermediate-size", "37", "--vocab-size", "tokenizer", "--block-size", "32",
+            "--batch-size", "16", "--max-steps", "3", "--lr", "1e-3", "--no-progress",
+            "--hidden-dropout-prob", "0", "--attention-probs-dropout-prob", "0"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                    "--master_port", str(ddp.free_port()), "-m", "train.cli", *args,
+                    "--out", str(tmp_path / "ddp")], check=True, env=env,
+                   cwd=Path(__file__).resolve().parents[1], capture_output=True)
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+
+    def losses(d):
+        return [json.loads(line)["loss"] for line in (d / "metrics.jsonl").read_text().splitlines()]
+
+    torch.testing.assert_close(torch.tensor(losses(tmp_path / "ddp")),
+                               torch.tensor(losses(tmp_path / "one")), rtol=1e-5, atol=1e-6)

@@ -17,6 +17,7 @@ Left out on purpose: evaluation splits and perplexity reporting, streaming datas
 from __future__ import annotations
 
 import argparse
+import os
 import random
 from pathlib import Path
 
@@ -135,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
     model = objectives.model_class(args.objective)(config)
     examples = build_dataset(args, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{type(model).__name__}: {n_params:,} parameters; {len(examples):,} examples")
+    main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 talks
+    if main_process:
+        print(f"{type(model).__name__}: {n_params:,} parameters; {len(examples):,} examples")
     train_args = PretrainArgs(
         objective=args.objective, out_dir=args.out, epochs=args.epochs, max_steps=args.max_steps,
         batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
@@ -153,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         ddp.shutdown()
-    if result.losses:
+    if result.losses and main_process:
         print(f"{result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}, "
               f"{result.tokens_per_second:,.0f} tokens/s; saved to {args.out}")
     return 0
