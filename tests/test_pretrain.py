@@ -252,3 +252,9 @@ def test_mixed_precision_runs(precision):
                       quiet(objective="roberta", batch_size=5, epochs=2, lr=1e-3,
                             precision=precision))
     assert result.steps == 4 and all(math.isfinite(x) for x in result.losses)
+
+
+def test_fresh_run_over_old_checkpoints_is_refused(tmp_path):
+    _run(tmp_path, max_steps=2)
+    with pytest.raises(checkpointing.CheckpointError, match="pass --resume"):
+        _run(tmp_path, max_steps=2)

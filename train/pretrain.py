@@ -169,6 +169,11 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     settings = {k: getattr(args, k) for k in _MUST_MATCH} | {"n_examples": n}
 
     step, consumed, losses = 0, 0, []
+    if not args.resume and ckpt_root and latest_checkpoint(ckpt_root):
+        raise CheckpointError(f"{ckpt_root} already holds checkpoints; pass --resume to continue "
+                              f"that run, or choose another --out")
+    if not args.resume and metrics:
+        metrics.truncate_after(0)  # a fresh run starts a fresh log
     if args.resume:
         found = latest_checkpoint(ckpt_root) if ckpt_root else None
         if found is None:
