@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 CONFIG_NAME = "config.json"
 
@@ -49,8 +49,8 @@ class BertConfig:
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
-    bos_token_id: Optional[int] = None
-    eos_token_id: Optional[int] = None
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
     # "bert" or "roberta": RoBERTa differs in position ids (they start at pad_token_id + 1),
     # checkpoint prefix (`roberta.`) and heads, not in the encoder itself.
     model_type: str = "bert"
@@ -58,10 +58,10 @@ class BertConfig:
     is_decoder: bool = False
     # Classification heads.
     num_labels: int = 2
-    id2label: Optional[dict] = None
-    label2id: Optional[dict] = None
-    problem_type: Optional[str] = None
-    classifier_dropout: Optional[float] = None
+    id2label: dict | None = None
+    label2id: dict | None = None
+    problem_type: str | None = None
+    classifier_dropout: float | None = None
     # Unknown keys from a config.json, written back out so nothing is lost in a round trip.
     extra: dict = field(default_factory=dict, repr=False)
 
@@ -111,7 +111,7 @@ class BertConfig:
     # ---- dict / json -------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "config", **overrides: Any) -> "BertConfig":
+    def from_dict(cls, d: dict, source: str = "config", **overrides: Any) -> BertConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
@@ -159,7 +159,7 @@ class BertConfig:
         return d
 
     @classmethod
-    def from_json_file(cls, path: Union[str, os.PathLike], **overrides: Any) -> "BertConfig":
+    def from_json_file(cls, path: str | os.PathLike, **overrides: Any) -> BertConfig:
         path = Path(path)
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
@@ -168,14 +168,14 @@ class BertConfig:
         return cls.from_dict(d, source=str(path), **overrides)
 
     @classmethod
-    def from_pretrained(cls, path: Union[str, os.PathLike], **overrides: Any) -> "BertConfig":
+    def from_pretrained(cls, path: str | os.PathLike, **overrides: Any) -> BertConfig:
         path = Path(path)
         return cls.from_json_file(path / CONFIG_NAME if path.is_dir() else path, **overrides)
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
-    def save_pretrained(self, directory: Union[str, os.PathLike]) -> Path:
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         out = directory / CONFIG_NAME
@@ -184,7 +184,7 @@ class BertConfig:
         os.replace(tmp, out)
         return out
 
-    def replace(self, **changes: Any) -> "BertConfig":
+    def replace(self, **changes: Any) -> BertConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -208,15 +208,15 @@ def _expected_type(name: str) -> type:
 
 PRESETS: dict[str, dict] = {
     "bert-base-uncased": {},
-    "bert-large-uncased": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                               intermediate_size=4096),
-    "roberta-base": dict(model_type="roberta", vocab_size=50265, max_position_embeddings=514,
-                         type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1,
-                         bos_token_id=0, eos_token_id=2),
+    "bert-large-uncased": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+                               "intermediate_size": 4096},
+    "roberta-base": {"model_type": "roberta", "vocab_size": 50265, "max_position_embeddings": 514,
+                         "type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1,
+                         "bos_token_id": 0, "eos_token_id": 2},
     # The KantaiBERT chapter's RobertaConfig. Its tokenizer puts <s>=0, <pad>=1, </s>=2.
-    "kantaibert": dict(model_type="roberta", vocab_size=52000, max_position_embeddings=514,
-                       num_attention_heads=12, num_hidden_layers=6, type_vocab_size=1,
-                       layer_norm_eps=1e-12, pad_token_id=1, bos_token_id=0, eos_token_id=2),
+    "kantaibert": {"model_type": "roberta", "vocab_size": 52000, "max_position_embeddings": 514,
+                       "num_attention_heads": 12, "num_hidden_layers": 6, "type_vocab_size": 1,
+                       "layer_norm_eps": 1e-12, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2},
 }
 
 
