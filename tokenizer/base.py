@@ -31,10 +31,24 @@ pad_to_multiple_of, added (user) tokens.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+CONFIG_FILE = "tokenizer_config.json"
+
+
+def read_tokenizer_config(directory: Path) -> dict | None:
+    """The folder's tokenizer_config.json (ours or Hugging Face's) as a dict, or None."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
 
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second")
 PADDING_STRATEGIES = ("longest", "max_length")

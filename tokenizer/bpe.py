@@ -32,7 +32,7 @@ from pathlib import Path
 
 import regex
 
-from .base import Pieces, Tokenizer
+from .base import CONFIG_FILE, Pieces, Tokenizer, read_tokenizer_config
 from .bpe_files import (
     check_merges,
     load_merges_txt,
@@ -43,7 +43,6 @@ from .bpe_files import (
 )
 from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars
 
-CONFIG_FILE = "tokenizer_config.json"
 ROBERTA_SPECIALS = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
 GPT2_SPECIALS = {"cls": "<|endoftext|>", "sep": "<|endoftext|>", "unk": "<|endoftext|>"}
 # The word cache is cleared when it grows past this many words (HF keeps 10,000).
@@ -150,12 +149,8 @@ class ByteLevelBPETokenizer(Tokenizer):
                     raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in this folder")
                 from_json = load_tokenizer_json(directory / "tokenizer.json")
         settings: dict = {} if from_json is None else dict(from_json[2])
-        config_path = directory / CONFIG_FILE
-        if config_path.is_file():
-            try:
-                config = json.loads(config_path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise ValueError(f"{config_path}: not valid JSON ({e})") from e
+        config = read_tokenizer_config(directory)
+        if config is not None:
             settings["add_prefix_space"] = bool(config.get("add_prefix_space", False))
             tokenizer_class = str(config.get("tokenizer_class", ""))
             if tokenizer_class.startswith("Roberta"):

@@ -28,11 +28,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .base import Tokenizer
+from .base import CONFIG_FILE, Tokenizer, read_tokenizer_config
 from .basic import BasicTokenizer
 
 SPECIAL_DEFAULTS = {"unk": "[UNK]", "sep": "[SEP]", "pad": "[PAD]", "cls": "[CLS]", "mask": "[MASK]"}
-CONFIG_FILE = "tokenizer_config.json"
 VOCAB_FILE = "vocab.txt"
 
 
@@ -114,12 +113,8 @@ class WordPieceTokenizer(Tokenizer):
         if not (directory / VOCAB_FILE).is_file():
             raise FileNotFoundError(f"{directory}: no {VOCAB_FILE} in this folder")
         settings = {}
-        config_path = directory / CONFIG_FILE
-        if config_path.is_file():
-            try:
-                config = json.loads(config_path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise ValueError(f"{config_path}: not valid JSON ({e})") from e
+        config = read_tokenizer_config(directory)
+        if config is not None:
             settings["lowercase"] = bool(config.get("do_lower_case", True))
             settings["strip_accents"] = config.get("strip_accents")
             settings["handle_chinese_chars"] = bool(config.get("tokenize_chinese_chars", True))
