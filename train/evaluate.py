@@ -102,7 +102,7 @@ def format_report(r: EvalReport) -> str:
     if cls is not None:
         lines.append(f"WARNING: predicted {r.labels[cls]} ({cls}) for all {r.n} sentences; "
                      f"MCC is 0. The model learned only the majority class: try a higher "
-                     f"learning rate (1e-4 to 2e-4 for small checkpoints), more epochs, or warmup.")
+                     f"learning rate (1e-4 for small checkpoints), more epochs, or warmup.")
     return "\n".join(lines)
 
 
