@@ -89,3 +89,21 @@ def test_cli_lists_commands(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert all(name in out for name in COMMANDS)
+
+
+def test_fused_adamw_matches_plain_loop():
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(7, 5), nn.LayerNorm(5), nn.Linear(5, 3))
+    b = nn.Sequential(nn.Linear(7, 5), nn.LayerNorm(5), nn.Linear(5, 3))
+    b.load_state_dict(a.state_dict())
+    fused = build_optimizer(a, lr=1e-2)
+    plain = torch.optim.AdamW(parameter_groups(b, 0.01), lr=1e-2, eps=1e-8, foreach=False)
+    assert fused.defaults["fused"], "torch has a fused AdamW for CPU since 2.4"
+    x = torch.randn(13, 7)
+    for _ in range(5):
+        for model, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
