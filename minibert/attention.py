@@ -8,13 +8,18 @@ Follows Vaswani et al. 2017 section 3.2 and the BERT layout (Devlin et al. 2018)
 output projection, dropout, residual and LayerNorm live in `attention.output`. Attribute names
 are the checkpoint keys: `attention.self.query/key/value`, `attention.output.dense/LayerNorm`.
 
-Two paths compute the same thing (a test checks they agree within 1e-5 in fp32):
+Three paths compute the same thing (tests check each against the first within 1e-5 in fp32):
   * reference: the formula above in plain tensor ops; returns the probabilities A, for
     teaching and attention plots;
   * fast (default when probabilities are not asked for): Q, K and V from one matmul
     against the stacked weights, then torch.nn.functional.scaled_dot_product_attention,
     which fuses scale, mask, softmax, dropout and the product with V and, where it can,
-    never stores the (B, nh, T, T) matrix.
+    never stores the (B, nh, T, T) matrix;
+  * CPU training (dropout on, on the CPU): there SDPA cannot fuse anything, it falls back
+    to the reference steps and draws its dropout mask the slow way. This path writes the
+    steps out itself and saves three passes over the activations: 1/sqrt(hs) is folded
+    into Wq and bq, dropout's 1/(1-p) into Wv and bv (both scale weights, not the
+    (B, nh, T, hs) activations), and the dropout mask is minibert.dropout's cheap one.
 
 The mask bias uses torch.finfo(dtype).min rather than -inf or a hard-coded -1e9: -1e9 does
 not fit in fp16 (max 65504) and -inf turns a row with every key masked (a fully padded
@@ -34,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import BertConfig
+from .dropout import dropout_add, keep_mask, keep_scale
 
 
 def build_attention_bias(attention_mask: torch.Tensor | None, seq_len: int,
@@ -90,20 +96,45 @@ class SelfAttention(nn.Module):
         probs = scores.softmax(dim=-1)
         return self.dropout(probs) @ v, probs
 
-    def project_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def project_qkv(self, x: torch.Tensor, q_scale: float = 1.0,
+                    v_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q, K, V in one matmul against the three weights stacked (3H, H).
 
         Same numbers as three separate projections (a test checks). It pays in training:
         the backward pass computes one input gradient instead of three and adds none
         (bench/RESULTS.md); in inference it is a wash. The weights stay three Parameters, so
-        checkpoint keys do not change.
+        checkpoint keys do not change. q_scale and v_scale multiply Q and V, by scaling
+        their (H, H) weights rather than their (B, T, H) outputs.
         """
         B, T, _ = x.shape
-        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3H, H)
-        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])  # (3H,)
+        wq, bq, wv, bv = self.query.weight, self.query.bias, self.value.weight, self.value.bias
+        if q_scale != 1.0:
+            wq, bq = wq * q_scale, bq * q_scale
+        if v_scale != 1.0:
+            wv, bv = wv * v_scale, bv * v_scale
+        w = torch.cat([wq, self.key.weight, wv])  # (3H, H)
+        b = torch.cat([bq, self.key.bias, bv])  # (3H,)
         qkv = F.linear(x, w, b).view(B, T, 3, self.num_heads, self.head_size)  # (B, T, 3, nh, hs)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hs)
         return q, k, v
+
+    def cpu_training(self, x: torch.Tensor, bias: torch.Tensor | None,
+                     causal: bool) -> torch.Tensor:
+        """The CPU training path: the reference steps with both scales folded into weights."""
+        p = self.dropout_p
+        q, k, v = self.project_qkv(x, q_scale=1.0 / math.sqrt(self.head_size),
+                                   v_scale=keep_scale(p))  # 3 x (B, nh, T, hs)
+        scores = q @ k.transpose(-1, -2)  # (B, nh, T, T), already divided by sqrt(hs)
+        # In place is safe: a matmul does not need its own output for backward.
+        if bias is not None:
+            scores += bias
+        elif causal:
+            T = q.size(-2)
+            future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
+            scores.masked_fill_(future, torch.finfo(scores.dtype).min)
+        probs = scores.softmax(dim=-1)
+        # Dropout without its 1/(1-p): that factor is already in v.
+        return (probs * keep_mask(probs.shape, p, probs.device)) @ v  # (B, nh, T, hs)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -121,6 +152,8 @@ class SelfAttention(nn.Module):
             k = self.split_heads(self.key(x))
             v = self.split_heads(self.value(x))
             context, probs = self.reference(q, k, v, bias, causal)
+        elif self.training and 0.0 < self.dropout_p < 1.0 and device == "cpu":
+            context = self.cpu_training(x, bias, causal)
         else:
             q, k, v = self.project_qkv(x)
             context = F.scaled_dot_product_attention(
@@ -140,8 +173,7 @@ class AttentionOutput(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, context: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        h = self.dropout(self.dense(context))
-        h += residual  # in place: neither dense nor dropout needs its output for backward
+        h = dropout_add(self.dense(context), residual, self.dropout.p, self.training)
         return self.LayerNorm(h)
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .config import BertConfig
+from .dropout import dropout
 
 
 def roberta_position_ids(input_ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
@@ -95,4 +96,4 @@ class Embeddings(nn.Module):
         else:
             x = x + self.token_type_embeddings(token_type_ids)
         x = x + self.position_embeddings(position_ids)  # (1 or B, T, H) broadcasts
-        return self.dropout(self.LayerNorm(x))
+        return dropout(self.LayerNorm(x), self.dropout.p, self.training)

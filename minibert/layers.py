@@ -24,6 +24,7 @@ from torch import nn
 
 from .attention import Attention
 from .config import BertConfig
+from .dropout import dropout_add
 
 # Hugging Face's names for activations. "gelu" is the exact erf form BERT was trained with.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -65,8 +66,7 @@ class Output(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        h = self.dropout(self.dense(x))  # (B, T, H)
-        h += residual  # in place: neither dense nor dropout needs its output for backward
+        h = dropout_add(self.dense(x), residual, self.dropout.p, self.training)  # (B, T, H)
         return self.LayerNorm(h)
 
 

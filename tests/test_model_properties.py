@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import minibert
 from minibert.attention import SelfAttention, build_attention_bias
+from minibert.dropout import keep_mask
 from minibert.embeddings import roberta_position_ids
 
 ODD = {"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -75,6 +76,57 @@ def test_fused_qkv_projection_matches_three_projections():
     for a, b in zip(fused, separate):
         assert a.shape == (13, 4, 7, 8)
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+def test_cpu_training_path_matches_reference_with_the_same_mask(causal, padded):
+    """In training on the CPU the attention takes its own path (scales folded into Wq and
+    Wv, the cheap dropout mask). Given the mask it draws, the paper's formula written with
+    three projections and nn.Dropout's scale gives the same output and the same gradients."""
+    p = 0.3
+    torch.manual_seed(2)
+    attn = SelfAttention(bert_config(attention_probs_dropout_prob=p)).train()
+    x = torch.randn(13, 7, 32, requires_grad=True)
+    mask = torch.ones(13, 7, dtype=torch.long)
+    if padded:
+        mask[2, 3:] = 0
+        mask[9, 6:] = 0
+    bias = build_attention_bias(mask, 7, x.dtype, causal)
+
+    torch.manual_seed(11)
+    fast, _ = attn(x, bias, causal)
+    torch.manual_seed(11)
+    keep = keep_mask((13, 4, 7, 7), p)
+    assert 0 < keep.float().mean() < 1
+
+    q, k, v = (attn.split_heads(lin(x)) for lin in (attn.query, attn.key, attn.value))
+    scores = q @ k.transpose(-1, -2) / 8 ** 0.5  # head size 8
+    if bias is not None:
+        scores = scores + bias
+    elif causal:
+        scores = scores.masked_fill(torch.ones(7, 7, dtype=torch.bool).triu(1), -1e30)
+    ref = (scores.softmax(-1) * keep / (1 - p)) @ v  # (B, nh, T, hs)
+    ref = ref.transpose(1, 2).reshape(13, 7, 32)
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-4)
+
+    g = torch.randn(13, 7, 32)
+    grads_fast = torch.autograd.grad(fast, [x, attn.query.weight, attn.value.bias], g)
+    grads_ref = torch.autograd.grad(ref, [x, attn.query.weight, attn.value.bias], g)
+    for a, b in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_train_mode_forward_repeats_with_the_seed_and_drops_something():
+    model = minibert.BertModel(bert_config()).train()
+    ids, mask = random_batch(4, 10, 50, 0, seed=3)
+    torch.manual_seed(0)
+    a = model(ids, attention_mask=mask).last_hidden_state
+    torch.manual_seed(0)
+    b = model(ids, attention_mask=mask).last_hidden_state
+    c = model(ids, attention_mask=mask).last_hidden_state
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.allclose(a, c)
 
 
 def test_zero_queries_attend_uniformly_to_real_tokens():
