@@ -12,6 +12,8 @@ differences real checkpoints have are handled here, each in one small function:
   * TensorFlow-era names: bert-base-uncased still stores `LayerNorm.gamma` / `LayerNorm.beta`
     for what PyTorch calls `LayerNorm.weight` / `LayerNorm.bias`;
   * buffers that are not weights (`embeddings.position_ids`), skipped;
+  * wrapper prefixes: a state dict taken from a DistributedDataParallel model has every key
+    under `module.`, one from a `torch.compile`d model under `_orig_mod.`; dropped;
   * the tied MLM decoder: its weight is the word-embedding matrix, so a file may omit it.
 
 Name resolution (`resolve_model_dir`) lives in `minibert/hub.py`.
@@ -104,9 +106,14 @@ class LoadReport:
     unused: list[str] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)
     mismatched: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+    wrapper_prefix: str = ""
 
     def __str__(self) -> str:
         lines = [f"Loaded {len(self.loaded)} tensors from {self.source}."]
+        if self.wrapper_prefix:
+            lines.append(f"  Dropped '{self.wrapper_prefix}' from every key: the weights were "
+                         "saved from a wrapped model (DistributedDataParallel adds 'module.', "
+                         "torch.compile '_orig_mod.').")
         if self.renamed:
             old, new = self.renamed[0]
             lines.append(f"  Renamed {len(self.renamed)} old-style names (e.g. {old} -> {new}); "
@@ -134,6 +141,25 @@ def _rename_legacy(key: str) -> str:
     if key.endswith("LayerNorm.beta"):
         return key[: -len("beta")] + "bias"
     return key
+
+
+# What torch's wrappers put in front of every key: DistributedDataParallel, torch.compile.
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+def _wrapper_prefix(keys: list[str]) -> str:
+    """The wrapper prefixes every key carries, outermost first ("" if none).
+
+    Only a prefix on every key counts: a model's own keys never start with these names.
+    """
+    prefix = ""
+    while True:
+        for w in _WRAPPER_PREFIXES:
+            if keys and all(k.startswith(prefix + w) for k in keys):
+                prefix += w
+                break
+        else:
+            return prefix
 
 
 def _align_prefix(keys: set[str], model_keys: set[str], prefix: str) -> dict[str, str]:
@@ -179,10 +205,11 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
     targets = model.state_dict(keep_vars=True)
 
     renamed: dict[str, torch.Tensor] = {}
+    wrapped = report.wrapper_prefix = _wrapper_prefix(list(state_dict))
     for key, tensor in state_dict.items():
         if key.endswith(_SKIPPED_SUFFIXES):
             continue
-        new = _rename_legacy(key)
+        new = _rename_legacy(key[len(wrapped):])
         if new != key:
             report.renamed.append((key, new))
         renamed[new] = tensor

@@ -146,6 +146,26 @@ def test_tied_decoder_copy_never_overwrites_embeddings(cls, extra, decoder, embe
     assert fresh.get_output_embeddings().weight.data_ptr() == emb.data_ptr()
 
 
+@pytest.mark.parametrize("wrapper", ["module.", "_orig_mod.", "module._orig_mod.",
+                                     "_orig_mod.module."])
+def test_state_dict_of_a_wrapped_model_loads(wrapper):
+    """DistributedDataParallel saves every key under `module.`, torch.compile under
+    `_orig_mod.`; the report says the prefix was dropped."""
+    model = BertForPreTraining(BertConfig(**TINY))
+    state = {wrapper + k: v.clone() + 1 for k, v in model.state_dict().items()}
+    fresh = BertForPreTraining(model.config)
+    report = load_into(fresh, state, "ddp.pt")
+    assert report.wrapper_prefix == wrapper and not report.unused and not report.newly_initialized
+    assert wrapper in str(report)
+    for k, v in fresh.state_dict().items():
+        torch.testing.assert_close(v, state[wrapper + k], atol=0, rtol=0)
+    # A prefix on only some keys is no wrapper: those keys are reported unused.
+    partial = dict(model.state_dict())
+    partial["module.extra"] = torch.zeros(1)
+    report = load_into(BertForPreTraining(model.config), partial, "mixed.pt")
+    assert report.wrapper_prefix == "" and report.unused == ["module.extra"]
+
+
 def test_sharded_safetensors_index(hf_pretraining_dir, tmp_path):
     src, _ = hf_pretraining_dir
     state = load_file(str(src / "model.safetensors"))
