@@ -40,6 +40,7 @@ from torch import nn
 
 from .config import BertConfig
 from .dropout import dropout_add, keep_mask, keep_scale
+from .linear import Linear, linear
 
 
 def build_attention_bias(attention_mask: torch.Tensor | None, seq_len: int,
@@ -73,9 +74,9 @@ class SelfAttention(nn.Module):
         H = config.hidden_size
         self.num_heads = config.num_attention_heads
         self.head_size = H // self.num_heads
-        self.query = nn.Linear(H, H)
-        self.key = nn.Linear(H, H)
-        self.value = nn.Linear(H, H)
+        self.query = Linear(H, H)
+        self.key = Linear(H, H)
+        self.value = Linear(H, H)
         self.dropout_p = config.attention_probs_dropout_prob
         self.dropout = nn.Dropout(self.dropout_p)
 
@@ -114,7 +115,7 @@ class SelfAttention(nn.Module):
             wv, bv = wv * v_scale, bv * v_scale
         w = torch.cat([wq, self.key.weight, wv])  # (3H, H)
         b = torch.cat([bq, self.key.bias, bv])  # (3H,)
-        qkv = F.linear(x, w, b).view(B, T, 3, self.num_heads, self.head_size)  # (B, T, 3, nh, hs)
+        qkv = linear(x, w, b).view(B, T, 3, self.num_heads, self.head_size)  # (B, T, 3, nh, hs)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hs)
         return q, k, v
 
@@ -168,7 +169,7 @@ class AttentionOutput(nn.Module):
 
     def __init__(self, config: BertConfig):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 

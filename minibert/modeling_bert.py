@@ -29,6 +29,7 @@ from .config import BertConfig
 from .embeddings import Embeddings
 from .heads import OnlyMLMHead, OnlyNSPHead, PreTrainingHeads
 from .layers import Encoder, Pooler
+from .linear import Linear
 from .modeling_utils import PreTrainedModel
 from .outputs import (
     BaseModelOutputWithPooling,
@@ -204,7 +205,7 @@ class BertForSequenceClassification(PreTrainedModel):
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
         self.dropout = _head_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
@@ -226,7 +227,7 @@ class BertForTokenClassification(PreTrainedModel):
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = _head_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
@@ -246,7 +247,7 @@ class BertForQuestionAnswering(PreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.qa_outputs = Linear(config.hidden_size, 2)
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
