@@ -10,6 +10,11 @@ the median of the per-iteration ratios ("paired").
     python bench/bench_model.py                      # bert-base, batch 32, seq 64 and 128
     python bench/bench_model.py --layers 2 --iters 2 --batch 8 --seqs 64   # quick look
     python bench/bench_model.py --pad 0.25           # a quarter of each row is padding
+    python bench/bench_model.py --ablate             # also minibert with MKL products only
+
+--ablate adds a third model to the alternation: minibert with minibert.linear's oneDNN
+products switched off (all products through MKL, as in transformers), to show what that
+path and the rest (dropout mask, folded scales, fused Q/K/V) each contribute.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import minibert
+import minibert.linear
 
 
 def make_models(args):
@@ -66,20 +72,26 @@ def step(model, batch, backward: bool) -> None:
 
 
 def bench(models: dict, batch, backward: bool, iters: int, warmup: int) -> dict[str, float]:
-    """Median seconds per step for each model, alternating models every iteration."""
-    for m in models.values():
+    """Median seconds per step for each model, alternating models every iteration.
+
+    models: name -> (model, whether minibert.linear may use oneDNN for it).
+    """
+    for m, _ in models.values():
         m.train(backward)
     times = {name: [] for name in models}
     for i in range(warmup + iters):
-        for name, m in models.items():
+        for name, (m, onednn) in models.items():
+            minibert.linear.ONEDNN_ENABLED = onednn
             t0 = time.perf_counter()
             step(m, batch, backward)
             if i >= warmup:
                 times[name].append(time.perf_counter() - t0)
+    minibert.linear.ONEDNN_ENABLED = True
     med = {name: statistics.median(t) for name, t in times.items()}
     # Per-iteration ratios of back-to-back runs: robust to load that drifts during the run.
-    med["paired_ratio"] = statistics.median(
-        b / a for a, b in zip(times["minibert"], times["transformers"]))
+    for name in models:
+        med["paired_" + name] = statistics.median(
+            b / a for a, b in zip(times[name], times["transformers"]))
     return med
 
 
@@ -95,23 +107,27 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--modes", nargs="+", default=["forward", "forward+backward"],
                    choices=["forward", "forward+backward"])
+    p.add_argument("--ablate", action="store_true",
+                   help="also time minibert with its oneDNN products switched off")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ours, hf, impl = make_models(args)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bert-base hidden 768, "
           f"{args.layers} layers, batch {args.batch}, pad {args.pad:.0%}, "
           f"transformers attention: {impl}, {args.iters} timed iterations (median)")
-    print(f"{'seq':>5} {'mode':>17} {'minibert tok/s':>15} {'transformers tok/s':>19} "
-          f"{'ratio':>6} {'paired':>7}")
+    models = {"minibert": (ours, True), "transformers": (hf, False)}
+    if args.ablate:
+        models["minibert, MKL only"] = (ours, False)
+    print(f"{'seq':>5} {'mode':>17} {'model':>19} {'tok/s':>7} {'ratio':>6} {'paired':>7}")
     for seq in args.seqs:
         batch = make_batch(args, seq)
         for mode in args.modes:
-            t = bench({"minibert": ours, "transformers": hf}, batch,
-                      mode == "forward+backward", args.iters, args.warmup)
+            t = bench(models, batch, mode == "forward+backward", args.iters, args.warmup)
             tokens = args.batch * seq
-            a, b = tokens / t["minibert"], tokens / t["transformers"]
-            print(f"{seq:>5} {mode:>17} {a:>15,.0f} {b:>19,.0f} {a / b:>6.2f} "
-                  f"{t['paired_ratio']:>7.2f}", flush=True)
+            for name in models:
+                rate, ratio = tokens / t[name], t["transformers"] / t[name]
+                print(f"{seq:>5} {mode:>17} {name:>19} {rate:>7,.0f} {ratio:>6.2f} "
+                      f"{t['paired_' + name]:>7.2f}", flush=True)
     return 0
 
 
