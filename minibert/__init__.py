@@ -2,9 +2,12 @@
 
 Start reading at embeddings.py, then attention.py, layers.py, heads.py, modeling_bert.py,
 modeling_roberta.py; modeling_utils.py holds initialisation, tying and checkpoint I/O.
+The CPU training fast paths live in dropout.py and linear.py, generation's cache in
+kv_cache.py.
 """
 
 from .config import BertConfig, ConfigError, preset
+from .kv_cache import KVCache
 from .modeling_bert import (
                             BertForMaskedLM,
                             BertForNextSentencePrediction,
@@ -32,6 +35,7 @@ __all__ = [
                             "BertForTokenClassification",
                             "BertModel",
                             "ConfigError",
+                            "KVCache",
                             "PreTrainedModel",
                             "RobertaForCausalLM",
                             "RobertaForMaskedLM",

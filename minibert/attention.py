@@ -27,7 +27,7 @@ sequence) into 0/0 = NaN. The finite minimum gives such a row a harmless uniform
 
 Shapes: B batch, T sequence length, H hidden size, nh heads, hs head size (H = nh * hs).
 
-Left out on purpose: cross-attention, key/value caches, relative position scores.
+Left out on purpose: cross-attention, relative position scores.
 """
 
 from __future__ import annotations
@@ -40,28 +40,42 @@ from torch import nn
 
 from .config import BertConfig
 from .dropout import dropout_add, keep_mask, keep_scale
+from .kv_cache import LayerCache
 from .linear import Linear, linear
 
 
 def build_attention_bias(attention_mask: torch.Tensor | None, seq_len: int,
-                         dtype: torch.dtype, causal: bool) -> torch.Tensor | None:
+                         dtype: torch.dtype, causal: bool, past_length: int = 0,
+                         device: torch.device | str | None = None) -> torch.Tensor | None:
     """The additive bias every layer shares, or None when there is nothing to mask.
 
-    attention_mask: (B, T) with 1 for real tokens, 0 for padding. Returns (B, 1, 1, T) for
-    padding alone (broadcast over heads and queries), (B, 1, T, T) for padding plus causal.
-    With causal=True and no padding it returns None; the layers then mask causally
-    themselves (SDPA's is_causal flag needs no tensor at all).
+    attention_mask: (B, P + T) with 1 for real tokens, 0 for padding, where P = past_length
+    tokens are already in a key/value cache (minibert/kv_cache.py) and T = seq_len are new.
+    Returns (B, 1, 1, P + T) for padding alone (broadcast over heads and queries),
+    (B or 1, 1, T, P + T) once causal masking is in it. With causal=True, no padding and no
+    past it returns None; the layers then mask causally themselves (SDPA's is_causal flag
+    needs no tensor at all). With a past, the causal part is always in the tensor, since
+    is_causal would line the queries up with the first keys instead of the last.
     """
-    if attention_mask is None or bool(attention_mask.all()):
-        return None
-    if attention_mask.shape[-1] != seq_len or attention_mask.dim() != 2:
-        raise ValueError(f"attention_mask must be (batch, {seq_len}) of 0/1, "
+    padded = attention_mask is not None and not bool(attention_mask.all())
+    if attention_mask is not None and (attention_mask.dim() != 2
+                                       or attention_mask.shape[-1] != past_length + seq_len):
+        raise ValueError(f"attention_mask must be (batch, {past_length + seq_len}) of 0/1, "
                          f"got shape {tuple(attention_mask.shape)}")
-    allowed = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T)
+    need_causal = causal and past_length > 0 and seq_len > 1
+    if not padded and not need_causal:
+        return None
+    if attention_mask is not None:
+        device = attention_mask.device
+    allowed = torch.ones(1, 1, 1, past_length + seq_len, dtype=torch.bool, device=device)
+    if padded:
+        allowed = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, P + T)
     if causal:
-        tri = torch.ones(seq_len, seq_len, dtype=torch.bool, device=attention_mask.device).tril()
-        allowed = allowed & tri  # (B, 1, T, T)
-    bias = torch.zeros(allowed.shape, dtype=dtype, device=attention_mask.device)
+        # Query i sits at position P + i and may see keys 0 .. P + i.
+        tri = torch.ones(seq_len, past_length + seq_len, dtype=torch.bool,
+                         device=device).tril(past_length)
+        allowed = allowed & tri  # (B or 1, 1, T, P + T)
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=device)
     # masked_fill, not a sum of two biases: min + min would overflow to -inf.
     return bias.masked_fill(~allowed, torch.finfo(dtype).min)
 
@@ -138,7 +152,13 @@ class SelfAttention(nn.Module):
         return (probs * keep_mask(probs.shape, p, probs.device)) @ v  # (B, nh, T, hs)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                output_attentions: bool = False, cache: LayerCache | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, H) -> context (B, T, H), probabilities (B, nh, T, T) or None.
+
+        With a cache, x holds only the new tokens: their keys and values are appended and
+        the queries attend over every cached position (the bias must cover them all).
+        """
         B, T, H = x.shape
         probs = None
         device = x.device.type
@@ -152,11 +172,16 @@ class SelfAttention(nn.Module):
             q = self.split_heads(self.query(x))  # (B, nh, T, hs)
             k = self.split_heads(self.key(x))
             v = self.split_heads(self.value(x))
+            if cache is not None:
+                k, v = cache.append(k, v)  # (B, nh, P + T, hs)
             context, probs = self.reference(q, k, v, bias, causal)
-        elif self.training and 0.0 < self.dropout_p < 1.0 and device == "cpu":
+        elif (self.training and 0.0 < self.dropout_p < 1.0 and device == "cpu"
+              and cache is None):
             context = self.cpu_training(x, bias, causal)
         else:
             q, k, v = self.project_qkv(x)
+            if cache is not None:
+                k, v = cache.append(k, v)  # (B, nh, P + T, hs)
             context = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=bias, dropout_p=self.dropout_p if self.training else 0.0,
                 is_causal=causal and bias is None)  # (B, nh, T, hs)
@@ -187,6 +212,7 @@ class Attention(nn.Module):
         self.output = AttentionOutput(config)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, probs = self.self(x, bias, causal, output_attentions)
+                output_attentions: bool = False, cache: LayerCache | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        context, probs = self.self(x, bias, causal, output_attentions, cache)
         return self.output(context, x), probs

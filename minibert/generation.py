@@ -6,17 +6,21 @@
     top-p        keep the smallest set whose probability reaches p (Holtzman et al. 2019)
 
 Sampling draws from an explicit torch.Generator, so a seed reproduces a generation exactly.
-`generate` re-runs the whole sequence for every new token: clear, and quick enough for the
-short texts this project generates.
+`generate` runs the prompt once and then feeds only the newest token, with the keys and
+values of the earlier ones kept in a KVCache (minibert/kv_cache.py). `use_cache=False` is the
+reference path: it re-runs the whole sequence for every new token; a test checks both give
+the same tokens and logits.
 
 Shapes: B batch, T sequence length, V vocabulary size.
 
-Left out on purpose: key/value caching, beam search, repetition penalties.
+Left out on purpose: beam search, repetition penalties.
 """
 
 from __future__ import annotations
 
 import torch
+
+from .kv_cache import KVCache
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -61,7 +65,8 @@ def next_token(logits: torch.Tensor, do_sample: bool = False, temperature: float
 def generate(model, input_ids: torch.Tensor, max_new_tokens: int = 20, do_sample: bool = False,
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              generator: torch.Generator | None = None, eos_token_id: int | None = None,
-             pad_token_id: int | None = None, max_length: int | None = None) -> torch.Tensor:
+             pad_token_id: int | None = None, max_length: int | None = None,
+             use_cache: bool = True) -> torch.Tensor:
     """Extend each row of input_ids (B, T) by up to max_new_tokens tokens.
 
     A row stops at eos_token_id (kept in the output) and is padded with pad_token_id while
@@ -75,16 +80,22 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int = 20, do_sample
     was_training = model.training
     model.eval()
     ids = input_ids
+    cache = KVCache(model.config.num_hidden_layers) if use_cache else None
+    fresh = ids  # what the model has not seen yet: the prompt, then one token at a time
     finished = torch.zeros(ids.size(0), dtype=torch.bool, device=ids.device)
     for _ in range(max_new_tokens):
         if max_length is not None and ids.size(1) >= max_length:
             break
         mask = ids.ne(pad_token_id).long() if pad_token_id is not None else None
-        logits = model(ids, attention_mask=mask).logits[:, -1, :]  # (B, V)
+        if cache is None:
+            logits = model(ids, attention_mask=mask).logits[:, -1, :]  # (B, V)
+        else:
+            logits = model(fresh, attention_mask=mask, past_key_values=cache).logits[:, -1, :]
         new = next_token(logits, do_sample, temperature, top_k, top_p, generator)  # (B,)
         if pad_token_id is not None:
             new = new.masked_fill(finished, pad_token_id)
         ids = torch.cat([ids, new[:, None]], dim=1)  # (B, T + 1)
+        fresh = new[:, None]  # (B, 1)
         if eos_token_id is not None:
             finished |= new.eq(eos_token_id)
             if bool(finished.all()):

@@ -25,6 +25,7 @@ from torch import nn
 from .attention import Attention
 from .config import BertConfig
 from .dropout import dropout_add
+from .kv_cache import KVCache, LayerCache
 from .linear import Linear
 
 # Hugging Face's names for activations. "gelu" is the exact erf form BERT was trained with.
@@ -81,8 +82,9 @@ class Layer(nn.Module):
         self.output = Output(config)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        a, probs = self.attention(x, bias, causal, output_attentions)
+                output_attentions: bool = False, cache: LayerCache | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, probs = self.attention(x, bias, causal, output_attentions, cache)
         return self.output(self.intermediate(a), a), probs
 
 
@@ -94,12 +96,14 @@ class Encoder(nn.Module):
         self.layer = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
-                output_attentions: bool = False, output_hidden_states: bool = False):
+                output_attentions: bool = False, output_hidden_states: bool = False,
+                cache: KVCache | None = None):
         """Returns (last hidden state, all hidden states or None, all attentions or None)."""
         hidden_states = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
-        for layer in self.layer:
-            x, probs = layer(x, bias, causal, output_attentions)
+        for i, layer in enumerate(self.layer):
+            x, probs = layer(x, bias, causal, output_attentions,
+                             cache[i] if cache is not None else None)
             if output_hidden_states:
                 hidden_states.append(x)
             if output_attentions:

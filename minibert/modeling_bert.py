@@ -28,6 +28,7 @@ from .attention import build_attention_bias
 from .config import BertConfig
 from .embeddings import Embeddings
 from .heads import OnlyMLMHead, OnlyNSPHead, PreTrainingHeads
+from .kv_cache import KVCache
 from .layers import Encoder, Pooler
 from .linear import Linear
 from .modeling_utils import PreTrainedModel
@@ -102,18 +103,44 @@ class BertModel(PreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: Tensor = None,
                 token_type_ids: Tensor = None, position_ids: Tensor = None,
-                output_attentions: bool = False,
-                output_hidden_states: bool = False) -> BaseModelOutputWithPooling:
-        if attention_mask is not None and attention_mask.shape != input_ids.shape:
+                output_attentions: bool = False, output_hidden_states: bool = False,
+                past_key_values: KVCache | None = None) -> BaseModelOutputWithPooling:
+        """past_key_values: a KVCache (decoders only) holding P earlier tokens; input_ids are
+        then the T new ones and attention_mask, if given, covers all P + T."""
+        B, T = input_ids.shape
+        past = 0
+        if past_key_values is not None:
+            if not self.causal:
+                raise ValueError("past_key_values needs a causal model (is_decoder=True): in a "
+                                 "bidirectional encoder earlier tokens see the new ones too")
+            past = past_key_values.length
+            if position_ids is None:
+                position_ids = self._cached_positions(attention_mask, past, T, input_ids.device)
+        if attention_mask is not None and attention_mask.shape != (B, past + T):
             raise ValueError(f"attention_mask shape {tuple(attention_mask.shape)} != "
-                             f"input_ids shape {tuple(input_ids.shape)}")
+                             f"{(B, past + T)} (input_ids {tuple(input_ids.shape)}"
+                             f"{f' after {past} cached tokens' if past else ''})")
         x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
-        bias = build_attention_bias(attention_mask, input_ids.size(1), x.dtype, self.causal)
-        x, hidden_states, attentions = self.encoder(x, bias, self.causal, output_attentions,
-                                                    output_hidden_states)
+        bias = build_attention_bias(attention_mask, T, x.dtype, self.causal, past, x.device)
+        # With a past, the causal part of the mask is in `bias` (or not needed for one query).
+        causal = self.causal and past == 0
+        x, hidden_states, attentions = self.encoder(x, bias, causal, output_attentions,
+                                                    output_hidden_states, past_key_values)
         pooled = self.pooler(x) if self.pooler is not None else None
         return BaseModelOutputWithPooling(last_hidden_state=x, pooler_output=pooled,
-                                          hidden_states=hidden_states, attentions=attentions)
+                                          hidden_states=hidden_states, attentions=attentions,
+                                          past_key_values=past_key_values)
+
+    def _cached_positions(self, attention_mask: Tensor, past: int, T: int,
+                          device: torch.device) -> torch.Tensor:
+        """Position ids of the T new tokens after `past` cached ones, as a full run counts them."""
+        if not self.roberta_positions:
+            return torch.arange(past, past + T, device=device).unsqueeze(0)  # (1, T)
+        pad = self.config.pad_token_id
+        if attention_mask is None:
+            return torch.arange(past, past + T, device=device).unsqueeze(0) + pad + 1  # (1, T)
+        real = attention_mask.int()  # (B, P + T); RoBERTa counts real tokens only
+        return ((torch.cumsum(real, dim=1) * real).long() + pad)[:, past:]  # (B, T)
 
 
 # ---- task models ---------------------------------------------------------------------------

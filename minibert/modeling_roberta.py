@@ -23,6 +23,7 @@ from torch import nn
 from .config import BertConfig
 from .generation import generate as _generate
 from .heads import RobertaClassificationHead, RobertaLMHead
+from .kv_cache import KVCache
 from .modeling_bert import BertModel, classification_loss, token_loss
 from .modeling_utils import PreTrainedModel
 from .outputs import CausalLMOutput, MaskedLMOutput, SequenceClassifierOutput
@@ -91,22 +92,27 @@ class RobertaForCausalLM(PreTrainedModel):
         return self.lm_head.decoder
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                labels=None, output_attentions=False, output_hidden_states=False) -> CausalLMOutput:
-        """labels are the input ids themselves (-100 where not scored); shifting is done here."""
+                labels=None, output_attentions=False, output_hidden_states=False,
+                past_key_values: KVCache | None = None) -> CausalLMOutput:
+        """labels are the input ids themselves (-100 where not scored); shifting is done here.
+
+        past_key_values: a KVCache (see minibert/kv_cache.py); input_ids are then only the
+        tokens after those it holds, and it is returned holding these too.
+        """
         out = self.roberta(input_ids, attention_mask, token_type_ids, position_ids,
-                           output_attentions, output_hidden_states)
+                           output_attentions, output_hidden_states, past_key_values)
         logits = self.lm_head(out.last_hidden_state)  # (B, T, V)
         loss = None
         if labels is not None:
             # Position t predicts token t+1: drop the last logit and the first label.
             loss = token_loss(logits[:, :-1].float(), labels[:, 1:])
         return CausalLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
-                              attentions=out.attentions)
+                              attentions=out.attentions, past_key_values=past_key_values)
 
     def generate(self, input_ids: torch.Tensor, max_new_tokens: int = 20, do_sample: bool = False,
                  temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, generator: torch.Generator | None = None,
-                 eos_token_id: int | None = None) -> torch.Tensor:
+                 eos_token_id: int | None = None, use_cache: bool = True) -> torch.Tensor:
         """Greedy (default) or sampled continuation; see minibert.generation.generate.
 
         Stops at eos_token_id (default: config.eos_token_id) or when the sequence fills the
@@ -116,4 +122,5 @@ class RobertaForCausalLM(PreTrainedModel):
         eos = c.eos_token_id if eos_token_id is None else eos_token_id
         return _generate(self, input_ids, max_new_tokens, do_sample, temperature, top_k, top_p,
                          generator, eos, pad_token_id=c.pad_token_id,
-                         max_length=c.max_position_embeddings - c.pad_token_id - 1)
+                         max_length=c.max_position_embeddings - c.pad_token_id - 1,
+                         use_cache=use_cache)

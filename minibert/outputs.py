@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .kv_cache import KVCache
+
 Tensor = torch.Tensor
 Tensors = tuple[torch.Tensor, ...] | None
 
@@ -38,6 +40,7 @@ class BaseModelOutputWithPooling(ModelOutput):
     pooler_output: Tensor | None = None  # (B, H), None when the model has no pooler
     hidden_states: Tensors = None
     attentions: Tensors = None
+    past_key_values: KVCache | None = None  # the cache passed in, now holding these tokens too
 
 
 @dataclass
@@ -63,6 +66,7 @@ class CausalLMOutput(ModelOutput):
     logits: Tensor | None = None  # (B, T, V)
     hidden_states: Tensors = None
     attentions: Tensors = None
+    past_key_values: KVCache | None = None
 
 
 @dataclass

@@ -92,3 +92,55 @@ def test_generation_stops_at_the_position_table(model):
     model.train()
     model.generate(torch.tensor([[0, 5]]), max_new_tokens=1)
     assert model.training, "generate must restore the training flag"
+
+
+# ---- the key/value cache ------------------------------------------------------------------
+
+def left_padded(rows: list[list[int]], pad: int = 1) -> torch.Tensor:
+    width = max(map(len, rows))
+    return torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+
+
+@pytest.mark.parametrize("kw", [
+    {},
+    {"do_sample": True, "temperature": 1.3, "top_k": 15, "top_p": 0.9},
+])
+def test_cached_generation_is_the_reference_generation(model, kw):
+    prompt = left_padded([[0, 5, 9, 7, 3], [0, 11], [0, 6, 6]])
+    runs = [model.generate(prompt, max_new_tokens=9, eos_token_id=-1, use_cache=use_cache,
+                           generator=torch.Generator().manual_seed(3), **kw)
+            for use_cache in (True, False)]
+    assert runs[0].shape == (3, 14)
+    assert torch.equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("output_attentions", [False, True])
+def test_feeding_chunks_through_the_cache_gives_the_full_run_logits(model, output_attentions):
+    """Prompt of 3, then 2, 1 and 2 new tokens: every position's logits as in one full run,
+    left padding included (RoBERTa positions count real tokens only)."""
+    ids = left_padded([[0, 5, 9, 7, 3, 8, 4, 12], [0, 11, 13, 14, 15, 16]])
+    mask = ids.ne(1).long()
+    with torch.no_grad():
+        full = model(ids, attention_mask=mask).logits  # (2, 8, V)
+        cache = minibert.KVCache(model.config.num_hidden_layers)
+        pieces, start = [], 0
+        for n in (3, 2, 1, 2):
+            out = model(ids[:, start:start + n], attention_mask=mask[:, :start + n],
+                        past_key_values=cache, output_attentions=output_attentions)
+            assert out.past_key_values is cache and cache.length == start + n
+            pieces.append(out.logits)
+            start += n
+    real = mask.bool()
+    torch.testing.assert_close(torch.cat(pieces, 1)[real], full[real], atol=1e-5, rtol=1e-5)
+
+
+def test_cache_misuse_is_a_clear_error(model):
+    cache = minibert.KVCache(2)
+    with torch.no_grad():
+        model(torch.tensor([[0, 5, 9]]), past_key_values=cache)
+        with pytest.raises(ValueError, match=r"attention_mask shape \(1, 2\) != \(1, 4\).*3 cached"):
+            model(torch.tensor([[4]]), attention_mask=torch.ones(1, 2, dtype=torch.long),
+                  past_key_values=cache)
+    encoder = minibert.BertModel(minibert.BertConfig(**{**CONFIG, "model_type": "bert"}))
+    with pytest.raises(ValueError, match="needs a causal model"):
+        encoder(torch.tensor([[0, 5]]), past_key_values=minibert.KVCache(2))
