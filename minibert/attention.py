@@ -11,10 +11,10 @@ are the checkpoint keys: `attention.self.query/key/value`, `attention.output.den
 Three paths compute the same thing (tests check each against the first within 1e-5 in fp32):
   * reference: the formula above in plain tensor ops; returns the probabilities A, for
     teaching and attention plots;
-  * fast (default when probabilities are not asked for): Q, K and V from one matmul
-    against the stacked weights, then torch.nn.functional.scaled_dot_product_attention,
-    which fuses scale, mask, softmax, dropout and the product with V and, where it can,
-    never stores the (B, nh, T, T) matrix;
+  * fast (default when probabilities are not asked for): Q, K and V (from one matmul
+    against the stacked weights when a gradient will be taken), then
+    torch.nn.functional.scaled_dot_product_attention, which fuses scale, mask, softmax,
+    dropout and the product with V and, where it can, never stores the (B, nh, T, T) matrix;
   * CPU training (dropout on, on the CPU): there SDPA cannot fuse anything, it falls back
     to the reference steps and draws its dropout mask the slow way. This path writes the
     steps out itself and saves three passes over the activations: 1/sqrt(hs) is folded
@@ -111,13 +111,18 @@ class SelfAttention(nn.Module):
         probs = scores.softmax(dim=-1)
         return self.dropout(probs) @ v, probs
 
+    def project_separately(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Q, K, V from the three projections, each split into heads: 3 x (B, nh, T, hs)."""
+        return tuple(self.split_heads(lin(x)) for lin in (self.query, self.key, self.value))
+
     def project_qkv(self, x: torch.Tensor, q_scale: float = 1.0,
                     v_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q, K, V in one matmul against the three weights stacked (3H, H).
 
         Same numbers as three separate projections (a test checks). It pays in training:
         the backward pass computes one input gradient instead of three and adds none
-        (bench/RESULTS.md); in inference it is a wash. The weights stay three Parameters, so
+        (bench/RESULTS.md); in inference, where stacking the weights is a copy of them for
+        nothing, forward uses project_separately instead. The weights stay three Parameters, so
         checkpoint keys do not change. q_scale and v_scale multiply Q and V, by scaling
         their (H, H) weights rather than their (B, T, H) outputs.
         """
@@ -169,9 +174,7 @@ class SelfAttention(nn.Module):
             # minimum would round to -inf: clamp to the smaller type's own minimum first.
             bias = bias.clamp(min=torch.finfo(scores_dtype).min).to(scores_dtype)
         if output_attentions:
-            q = self.split_heads(self.query(x))  # (B, nh, T, hs)
-            k = self.split_heads(self.key(x))
-            v = self.split_heads(self.value(x))
+            q, k, v = self.project_separately(x)
             if cache is not None:
                 k, v = cache.append(k, v)  # (B, nh, P + T, hs)
             context, probs = self.reference(q, k, v, bias, causal)
@@ -179,7 +182,9 @@ class SelfAttention(nn.Module):
               and cache is None):
             context = self.cpu_training(x, bias, causal)
         else:
-            q, k, v = self.project_qkv(x)
+            # Stacking the weights costs a copy of them per call; it pays back only in backward.
+            q, k, v = (self.project_qkv(x) if torch.is_grad_enabled()
+                       else self.project_separately(x))
             if cache is not None:
                 k, v = cache.append(k, v)  # (B, nh, P + T, hs)
             context = F.scaled_dot_product_attention(

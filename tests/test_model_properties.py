@@ -72,7 +72,7 @@ def test_fused_qkv_projection_matches_three_projections():
     attn = SelfAttention(bert_config())
     x = torch.randn(13, 7, 32)
     fused = attn.project_qkv(x)
-    separate = [attn.split_heads(lin(x)) for lin in (attn.query, attn.key, attn.value)]
+    separate = attn.project_separately(x)
     for a, b in zip(fused, separate):
         assert a.shape == (13, 4, 7, 8)
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
