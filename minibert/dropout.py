@@ -6,7 +6,7 @@ This is inverted dropout (Srivastava et al. 2014), the same function as torch.nn
 Only the way the mask is drawn differs. torch's CPU dropout fills a float tensor with
 Bernoulli samples and multiplies twice; on our 2-core test machine that costs about 6 ns
 an element, 40 ms for one layer's attention probabilities at batch 32 x seq 128, more than
-softmax, GELU and LayerNorm together. Training bert-base spends about 8% of each step there
+softmax, GELU and LayerNorm together. Training bert-base spent 6-7% of each step there
 (bench/RESULTS.md).
 
 Here the mask comes from raw random integers: one int64 from torch.randint gives four

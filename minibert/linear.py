@@ -3,8 +3,8 @@
 At bert-base size nine tenths of a training step on the CPU is matrix products: each
 Linear's forward (x W^T), its input gradient (g W) and its weight gradient (g^T x). In
 stock PyTorch all three go to MKL's sgemm. oneDNN, the other CPU library every x86 and ARM
-build of PyTorch carries, was 6-12% faster on our 2-core AMD EPYC machine for the forward
-and input-gradient products at BERT's shapes, and slower for the weight gradient
+build of PyTorch carries, was 6-15% faster on our 2-core AMD EPYC machine for the forward
+and input-gradient products at BERT's shapes, and mostly slower for the weight gradient
 (bench/RESULTS.md has the table). So:
 
     forward          y  = x W^T + b   oneDNN   (torch.ops.mkldnn._linear_pointwise)
