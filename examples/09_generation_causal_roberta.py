@@ -11,12 +11,16 @@
 # Generation is a loop: run the model on the text so far, turn the last position's logits
 # into a choice (greedy: the most likely token; sampling: draw from the softmax, sharpened
 # by a temperature, cut to the top-k tokens or to the smallest set holding probability p),
-# append it, repeat until `</s>` or the length limit.
+# append it, repeat until `</s>` or the length limit. Run naively, every step re-reads the
+# whole text; but under a causal mask a token's keys and values never change once computed,
+# so `generate` keeps them in a cache and feeds the model only the newest token
+# (`past_key_values`; `use_cache=False` is the naive loop, and gives the same tokens).
 #
 # Read alongside: `minibert/attention.py` (`build_attention_bias` with `causal=True`,
 # `is_causal` in the fast path), `minibert/modeling_roberta.py` (`RobertaForCausalLM`: the
 # loss shifts labels by one), `minibert/generation.py` (`next_token`, `top_k_filter`,
-# `top_p_filter`, `generate`), `train/collator.py` (`CausalLMCollator`), `train/cmd_generate.py`.
+# `top_p_filter`, `generate`), `minibert/kv_cache.py` (the cache),
+# `train/collator.py` (`CausalLMCollator`), `train/cmd_generate.py`.
 # From the shell: `python -m train.cli pretrain --objective causal ...` then
 # `python -m train.cli generate DIR "Forest fire"`.
 #
@@ -119,6 +123,8 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
 #    `temperature` to 0.3 and to 1.5: what happens to repetition and to spelling?
 # 2. Train only on tweets with `target == 1` (real disasters) and then only on the others.
 #    Do the two generators write differently from the same prompt?
+# 3. Time `model.generate(ids, max_new_tokens=100)` with `use_cache=True` and `False`. Check
+#    the tokens are equal. How does the gap grow with the number of new tokens, and why?
 
 # %% [markdown]
 # ## Expected output (full mode; timings and threads vary by machine)
