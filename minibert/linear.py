@@ -20,7 +20,8 @@ Inference keeps MKL, so that under torch.no_grad() minibert's outputs are bit fo
 of transformers, which also calls MKL (on the real all-MiniLM-L6-v2 weights the two differ
 by 0.0; with oneDNN's order of additions they differ by about 1e-4 after six layers).
 The oneDNN op is internal to PyTorch (TorchInductor uses it), so it is used only where it
-exists and fits: CPU, float32, contiguous input, no autocast. Everywhere else, and when
+exists and fits: an x86-64 CPU (where it was measured), float32, contiguous input, no
+autocast. Everywhere else, and when
 ONEDNN_ENABLED is False, this is exactly torch.nn.functional.linear, the reference path.
 On another CPU, MKL may be the faster library: measure with bench/bench_model.py
 (`--no-onednn` turns this path off for the comparison).
@@ -29,6 +30,8 @@ Left out on purpose: double backward (second derivatives go through F.linear onl
 """
 
 from __future__ import annotations
+
+import platform
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +43,9 @@ ONEDNN_ENABLED = True
 
 
 def _onednn_op():
+    # Measured on x86-64 only; elsewhere (ARM builds link other BLAS libraries) F.linear stays.
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
     ops = getattr(torch.ops, "mkldnn", None)
     if ops is None or not torch.backends.mkldnn.is_available():
         return None
