@@ -1,7 +1,8 @@
 """Time minibert's BertModel against transformers' on the same weights, side by side.
 
 For each sequence length: forward tokens/s (eval mode, no grad) and forward+backward
-tokens/s (train mode, dropout on, gradients of a scalar loss on the last hidden state),
+tokens/s (train mode, dropout on, gradients of a scalar loss on the last hidden state), and
+the memory autograd keeps for backward (activations and weights, each storage once),
 minibert and transformers alternating iteration by iteration so that load from other
 processes on a shared machine hits both alike. Prints medians and the ratio
 minibert / transformers (> 1: minibert is faster), both as a ratio of the medians and as
@@ -71,6 +72,24 @@ def step(model, batch, backward: bool) -> None:
             model(**batch)
 
 
+def saved_megabytes(model, batch) -> float:
+    """Memory autograd keeps for backward after one training forward: every distinct storage
+    saved by any op (weights included), in MB. Deterministic, unlike peak RSS."""
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    model.train()
+    torch.manual_seed(0)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(**batch).last_hidden_state
+    del out
+    return sum(seen.values()) / 2**20
+
+
 def bench(models: dict, batch, backward: bool, iters: int, warmup: int) -> dict[str, float]:
     """Median seconds per step for each model, alternating models every iteration.
 
@@ -128,6 +147,16 @@ def main() -> int:
                 rate, ratio = tokens / t[name], t["transformers"] / t[name]
                 print(f"{seq:>5} {mode:>17} {name:>19} {rate:>7,.0f} {ratio:>6.2f} "
                       f"{t['paired_' + name]:>7.2f}", flush=True)
+        if "forward+backward" in args.modes:
+            mb = {}
+            for name, (m, onednn) in models.items():
+                minibert.linear.ONEDNN_ENABLED = onednn
+                mb[name] = saved_megabytes(m, batch)
+            minibert.linear.ONEDNN_ENABLED = True
+            print(f"{seq:>5} saved for backward: " + ", ".join(
+                f"{name} {v:,.0f} MB" for name, v in mb.items())
+                + f" (minibert / transformers {mb['minibert'] / mb['transformers']:.2f})",
+                flush=True)
     return 0
 
 
