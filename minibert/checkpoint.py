@@ -209,8 +209,9 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
     for key, tensor in state_dict.items():
         if key.endswith(_SKIPPED_SUFFIXES):
             continue
-        new = _rename_legacy(key[len(wrapped):])
-        if new != key:
+        unwrapped = key[len(wrapped):]
+        new = _rename_legacy(unwrapped)
+        if new != unwrapped:
             report.renamed.append((key, new))
         renamed[new] = tensor
 

@@ -22,13 +22,18 @@ from .config import BertConfig
 from .dropout import dropout
 
 
-def roberta_position_ids(input_ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
+def roberta_position_ids(input_ids: torch.Tensor, padding_idx: int,
+                         real: torch.Tensor | None = None) -> torch.Tensor:
     """Positions padding_idx+1, padding_idx+2, ... for real tokens; padding_idx for padding.
 
     Counting with a cumulative sum makes positions independent of where the padding is, so a
-    left-padded sequence gets the same positions as the unpadded one.
+    left-padded sequence gets the same positions as the unpadded one. `real` (B, T), 1 for
+    real tokens, defaults to input_ids != padding_idx; a key/value cache passes the attention
+    mask instead, since the ids of the cached tokens are no longer at hand.
     """
-    real = input_ids.ne(padding_idx).int()  # (B, T) 1 for real tokens
+    if real is None:
+        real = input_ids.ne(padding_idx)
+    real = real.int()  # (B, T) 1 for real tokens
     return (torch.cumsum(real, dim=1) * real).long() + padding_idx  # (B, T)
 
 

@@ -2,8 +2,8 @@
 
 At bert-base size nine tenths of a training step on the CPU is matrix products: each
 Linear's forward (x W^T), its input gradient (g W) and its weight gradient (g^T x). In
-stock PyTorch all three go to MKL's sgemm. oneDNN, the other CPU library every x86 and ARM
-build of PyTorch carries, was 6-15% faster on our 2-core AMD EPYC machine for the forward
+stock PyTorch all three go to MKL's sgemm. oneDNN, the other CPU library every x86 build of
+PyTorch carries, was 6-15% faster on our 2-core AMD EPYC machine for the forward
 and input-gradient products at BERT's shapes, and mostly slower for the weight gradient
 (bench/RESULTS.md has the table). So:
 
@@ -21,10 +21,9 @@ of transformers, which also calls MKL (on the real all-MiniLM-L6-v2 weights the 
 by 0.0; with oneDNN's order of additions they differ by about 1e-4 after six layers).
 The oneDNN op is internal to PyTorch (TorchInductor uses it), so it is used only where it
 exists and fits: an x86-64 CPU (where it was measured), float32, contiguous input, no
-autocast. Everywhere else, and when
-ONEDNN_ENABLED is False, this is exactly torch.nn.functional.linear, the reference path.
-On another CPU, MKL may be the faster library: measure with bench/bench_model.py
-(`--no-onednn` turns this path off for the comparison).
+autocast. Everywhere else, and when ONEDNN_ENABLED is False, this is exactly
+torch.nn.functional.linear, the reference path. On another CPU MKL may be the faster
+library: `python bench/bench_model.py --ablate` times minibert with this path off too.
 
 Left out on purpose: double backward (second derivatives go through F.linear only).
 """

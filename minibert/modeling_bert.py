@@ -26,7 +26,7 @@ from torch import nn
 
 from .attention import build_attention_bias
 from .config import BertConfig
-from .embeddings import Embeddings
+from .embeddings import Embeddings, roberta_position_ids
 from .heads import OnlyMLMHead, OnlyNSPHead, PreTrainingHeads
 from .kv_cache import KVCache
 from .layers import Encoder, Pooler
@@ -139,8 +139,8 @@ class BertModel(PreTrainedModel):
         pad = self.config.pad_token_id
         if attention_mask is None:
             return torch.arange(past, past + T, device=device).unsqueeze(0) + pad + 1  # (1, T)
-        real = attention_mask.int()  # (B, P + T); RoBERTa counts real tokens only
-        return ((torch.cumsum(real, dim=1) * real).long() + pad)[:, past:]  # (B, T)
+        # RoBERTa counts real tokens only, the cached ones included: (B, P + T), keep the new.
+        return roberta_position_ids(None, pad, real=attention_mask)[:, past:]  # (B, T)
 
 
 # ---- task models ---------------------------------------------------------------------------

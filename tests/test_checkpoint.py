@@ -156,6 +156,7 @@ def test_state_dict_of_a_wrapped_model_loads(wrapper):
     fresh = BertForPreTraining(model.config)
     report = load_into(fresh, state, "ddp.pt")
     assert report.wrapper_prefix == wrapper and not report.unused and not report.newly_initialized
+    assert not report.renamed and "old-style" not in str(report)  # no gamma/beta here
     assert wrapper in str(report)
     for k, v in fresh.state_dict().items():
         torch.testing.assert_close(v, state[wrapper + k], atol=0, rtol=0)
