@@ -49,7 +49,7 @@ def data_root() -> Path:
 
 
 def read_cola(name: str):
-    from train.data_cola import cola_split
+    from train.data.cola import cola_split
 
     rows = cola_split(data_root(), name)
     return [r.sentence for r in rows], [r.label for r in rows]

@@ -24,8 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tokenizer.wordpiece import WordPieceTokenizer
-from train.collator import MLMCollator
-from train.datasets import LineByLineTextDataset
+from train.data.collator import MLMCollator
+from train.data.datasets import LineByLineTextDataset
 
 FIELDS = ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask")
 

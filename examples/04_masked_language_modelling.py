@@ -17,8 +17,8 @@
 # We apply the rule to real sentences from Kant, count what happens over many draws, and draw
 # a picture of a few draws.
 #
-# Read alongside: `train/masking.py` (`mask_tokens`, and `mask_tokens_reference`, the same rule
-# as a plain loop), `train/collator.py` (`MLMCollator`: padding + masking per batch, so every
+# Read alongside: `train/data/masking.py` (`mask_tokens`, and `mask_tokens_reference`, the same rule
+# as a plain loop), `train/data/collator.py` (`MLMCollator`: padding + masking per batch, so every
 # epoch sees new masks — RoBERTa's *dynamic* masking).
 #
 # Run: `python examples/04_masked_language_modelling.py [--quick]` → `runs/examples/04_mlm/masking.png`.
@@ -33,8 +33,8 @@ from _course import QUICK, data_dir, out_dir, section
 from matplotlib.colors import ListedColormap
 
 from tokenizer import WordPieceTokenizer
-from train.collator import MLMCollator
-from train.masking import IGNORE_INDEX, mask_tokens
+from train.data.collator import MLMCollator
+from train.data.masking import IGNORE_INDEX, mask_tokens
 
 DATA = data_dir()
 OUT = out_dir("04_mlm")
@@ -185,7 +185,7 @@ print("wrote", png.name, "in", OUT.name)
 #    which stay put?
 # 2. Whole-word masking selects each *word* with probability 15 %. Count selected tokens per
 #    maskable token under `whole_word=True`: is it still about 15 %? Why (see the docstring
-#    of `train/masking.py`)?
+#    of `train/data/masking.py`)?
 
 # %% [markdown]
 # ## Expected output (full mode; timings and threads vary by machine)

@@ -15,8 +15,8 @@
 # RoBERTa later showed the task is not needed (it trains on MLM alone; KantaiBERT does too),
 # but it explains BERT's `[SEP]`, token type ids and pooler.
 #
-# Read alongside: `train/nsp.py` (`create_nsp_examples`, `pairs_from_document`,
-# `truncate_seq_pair`), `train/datasets.py` (`read_documents`), `minibert/heads.py` (the
+# Read alongside: `train/data/nsp.py` (`create_nsp_examples`, `pairs_from_document`,
+# `truncate_seq_pair`), `train/data/datasets.py` (`read_documents`), `minibert/heads.py` (the
 # NSP head), `minibert/modeling_bert.py` (`BertForNextSentencePrediction`,
 # `BertForPreTraining`).
 #
@@ -36,9 +36,9 @@ from _course import QUICK, data_dir, out_dir, section
 
 from minibert import BertConfig, BertForPreTraining
 from tokenizer import WordPieceTokenizer
-from train.collator import MLMCollator
-from train.datasets import read_text
-from train.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM, create_nsp_examples
+from train.data.collator import MLMCollator
+from train.data.datasets import read_text
+from train.data.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM, create_nsp_examples
 
 DATA = data_dir()
 OUT = out_dir("05_nsp")

@@ -17,11 +17,11 @@
 #         --intermediate-size 512 --dataset grouped --block-size 64 --train kant.txt --out KantaiBERT
 #     python -m train.cli fill-mask KantaiBERT "Human thinking involves human <mask>."
 #
-# Read alongside: `tokenizer/bpe_trainer.py`, `train/datasets.py` (`GroupedTextDataset`),
-# `train/collator.py` (`MLMCollator`), `train/pretrain.py` (`pretrain`: the loop — AdamW,
+# Read alongside: `tokenizer/bpe_trainer.py`, `train/data/datasets.py` (`GroupedTextDataset`),
+# `train/data/collator.py` (`MLMCollator`), `train/pretrain.py` (`pretrain`: the loop — AdamW,
 # warmup and linear decay, clipping, checkpoints), `train/objectives.py` (which model and loss
 # per objective), `minibert/modeling_roberta.py` (`RobertaForMaskedLM`),
-# `train/cmd_fill_mask.py` (`fill_mask`).
+# `train/cli/cmd_fill_mask.py` (`fill_mask`).
 #
 # Run: `python examples/06_pretraining_kantaibert.py [--quick]` → `runs/examples/06_kantaibert/`
 # holds the model (config.json, model.safetensors), the tokenizer, metrics.jsonl,
@@ -35,9 +35,9 @@ from _course import QUICK, data_dir, out_dir, section
 
 from minibert import RobertaForMaskedLM, preset
 from tokenizer import BPETrainer
-from train.cmd_fill_mask import fill_mask, load_masked_lm
-from train.collator import MLMCollator
-from train.datasets import GroupedTextDataset
+from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
+from train.data.collator import MLMCollator
+from train.data.datasets import GroupedTextDataset
 from train.pretrain import PretrainArgs, pretrain
 
 DATA = data_dir()

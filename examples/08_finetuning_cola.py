@@ -16,8 +16,8 @@
 # 0 for any constant or random guesser, 1 for perfect, −1 for always wrong.
 #
 # Read alongside: `train/metrics.py` (`matthews_corrcoef`, `confusion_matrix`),
-# `train/data_cola.py`, `train/finetune.py` (`finetune`: the loop; `stats_table`,
-# `save_curves`), `train/evaluate.py` (`evaluate`, `format_report`), `train/cmd_predict.py`
+# `train/data/cola.py`, `train/finetune.py` (`finetune`: the loop; `stats_table`,
+# `save_curves`), `train/evaluate.py` (`evaluate`, `format_report`), `train/cli/cmd_predict.py`
 # (`classify`), `minibert/modeling_bert.py` (`BertForSequenceClassification`).
 # The same from the shell: `python -m train.cli finetune cola --model all-MiniLM-L6-v2`, then
 # `python -m train.cli predict runs/finetune-cola-... "Your sentence."`.
@@ -33,8 +33,8 @@ from _course import QUICK, data_dir, minilm_dir, out_dir, section
 
 from minibert import BertForSequenceClassification
 from tokenizer import WordPieceTokenizer
-from train.cmd_predict import classify
-from train.data_cola import cola_split
+from train.cli.cmd_predict import classify
+from train.data.cola import cola_split
 from train.evaluate import evaluate, format_report, save_confusion_png
 from train.finetune import (
     FinetuneConfig,

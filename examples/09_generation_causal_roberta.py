@@ -20,7 +20,7 @@
 # `is_causal` in the fast path), `minibert/modeling_roberta.py` (`RobertaForCausalLM`: the
 # loss shifts labels by one), `minibert/generation.py` (`next_token`, `top_k_filter`,
 # `top_p_filter`, `generate`), `minibert/kv_cache.py` (the cache),
-# `train/collator.py` (`CausalLMCollator`), `train/cmd_generate.py`.
+# `train/data/collator.py` (`CausalLMCollator`), `train/cli/cmd_generate.py`.
 # From the shell: `python -m train.cli pretrain --objective causal ...` then
 # `python -m train.cli generate DIR "Forest fire"`.
 #
@@ -35,8 +35,8 @@ from _course import QUICK, data_dir, out_dir, section
 
 from minibert import RobertaForCausalLM, preset
 from tokenizer import BPETrainer
-from train.cmd_generate import generate_text
-from train.collator import CausalLMCollator
+from train.cli.cmd_generate import generate_text
+from train.data.collator import CausalLMCollator
 from train.pretrain import PretrainArgs, pretrain
 
 DATA = data_dir()

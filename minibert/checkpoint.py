@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .hub import resolve_model_dir  # noqa: F401  (re-exported: part of this layer's API)
 
 SAFE_WEIGHTS = "model.safetensors"
@@ -284,12 +284,6 @@ def save_model(model: nn.Module, directory: str | os.PathLike) -> Path:
     tied = _tied_names(model)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
                if k not in tied and not k.endswith(_SKIPPED_SUFFIXES)}
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".safetensors.tmp", dir=directory)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"format": "pt"})
-        os.replace(tmp, directory / SAFE_WEIGHTS)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(directory / SAFE_WEIGHTS,
+                 lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
     return directory

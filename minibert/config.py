@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write
+
 CONFIG_NAME = "config.json"
 
 # Bookkeeping written by transformers that says nothing about the network itself.
@@ -176,13 +178,9 @@ class BertConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        out = directory / CONFIG_NAME
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json_string(), encoding="utf-8")
-        os.replace(tmp, out)
-        return out
+        text = self.to_json_string()
+        return atomic_write(Path(directory) / CONFIG_NAME,
+                            lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def replace(self, **changes: Any) -> BertConfig:
         return dataclasses.replace(self, **changes)

@@ -26,8 +26,8 @@ from minibert import (
     RobertaModel,
 )
 from minibert.checkpoint import CheckpointError, load_into, read_state_dict
-from minibert.params import build, count_parameters, load_config
 from train.cli import main as cli_main
+from train.cli.cmd_params import build, count_parameters, load_config
 
 TINY = {"vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
             "intermediate_size": 37, "max_position_embeddings": 40}

@@ -5,9 +5,9 @@ import zipfile
 
 import pytest
 
-from train import download
-from train.data_cola import SPLITS, DataError, cola_split, read_cola_tsv
-from train.data_csv import make_label2id, read_text_dataset
+from train.data import download
+from train.data.cola import SPLITS, DataError, cola_split, read_cola_tsv
+from train.data.csv_file import make_label2id, read_text_dataset
 
 # ---- CoLA ------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Text datasets (train/datasets.py): BOM and bad UTF-8, line-by-line and grouped blocks,
+"""Text datasets (train/data/datasets.py): BOM and bad UTF-8, line-by-line and grouped blocks,
 documents for NSP; parity of line-by-line examples with transformers' BertTokenizer on kant.txt."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import itertools
 import pytest
 from fake_tokenizer import CLS, SEP, FakeTokenizer
 
-from train.collator import MLMCollator
-from train.datasets import (
+from train.data.collator import MLMCollator
+from train.data.datasets import (
     GroupedTextDataset,
     LineByLineTextDataset,
     read_documents,

@@ -41,7 +41,7 @@ def test_bucketed_batches_cover_every_example_once(lengths, batch_size, window, 
 
 
 def test_bucketing_cuts_padding(data):
-    from train.data_cola import cola_split
+    from train.data.cola import cola_split
 
     lengths = [len(r.sentence.split()) + 2 for r in cola_split(data, "in_domain_train")]
 
@@ -147,7 +147,7 @@ def test_cli_finetune_prints_and_writes_everything(trained):
 
 
 def test_reload_gives_identical_predictions(trained, data):
-    from train.cmd_predict import classify, load
+    from train.cli.cmd_predict import classify, load
 
     out, _ = trained
     a_model, a_tok = load(out)
@@ -161,7 +161,7 @@ def test_reload_gives_identical_predictions(trained, data):
 
 @pytest.mark.parity
 def test_transformers_loads_the_saved_folder(trained, transformers):
-    from train.cmd_predict import load
+    from train.cli.cmd_predict import load
 
     out, _ = trained
     ours, tok = load(out)
@@ -229,7 +229,7 @@ def test_best_epoch_weights_are_kept(tiny_dir, cola_small):
     """After training, the model holds the weights of the best validation epoch."""
     from minibert import BertForSequenceClassification
     from tokenizer import WordPieceTokenizer
-    from train.data_cola import cola_split
+    from train.data.cola import cola_split
     from train.finetune import validate
 
     tok = WordPieceTokenizer.from_pretrained(tiny_dir)

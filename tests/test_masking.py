@@ -1,4 +1,4 @@
-"""MLM masking (train/masking.py): known answers, hypothesis properties, binomial rates,
+"""MLM masking (train/data/masking.py): known answers, hypothesis properties, binomial rates,
 whole-word masking, vectorised == reference."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from train.masking import (
+from train.data.masking import (
     IGNORE_INDEX,
     mask_tokens,
     mask_tokens_reference,

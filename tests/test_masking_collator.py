@@ -1,4 +1,4 @@
-"""Collators (train/collator.py): dynamic padding, dynamic vs static masking, resumable state,
+"""Collators (train/data/collator.py): dynamic padding, dynamic vs static masking, resumable state,
 causal-LM labels, and whole-word masking on the real WordPiece and BPE tokenizers."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 import torch
 from fake_tokenizer import CLS, MASK, PAD, SEP, FakeTokenizer
 
-from train.collator import CausalLMCollator, MLMCollator, pad_batch
-from train.masking import IGNORE_INDEX
+from train.data.collator import CausalLMCollator, MLMCollator, pad_batch
+from train.data.masking import IGNORE_INDEX
 
 TEXTS = ["the critique of pure reason", "by immanuel kant", "translated by j m d meiklejohn",
          "preface to the first edition of the critique of pure reason in eighteen eighty one"]
@@ -146,7 +146,7 @@ def test_whole_words_with_real_bpe(kant_bpe):
 
 
 def test_bpe_grouped_blocks_collate_for_roberta(kant_bpe, data, tmp_path):
-    from train.datasets import GroupedTextDataset
+    from train.data.datasets import GroupedTextDataset
 
     path = tmp_path / "kant_head.txt"
     path.write_text("\n".join((data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:300]),

@@ -1,4 +1,4 @@
-"""NSP pairs (train/nsp.py): layout, lengths, segment provenance, 50/50 labels, errors.
+"""NSP pairs (train/data/nsp.py): layout, lengths, segment provenance, 50/50 labels, errors.
 
 The test tokenizer maps the text "1203" to the id 1203, so an id tells the document and the
 sentence it came from (id = 10000 * doc + 10 * sentence + 5 + piece) and the tests can check where
@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenizer.base import Encoding
-from train.datasets import read_documents
-from train.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM, create_nsp_examples, truncate_seq_pair
+from train.data.datasets import read_documents
+from train.data.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM, create_nsp_examples, truncate_seq_pair
 
 CLS, SEP = 2, 3
 

@@ -17,9 +17,9 @@ import torch
 from minibert.config import BertConfig
 from train import checkpointing, objectives
 from train.checkpointing import latest_checkpoint, list_checkpoints, load_checkpoint
-from train.collator import CausalLMCollator, MLMCollator
-from train.metrics_log import read_metrics
+from train.data.collator import CausalLMCollator, MLMCollator
 from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
+from train.training_log import read_metrics
 
 PAD, BOS, EOS, UNK, MASK = 1, 0, 2, 3, 4  # RoBERTa's order: <s> <pad> </s> <unk> <mask>
 VOCAB = 41

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from train.cli import main
-from train.metrics_log import read_metrics
+from train.training_log import read_metrics
 
 TEXT = "Human thinking involves human <mask>."
 TINY = ["--hidden-size", "32", "--num-hidden-layers", "2", "--num-attention-heads", "4",
@@ -74,7 +74,7 @@ def test_kantaibert_tiny_end_to_end(bpe_dir, kant_head, tmp_path, capsys):
 def test_fill_mask_matches_the_model(bpe_dir, kant_head, tmp_path):
     """The printed scores are the softmax at the mask position of the saved model."""
     from tokenizer.bpe import ByteLevelBPETokenizer
-    from train.cmd_fill_mask import fill_mask, load_masked_lm
+    from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
 
     out = tmp_path / "m"
     assert _pretrain(out, bpe_dir, kant_head, "--block-size", "32", "--batch-size", "16",

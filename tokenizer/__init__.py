@@ -4,6 +4,7 @@
 `to_tensors`); each tokenizer and each trainer lives in its own file.
 """
 
+from .auto import load_tokenizer
 from .base import Encoding, Tokenizer
 from .basic import BasicTokenizer
 from .bpe import ByteLevelBPETokenizer
@@ -22,4 +23,5 @@ __all__ = [
     "VocabError",
     "WordPieceTokenizer",
     "WordPieceTrainer",
+    "load_tokenizer",
 ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from train.atomic import atomic_write
+from minibert.atomic import atomic_write
 
 MERGES_HEADER = "#version: 0.2"
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from train.atomic import atomic_dir
+from minibert.atomic import atomic_dir
 from train.device import autocast
 from train.evaluate import predict_logits
 from train.metrics import accuracy, matthews_corrcoef

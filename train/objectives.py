@@ -60,7 +60,7 @@ def _targets(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.
     if objective == "bert":
         if "next_sentence_label" not in batch:
             raise KeyError("objective 'bert': the batch has no 'next_sentence_label'; "
-                           "build the data with train.nsp")
+                           "build the data with train.data.nsp")
         parts["nsp"] = batch["next_sentence_label"]
     return parts
 

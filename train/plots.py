@@ -2,7 +2,7 @@
 
 Follows the McCormick CoLA tutorial's "training loss per batch" plot and the usual
 confusion-matrix heatmap, drawn with matplotlib's headless Agg backend so they work on a server
-without a display. Each figure is written atomically (`train/atomic.py`), so a crash mid-save
+without a display. Each figure is written atomically (`minibert/atomic.py`), so a crash mid-save
 never leaves a truncated PNG. Left out on purpose: interactive display, styling options,
 seaborn; the figures are for a quick look, not for papers.
 """
@@ -18,13 +18,12 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and in CI; must come before pyplot's import
 import matplotlib.pyplot as plt
 
-from train.atomic import atomic_write
+from minibert.atomic import atomic_write
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
     def write(tmp: Path) -> None:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a figure is meant to be shared
 
     try:
         return atomic_write(path, write)

@@ -47,8 +47,8 @@ from train.checkpointing import (
     save_checkpoint,
 )
 from train.device import autocast, pick_device
-from train.metrics_log import MetricsLog
 from train.optim import build_optimizer, linear_schedule
+from train.training_log import MetricsLog
 
 
 class NonFiniteLossError(RuntimeError):

@@ -1,7 +1,7 @@
 """Next-sentence-prediction pairs from documents, built as BERT's `create_pretraining_data.py` does.
 
 A document is a list of sentences (lines); documents come from separate files or from blocks of
-lines separated by blank lines (`train.datasets.read_documents`). For each document, following
+lines separated by blank lines (`train.data.datasets.read_documents`). For each document, following
 google-research/bert `create_instances_from_document`:
 
 1. target length: usually max_seq_length - 3 (room for [CLS] A [SEP] B [SEP]); with probability

@@ -12,13 +12,13 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS = {
-    "params": ("minibert.params", "print a model's per-tensor parameter table and total"),
-    "train-tokenizer": ("train.cmd_tokenizer", "train a WordPiece or byte-level BPE tokenizer"),
-    "pretrain": ("train.cmd_pretrain", "pretrain a BERT/RoBERTa (MLM, MLM+NSP, or causal LM)"),
-    "fill-mask": ("train.cmd_fill_mask", "top-k predictions for a masked token"),
-    "generate": ("train.cmd_generate", "sample text from a causal RoBERTa"),
-    "finetune": ("train.cmd_finetune", "fine-tune a pretrained model on CoLA or your own CSV"),
-    "predict": ("train.cmd_predict", "classify sentences with a fine-tuned model"),
+    "params": ("train.cli.cmd_params", "print a model's per-tensor parameter table and total"),
+    "train-tokenizer": ("train.cli.cmd_tokenizer", "train a WordPiece or byte-level BPE tokenizer"),
+    "pretrain": ("train.cli.cmd_pretrain", "pretrain a BERT/RoBERTa (MLM, MLM+NSP, or causal LM)"),
+    "fill-mask": ("train.cli.cmd_fill_mask", "top-k predictions for a masked token"),
+    "generate": ("train.cli.cmd_generate", "sample text from a causal RoBERTa"),
+    "finetune": ("train.cli.cmd_finetune", "fine-tune a pretrained model on CoLA or your own CSV"),
+    "predict": ("train.cli.cmd_predict", "classify sentences with a fine-tuned model"),
 }
 
 
@@ -43,5 +43,3 @@ def main(argv: list[str] | None = None) -> int:
     return int(module.run(args) or 0)
 
 
-if __name__ == "__main__":
-    sys.exit(main())

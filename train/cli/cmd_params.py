@@ -19,9 +19,9 @@ import sys
 import torch
 from torch import nn
 
-from . import modeling_bert, modeling_roberta
-from .config import PRESETS, BertConfig, ConfigError, preset
-from .hub import ModelNotFoundError, resolve_model_dir
+from minibert import modeling_bert, modeling_roberta
+from minibert.config import PRESETS, BertConfig, ConfigError, preset
+from minibert.hub import ModelNotFoundError, resolve_model_dir
 
 # --head -> class name, per model type.
 HEADS = {

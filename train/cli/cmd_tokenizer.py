@@ -3,7 +3,7 @@
     minibert train-tokenizer --type bpe --vocab-size 52000 --min-frequency 2 kant.txt --out KantaiBERT
 
 writes the tokenizer's files into --out (vocab.txt for WordPiece; vocab.json + merges.txt for
-BPE), which `minibert pretrain --tokenizer DIR` reads back with `load_tokenizer`. The default
+BPE), which `minibert pretrain --tokenizer DIR` reads back with `tokenizer.load_tokenizer`. The default
 special tokens are BERT's ([PAD] [UNK] [CLS] [SEP] [MASK]) or RoBERTa's (<s> <pad> </s> <unk>
 <mask>, the KantaiBERT chapter's order, so <s>=0, <pad>=1, </s>=2).
 
@@ -20,22 +20,6 @@ SPECIALS = {
     "wordpiece": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
     "bpe": ["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
 }
-
-
-def load_tokenizer(directory: str | Path):
-    """The tokenizer saved in `directory`: WordPiece if it holds vocab.txt, byte-level BPE if
-    it holds vocab.json and merges.txt."""
-    directory = Path(directory)
-    if (directory / "vocab.txt").is_file():
-        from tokenizer.wordpiece import WordPieceTokenizer
-
-        return WordPieceTokenizer.from_pretrained(directory)
-    if (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
-        from tokenizer.bpe import ByteLevelBPETokenizer
-
-        return ByteLevelBPETokenizer.from_pretrained(directory)
-    raise FileNotFoundError(f"{directory}: no tokenizer here (expected vocab.txt for WordPiece, "
-                            f"or vocab.json + merges.txt for byte-level BPE)")
 
 
 def train_tokenizer(kind: str, files: list[str], vocab_size: int, min_frequency: int,

@@ -15,6 +15,8 @@ import math
 import os
 from pathlib import Path
 
+from minibert.atomic import atomic_write
+
 
 class MetricsLog:
     """Append-only JSONL file of metric records (dicts of plain values)."""
@@ -37,9 +39,8 @@ class MetricsLog:
         if not self.path.exists():
             return
         kept = [r for r in self.read() if r.get("step", 0) <= step]
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-        os.replace(tmp, self.path)
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _plain(value, key: str):

@@ -94,7 +94,7 @@ def run(args) -> int:
 
 
 def _run_csv(args, model, tokenizer, device, names) -> int:
-    from train.data_csv import read_text_dataset
+    from train.data.csv_file import read_text_dataset
 
     ds = read_text_dataset(args.csv, args.text_col, label_col=None, pair_col=args.pair_col,
                            id_col=args.id_col, require_labels=False)
@@ -108,7 +108,7 @@ def _run_csv(args, model, tokenizer, device, names) -> int:
         w.writerows(zip(ds.ids, predicted))
 
     if args.out:
-        from train.atomic import atomic_write
+        from minibert.atomic import atomic_write
 
         def write_file(tmp: Path) -> None:
             with open(tmp, "w", encoding="utf-8", newline="") as f:

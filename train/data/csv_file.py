@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from train.data_cola import DataError
+from train.data.cola import DataError
 
 
 @dataclass

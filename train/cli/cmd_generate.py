@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-from train.cmd_tokenizer import load_tokenizer
+from tokenizer import load_tokenizer
 
 
 def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,

@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from minibert.config import PRESETS, BertConfig, preset
+from tokenizer import load_tokenizer
 from train import ddp, objectives
 from train.checkpointing import CheckpointError
-from train.cmd_tokenizer import load_tokenizer
 from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
 
 # --flag -> BertConfig field, for changing a preset's size from the command line.
@@ -68,10 +68,10 @@ def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
 
 
 def build_dataset(args: argparse.Namespace, tokenizer) -> list:
-    from train.datasets import GroupedTextDataset, LineByLineTextDataset, read_documents
+    from train.data.datasets import GroupedTextDataset, LineByLineTextDataset, read_documents
 
     if args.objective == "bert":
-        from train.nsp import create_nsp_examples
+        from train.data.nsp import create_nsp_examples
 
         examples = create_nsp_examples(read_documents(args.train), tokenizer,
                                        max_seq_length=args.block_size,
@@ -84,7 +84,7 @@ def build_dataset(args: argparse.Namespace, tokenizer) -> list:
 
 
 def build_collator(args: argparse.Namespace, tokenizer):
-    from train.collator import CausalLMCollator, MLMCollator
+    from train.data.collator import CausalLMCollator, MLMCollator
 
     if args.objective == "causal":
         return CausalLMCollator(tokenizer)

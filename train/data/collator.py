@@ -2,11 +2,11 @@
 
 A collator is what a DataLoader's `collate_fn` calls. Examples are tokenizer `Encoding`s or dicts
 with `input_ids` and, optionally, `token_type_ids`, `special_tokens_mask`, `attention_mask`,
-`word_ids` and `next_sentence_label` (what `train/nsp.py` and `train/datasets.py` produce).
+`word_ids` and `next_sentence_label` (what `train/data/nsp.py` and `train/data/datasets.py` produce).
 Batches are padded on the right to the longest example in the batch ("dynamic padding"), as
 Hugging Face's `DataCollatorForLanguageModeling` does, so short batches cost less.
 
-MLMCollator masks with `train.masking.mask_tokens`:
+MLMCollator masks with `train.data.masking.mask_tokens`:
 - dynamic (default, RoBERTa's choice): a fresh mask every time a batch is built, drawn from the
   collator's own torch.Generator. Its state is part of a training checkpoint
   (`state_dict` / `load_state_dict`), so a resumed run masks exactly as an uninterrupted one;
@@ -29,7 +29,7 @@ import zlib
 
 import torch
 
-from train.masking import IGNORE_INDEX, mask_tokens, replacement_ids
+from train.data.masking import IGNORE_INDEX, mask_tokens, replacement_ids
 
 
 def _field(example, name: str, encoding_attr: str):

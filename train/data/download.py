@@ -5,7 +5,7 @@ Given either, we read that folder and never touch the network. Without one, CoLA
 once from its official release (the URL below) into a cache (`$MINIBERT_CACHE`, else
 `~/.cache/minibert`), and every raw file is checked against the sha256 published in our data
 provenance notes, so a corrupted or changed download fails loudly instead of shifting scores.
-The extraction is atomic (`train/atomic.py`): an interrupted download leaves no half cache.
+The extraction is atomic (`minibert/atomic.py`): an interrupted download leaves no half cache.
 Standard library only (urllib, zipfile, hashlib). Left out on purpose: mirrors, resuming,
 proxies beyond what urllib reads from the environment, other datasets.
 """
@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from train.atomic import atomic_dir
+from minibert.atomic import atomic_dir
 
 COLA_URL = "https://nyu-mll.github.io/CoLA/cola_public_1.1.zip"
 # sha256 of the raw v1.1 files, as listed in shared/data/SOURCES.md
@@ -60,7 +60,7 @@ def cola_dir(explicit: str | os.PathLike | None = None, *, url: str = COLA_URL,
     """A folder holding CoLA's three raw `.tsv` files: the local data root if one is given,
     else the cache, downloading into it first if needed. `opener(url)` returns a file-like
     response; tests pass their own so no test ever reaches the network."""
-    from train.data_cola import find_cola_dir  # local: data_cola does not need us
+    from train.data.cola import find_cola_dir  # local: data_cola does not need us
 
     root = data_root(explicit)
     if root is not None:

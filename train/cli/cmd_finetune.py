@@ -87,8 +87,8 @@ def parse_seeds(text: str) -> list[int]:
 def load_task(args):
     """(train texts, pairs, labels, label names, {eval name: (texts, pairs, labels)})."""
     if args.task == "cola":
-        from train.data_cola import cola_split
-        from train.download import cola_dir
+        from train.data.cola import cola_split
+        from train.data.download import cola_dir
 
         root = cola_dir(args.data)
         train = cola_split(root, "in_domain_train")
@@ -97,7 +97,7 @@ def load_task(args):
             rows = cola_split(root, split)
             evals[split] = ([r.sentence for r in rows], None, [r.label for r in rows])
         return [r.sentence for r in train], None, [r.label for r in train], COLA_LABELS, evals
-    from train.data_csv import read_text_dataset
+    from train.data.csv_file import read_text_dataset
 
     if not args.train:
         raise SystemExit("finetune csv: --train FILE is required")

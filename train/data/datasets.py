@@ -11,11 +11,11 @@
   are tokenised without specials, concatenated, cut into blocks of block_size - 2 tokens, and
   each block is wrapped as [CLS] block [SEP] (<s> block </s> for RoBERTa). Every example is full,
   so no compute goes to padding; the last, shorter block is kept unless drop_last=True.
-- `read_documents(paths)`: documents for `train.nsp`: every file is split at blank lines, each
+- `read_documents(paths)`: documents for `train.data.nsp`: every file is split at blank lines, each
   block of lines is one document, each line one sentence.
 
 Examples are dicts with input_ids, token_type_ids, special_tokens_mask and word_ids (word
-numbers stay distinct across the lines joined into one block), ready for `train.collator`.
+numbers stay distinct across the lines joined into one block), ready for `train.data.collator`.
 Left out on purpose: streaming (files are read whole, as the chapter's 10.7 MB corpus allows),
 caching tokenised data to disk, multiprocessing.
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from minibert.config import BertConfig
-from train.cmd_tokenizer import load_tokenizer
+from tokenizer import load_tokenizer
 
 MASK_SPELLINGS = ("<mask>", "[MASK]")
 

@@ -3,6 +3,10 @@
 Write to a temporary file in the same directory, flush it to disk, then rename over the
 target: `os.replace` is atomic on POSIX and Windows, so a reader sees the old file or the new
 one, never a mix. The same trick works for directories (write `dir.tmp`, then swap).
+
+This is the one home of atomic writing in the project: model weights, config.json, tokenizer
+files, figures, metrics logs and training checkpoints all go through it. The temporary file
+gets the permissions an ordinary `open()` would give (the user's umask), not mkstemp's 0600.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def _umask_mode(base: int) -> int:
+    """`base` (0o666 for files, 0o777 for folders) less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)` and move the result to `path` in one step."""
     path = Path(path)
@@ -23,6 +34,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     tmp = Path(tmp)
     try:
         write(tmp)
+        os.chmod(tmp, _umask_mode(0o666))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -39,6 +51,7 @@ def atomic_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         write(tmp)
+        os.chmod(tmp, _umask_mode(0o777))
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old")
