@@ -2,20 +2,29 @@
 
 Write to a temporary file in the same directory, flush it to disk, then rename over the
 target: `os.replace` is atomic on POSIX and Windows, so a reader sees the old file or the new
-one, never a mix. The same trick works for directories (write `dir.tmp`, then swap).
+one, never a mix. A directory is filled the same way (write `.dir.XXXX.tmp`), then renamed into
+place if it is new; if it already exists, each new entry is moved over the entry of the same
+name, one atomic rename per file, and everything else in the folder is left alone: a save
+never deletes what it did not write (the user's notes in an output folder, earlier runs).
 
 This is the one home of atomic writing in the project: model weights, config.json, tokenizer
 files, figures, metrics logs and training checkpoints all go through it. The temporary file
-gets the permissions an ordinary `open()` would give (the user's umask), not mkstemp's 0600.
+gets the permissions an ordinary `open()` would give (the user's umask), not mkstemp's 0600;
+a temporary folder gets an ordinary `mkdir`'s, not mkdtemp's 0700. Temporary names match
+`TMP_NAME`, so a later run can find and remove what a killed one left (`train/outdir.py`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+# `.{name}.{8 random characters}.tmp`: what mkstemp/mkdtemp make with our prefix and suffix.
+TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def _umask_mode(base: int) -> int:
@@ -45,23 +54,30 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 
 
 def atomic_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp_dir)` to fill a fresh directory, then swap it in for `path`."""
+    """Call `write(tmp_dir)` to fill a fresh directory, then move it in as `path`. An existing
+    `path` keeps every entry `write` did not produce; the ones it did replace theirs."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        write(tmp)
         os.chmod(tmp, _umask_mode(0o777))
-        old = None
+        write(tmp)
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
+            _move_entries(tmp, path)
+        else:
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     return path
+
+
+def _move_entries(src: Path, dst: Path) -> None:
+    """Move every entry of `src` into the existing folder `dst`, each by one rename; a folder
+    that exists on both sides is merged the same way, so nothing else in `dst` is touched."""
+    for entry in sorted(src.iterdir()):
+        target = dst / entry.name
+        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
+            _move_entries(entry, target)
+        else:
+            os.replace(entry, target)

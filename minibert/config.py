@@ -92,6 +92,10 @@ class BertConfig:
                     f"{source}: key '{f.name}' must be {expected.__name__}, "
                     f"got {type(value).__name__} {value!r}"
                 )
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{source}: key '{name}' must be >= 1, got {getattr(self, name)}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ConfigError(
                 f"{source}: hidden_size ({self.hidden_size}) must be divisible by "
@@ -101,10 +105,24 @@ class BertConfig:
             raise ConfigError(
                 f"{source}: key 'model_type' must be 'bert' or 'roberta', got {self.model_type!r}"
             )
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{source}: key '{name}' must be >= 1, got {getattr(self, name)}")
+        self._validate_ranges(source)
+
+    def _validate_ranges(self, source: str) -> None:
+        """Probabilities in [0, 1), positive scales, ids that index their tables."""
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ConfigError(f"{source}: key '{name}' must be in [0, 1), got {value}")
+        for name in ("layer_norm_eps", "initializer_range"):
+            if not getattr(self, name) > 0:  # also catches NaN
+                raise ConfigError(f"{source}: key '{name}' must be > 0, got {getattr(self, name)}")
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < self.vocab_size:
+                raise ConfigError(f"{source}: key '{name}' must be in [0, vocab_size "
+                                  f"{self.vocab_size}), got {value}")
+        if self.num_labels < 1:
+            raise ConfigError(f"{source}: key 'num_labels' must be >= 1, got {self.num_labels}")
 
     @property
     def head_dim(self) -> int:

@@ -143,9 +143,11 @@ def validate(model, tokenizer, encodings, labels, cfg: FinetuneConfig, device):
 
 def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc: list,
              val_labels: list[int], cfg: FinetuneConfig, device: torch.device,
-             save_dir: str | Path | None = None, log=print) -> FinetuneResult:
+             save_dir: str | Path | None = None, log=print,
+             result: FinetuneResult | None = None) -> FinetuneResult:
     """Train `model` in place; afterwards it holds the weights of the best epoch by
-    validation MCC, which are also saved (model, tokenizer) to `save_dir` when given."""
+    validation MCC, which are also saved (model, tokenizer) to `save_dir` when given.
+    Pass your own `result` to still see the finished epochs if Ctrl-C stops the run."""
     assert len(train_enc) == len(train_labels) > 0, "need labelled training examples"
     assert len(val_enc) == len(val_labels), "validation texts and labels differ in number"
     model.to(device)
@@ -155,7 +157,8 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps)
     scheduler = linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
-    result, best_mcc, best_state = FinetuneResult(), -math.inf, None
+    result = result if result is not None else FinetuneResult()
+    best_mcc, best_state = -math.inf, None
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         model.train()

@@ -2,12 +2,24 @@
 
 Each module listed in COMMANDS defines `add_arguments(parser)` and `run(args) -> int`; it is
 imported only when its subcommand runs, so `minibert params` never pays for matplotlib.
+`main` then runs every command the same way, so that bad input never costs work or files:
+
+  1. parse (options and positionals in any order: `predict DIR --max-length 64 "text"`);
+  2. `validate(args)`, if the module has one: every flag checked before a model loads;
+  3. claim the folders `output_dirs(args)` names (`train/outdir.py`): created, test-written,
+     locked against a second run, and refused if they hold files minibert did not write
+     (unless `--overwrite`, which `main` adds to such commands);
+  4. `run(args)`. An expected error (bad data, a bad config, a missing file) is printed as
+     one line `minibert: error: ...` with exit code 2 (`train/cli/errors.py`); a traceback
+     only with `--debug` or MINIBERT_DEBUG=1, or for an unexpected exception (a bug).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help)
@@ -23,7 +35,9 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minibert", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="minibert", description=__doc__.splitlines()[0],
+        epilog="--debug (anywhere) or MINIBERT_DEBUG=1 shows a traceback with every error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -32,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("MINIBERT_DEBUG") == "1"
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         build_parser().parse_args(argv)  # prints help or the "invalid choice" error and exits
         return 2
@@ -39,7 +55,45 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(prog=f"minibert {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    if hasattr(module, "output_dirs"):
+        parser.add_argument("--overwrite", action="store_true",
+                            help="write into an --out folder that holds other files (they are "
+                                 "kept; files with the names minibert writes are replaced)")
+    args = parser.parse_intermixed_args(rest)
+    try:
+        return _run(name, module, args)
+    except KeyboardInterrupt:
+        print("minibert: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:
+        if not isinstance(e.code, str):
+            raise
+        print(f"minibert: error: {e.code}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        from train.cli.errors import one_line
+
+        line = None if debug else one_line(e)
+        if line is None:
+            if not debug:
+                print("minibert: internal error, a bug in minibert; please report it with the "
+                      "traceback below", file=sys.stderr)
+            raise
+        print(line, file=sys.stderr)
+        return 2
 
 
+def _run(name: str, module, args: argparse.Namespace) -> int:
+    """Validate, claim the output folders, run; the claims end when the command does."""
+    from train.outdir import output_dir
+
+    if hasattr(module, "validate"):
+        module.validate(args)
+    # under torchrun only rank 0 writes, so only it claims the folders
+    claims = module.output_dirs(args) if hasattr(module, "output_dirs") else []
+    if os.environ.get("RANK", "0") != "0":
+        claims = []
+    with contextlib.ExitStack() as stack:
+        for path, flag in claims:
+            stack.enter_context(output_dir(path, flag, args.overwrite, command=name))
+        return int(module.run(args) or 0)

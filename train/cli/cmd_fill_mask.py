@@ -78,9 +78,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", help='text with one mask, e.g. "Human thinking involves human <mask>."')
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON instead of Python's repr")
+    parser.add_argument("--allow-untrained-head", action="store_true",
+                        help="run even if the checkpoint has no trained MLM head")
+
+
+def validate(args: argparse.Namespace) -> None:
+    from train.cli import errors
+
+    errors.at_least(args, "top_k")
+    if not (Path(args.model) / "config.json").is_file():
+        raise errors.UsageError(f"{args.model}: no config.json; point at a folder written by "
+                                f"`minibert pretrain` or a Hugging Face masked-LM folder")
 
 
 def run(args: argparse.Namespace) -> int:
-    results = fill_mask(load_masked_lm(args.model), load_tokenizer(args.model), args.text, args.top_k)
+    from train.cli.errors import refuse_untrained_head
+
+    model = load_masked_lm(args.model)
+    refuse_untrained_head(model, args.model, args.allow_untrained_head)
+    results = fill_mask(model, load_tokenizer(args.model), args.text, args.top_k)
     print(json.dumps(results, indent=2) if args.json else pprint.pformat(results, sort_dicts=False))
     return 0

@@ -13,7 +13,9 @@ Hyperparameters come from a recipe, and any flag you give overrides it:
   * auto (default): small when the checkpoint's hidden size is below 768, else seed.
 What it writes to --out: the best checkpoint by validation MCC (model, tokenizer and label map
 in Hugging Face layout, loadable by `minibert predict` and by transformers), loss_curve.png,
-confusion_<set>.png and metrics.json. Left out on purpose: hyperparameter search.
+confusion_<set>.png and metrics.json. Ctrl-C stops with one line naming the best epoch so far
+(already saved) and writes metrics.json for the finished epochs.
+Left out on purpose: hyperparameter search.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ import json
 import math
 import os
 import statistics
+import sys
 from pathlib import Path
 
 import torch
 
 from minibert.hub import resolve_model_dir
+from train.cli import errors
 from train.finetune import (
     FinetuneConfig,
+    FinetuneResult,
     config_dict,
     encode,
     finetune,
@@ -78,10 +83,34 @@ def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise SystemExit(f"--seeds: expected comma-separated integers, got {text!r}") from None
+        raise errors.UsageError(f"--seeds: expected comma-separated integers, "
+                                f"got {text!r}") from None
     if not seeds:
-        raise SystemExit("--seeds: give at least one seed")
-    return seeds
+        raise errors.UsageError("--seeds: give at least one seed")
+    return [errors.seed_ok(s, "--seeds") for s in seeds]
+
+
+def validate(args) -> None:
+    """Every flag, before the model or the data is read (see train/cli/errors.py)."""
+    errors.at_least(args, "epochs batch_size max_length threads")
+    errors.at_least(args, "bucket_batches", 0)
+    errors.positive(args, "lr eps")
+    errors.non_negative(args, "weight_decay clip")
+    errors.in_range(args, "warmup", 0.0, 1.0, high_open=True)
+    errors.in_range(args, "val_fraction", 0.0, 1.0, high_open=True)
+    errors.seed_ok(args.split_seed, "--split-seed")
+    parse_seeds(args.seeds)
+    if args.task == "csv":
+        if not args.train:
+            raise errors.UsageError("finetune csv: --train FILE is required")
+        errors.files_exist([args.train], "--train")
+    errors.files_exist(args.eval, "--eval")
+    errors.max_length_fits(args.max_length, resolve_model_dir(args.model))
+    args.out = args.out or f"runs/finetune-{args.task}-{Path(args.model).name}"
+
+
+def output_dirs(args) -> list[tuple[str, str]]:
+    return [(args.out, "--out")]
 
 
 def load_task(args):
@@ -97,11 +126,10 @@ def load_task(args):
             rows = cola_split(root, split)
             evals[split] = ([r.sentence for r in rows], None, [r.label for r in rows])
         return [r.sentence for r in train], None, [r.label for r in train], COLA_LABELS, evals
-    from train.data.csv_file import read_text_dataset
+    from train.data.csv_file import check_classes, read_text_dataset
 
-    if not args.train:
-        raise SystemExit("finetune csv: --train FILE is required")
     ds = read_text_dataset(args.train, args.text_col, args.label_col, args.pair_col)
+    check_classes(ds, args.train, args.label_col)
     names = [ds.id2label[i] for i in range(len(ds.label2id))]
     evals = {}
     for path in args.eval:
@@ -134,7 +162,7 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     model_dir = resolve_model_dir(args.model)  # folder, HF cache, bundled MiniLM, or the Hub
-    out = Path(args.out or f"runs/finetune-{args.task}-{Path(args.model).name}")
+    out = Path(args.out)
     texts, pairs, labels, names, evals = load_task(args)
     tokenizer = WordPieceTokenizer.from_pretrained(model_dir)
     encodings = encode(tokenizer, texts, pairs, args.max_length)
@@ -145,6 +173,9 @@ def run(args) -> int:
     for n, seed in enumerate(seeds):
         cfg, recipe = build_config(args, hidden, seed)
         train_idx, val_idx = split_train_val(len(encodings), cfg.val_fraction, cfg.split_seed)
+        if not train_idx:
+            raise errors.UsageError(f"--val-fraction {cfg.val_fraction} holds out all "
+                                    f"{len(encodings)} rows; lower it so some are left to train on")
         run_dir = out if len(seeds) == 1 else out / f"seed-{seed}"
         print(f"fine-tuning {model_dir} on {args.task} (recipe {recipe}: lr {cfg.lr}, "
               f"{cfg.epochs} epochs, batch {cfg.batch_size}, warmup {cfg.warmup:.0%}; seed {seed}; "
@@ -156,9 +187,13 @@ def run(args) -> int:
         model = BertForSequenceClassification.from_pretrained(
             model_dir, verbose=n == 0, num_labels=len(names),
             id2label=dict(enumerate(names)), label2id={x: i for i, x in enumerate(names)})
-        result = finetune(model, tokenizer, [encodings[i] for i in train_idx],
-                          [labels[i] for i in train_idx], [encodings[i] for i in val_idx],
-                          [labels[i] for i in val_idx], cfg, device, save_dir=run_dir)
+        result = FinetuneResult()
+        try:
+            finetune(model, tokenizer, [encodings[i] for i in train_idx],
+                     [labels[i] for i in train_idx], [encodings[i] for i in val_idx],
+                     [labels[i] for i in val_idx], cfg, device, save_dir=run_dir, result=result)
+        except KeyboardInterrupt:
+            return interrupted(result, run_dir, cfg, recipe, model_dir)
         print(stats_table(result))
         save_curves(result, run_dir / "loss_curve.png",
                     title=f"{args.task}, {Path(args.model).name}, seed {seed}")
@@ -173,8 +208,7 @@ def run(args) -> int:
             summary[name].append(report.mcc)
             metrics["eval"][name] = {"mcc": report.mcc, "mcc_sklearn": report.mcc_sklearn,
                                      "accuracy": report.accuracy, "confusion": report.matrix}
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
-                                              encoding="utf-8")
+        write_metrics(run_dir, metrics)
         print(f"saved the best checkpoint (epoch {result.best_epoch}) to {run_dir}{os.sep}")
     for name, mccs in summary.items():
         if len(mccs) > 1:
@@ -183,3 +217,28 @@ def run(args) -> int:
         elif mccs and not math.isnan(mccs[0]):
             print(f"{name}: MCC {mccs[0]:.4f}")
     return 0
+
+
+def write_metrics(run_dir: Path, metrics: dict) -> None:
+    from minibert.atomic import atomic_write
+
+    text = json.dumps(metrics, indent=2) + "\n"
+    atomic_write(run_dir / "metrics.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def interrupted(result: FinetuneResult, run_dir: Path, cfg: FinetuneConfig, recipe: str,
+                model_dir) -> int:
+    """After Ctrl-C: metrics.json for the finished epochs, and one line saying what is where."""
+    epoch, step = len(result.epochs) + 1, len(result.batch_losses)
+    metrics = {"config": config_dict(cfg), "recipe": recipe, "model": str(model_dir),
+               "best_epoch": result.best_epoch, "interrupted": {"epoch": epoch, "step": step},
+               "epochs": [vars(s) for s in result.epochs]}
+    write_metrics(run_dir, metrics)
+    if result.best_epoch:
+        best = result.epochs[result.best_epoch - 1]
+        kept = (f"best model so far (epoch {best.epoch}, val MCC {best.val_mcc:.2f}) "
+                f"is in {run_dir}")
+    else:
+        kept = f"no epoch finished, so no model was saved; metrics.json is in {run_dir}"
+    print(f"minibert: interrupted at epoch {epoch} step {step}; {kept}", file=sys.stderr)
+    return 130

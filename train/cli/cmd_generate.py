@@ -2,7 +2,8 @@
 
 The model trained by `minibert pretrain --objective causal` saw every line as `<s> text </s>`,
 so the prompt starts with `<s>` and generation stops at `</s>`. Sampling is seeded (--seed):
-the same command prints the same text. --temperature 0 means greedy decoding.
+the same command prints the same text. --temperature 0 means greedy decoding; a negative one
+is an error. A checkpoint not trained as a causal LM is refused unless --allow-untrained-head.
 
 Left out on purpose: beam search, repetition penalties, streaming output.
 """
@@ -42,12 +43,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--top-p", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--allow-untrained-head", action="store_true",
+                        help="run even if the checkpoint was not trained as a causal LM")
+
+
+def validate(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from train.cli import errors
+
+    errors.at_least(args, "max_new_tokens top_k")
+    errors.non_negative(args, "temperature")
+    errors.in_range(args, "top_p", 0.0, 1.0, low_open=True)
+    errors.seed_ok(args.seed)
+    if not (Path(args.model) / "config.json").is_file():
+        raise errors.UsageError(f"{args.model}: no config.json; point at a folder written by "
+                                f"`minibert pretrain --objective causal`")
 
 
 def run(args: argparse.Namespace) -> int:
     import minibert
+    from train.cli.errors import UsageError, refuse_untrained_head
 
     model = minibert.RobertaForCausalLM.from_pretrained(args.model, verbose=False)
+    if not model.config.is_decoder and not args.allow_untrained_head:
+        # a masked LM saw both sides of every token; left to right it predicts nonsense
+        raise UsageError(f"{args.model}: was not trained as a causal LM (config.json has "
+                         f"is_decoder false); train one with `minibert pretrain --objective "
+                         f"causal`, or pass --allow-untrained-head to generate anyway")
+    refuse_untrained_head(model, args.model, args.allow_untrained_head)
     print(generate_text(model, load_tokenizer(args.model), args.prompt, args.max_new_tokens,
                         args.temperature, args.top_k, args.top_p, args.seed))
     return 0

@@ -8,6 +8,8 @@ Each sentence gets its label name (from the id2label saved in config.json) and t
 probability of every label; this is the tutorial's interactive "type a sentence" box. With
 --csv the whole file is scored in batches and written as `id,target` (the Kaggle submission
 format of the disaster-tweets notebook; the column name is settable).
+A checkpoint whose classifier was never trained (a plain pretrained encoder) is refused unless
+--allow-untrained-head, and an existing --out file is replaced only with --overwrite.
 Left out on purpose: thresholds other than argmax, top-k output.
 """
 
@@ -33,6 +35,26 @@ def add_arguments(p) -> None:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
+    p.add_argument("--overwrite", action="store_true", help="--out: replace an existing file")
+    p.add_argument("--allow-untrained-head", action="store_true",
+                   help="run even if the classifier head was never trained")
+
+
+def validate(args) -> None:
+    from train.cli import errors
+    from train.outdir import check_output_file
+
+    errors.at_least(args, "max_length batch_size")
+    if not (Path(args.model_dir) / "config.json").is_file():
+        raise errors.UsageError(f"{args.model_dir}: no config.json; point at a folder written "
+                                f"by `minibert finetune`")
+    errors.max_length_fits(args.max_length, args.model_dir)
+    if args.csv:
+        errors.files_exist([args.csv], "--csv")
+    if args.out:
+        if not args.csv:
+            raise errors.UsageError("--out writes the predictions of --csv; give --csv FILE")
+        check_output_file(args.out, "--out", args.overwrite)
 
 
 def load(model_dir):
@@ -40,9 +62,6 @@ def load(model_dir):
     from tokenizer import WordPieceTokenizer
 
     model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise SystemExit(f"{model_dir}: no config.json; point at a folder written by "
-                         f"`minibert finetune`")
     model = BertForSequenceClassification.from_pretrained(model_dir, verbose=False)
     return model, WordPieceTokenizer.from_pretrained(model_dir)
 
@@ -69,10 +88,12 @@ def _print_one(text: str, probs: torch.Tensor, names: list[str]) -> None:
 
 
 def run(args) -> int:
+    from train.cli.errors import refuse_untrained_head
     from train.device import pick_device
 
     device = pick_device(args.device)
     model, tokenizer = load(args.model_dir)
+    refuse_untrained_head(model, args.model_dir, args.allow_untrained_head)
     names = label_names(model)
     if args.csv:
         return _run_csv(args, model, tokenizer, device, names)

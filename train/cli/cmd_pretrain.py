@@ -27,6 +27,7 @@ from minibert.config import PRESETS, BertConfig, preset
 from tokenizer import load_tokenizer
 from train import ddp, objectives
 from train.checkpointing import CheckpointError
+from train.cli import errors
 from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
 
 # --flag -> BertConfig field, for changing a preset's size from the command line.
@@ -127,6 +128,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from --out's newest checkpoint")
     parser.add_argument("--log-every", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true")
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Every flag, and that the text files read as UTF-8, before anything is built."""
+    from train.data.cola import DataError
+    from train.data.utf8 import first_bad_line, utf8_message
+
+    errors.at_least(args, "batch_size grad_accum epochs max_steps block_size log_every "
+                          "max_examples hidden_size num_hidden_layers num_attention_heads "
+                          "intermediate_size max_position_embeddings")
+    errors.at_least(args, "save_every keep warmup_steps", 0)
+    errors.positive(args, "lr")
+    errors.non_negative(args, "weight_decay max_grad_norm")
+    errors.in_range(args, "mlm_probability", 0.0, 1.0, low_open=True)
+    errors.in_range(args, "hidden_dropout_prob", 0.0, 1.0, high_open=True)
+    errors.in_range(args, "attention_probs_dropout_prob", 0.0, 1.0, high_open=True)
+    errors.seed_ok(args.seed)
+    if args.vocab_size not in (None, "tokenizer") and (
+            not args.vocab_size.isdigit() or int(args.vocab_size) < 1):
+        raise errors.UsageError(f"--vocab-size {args.vocab_size}: expected 'tokenizer' or a "
+                                f"whole number >= 1")
+    if args.config not in PRESETS and not Path(args.config).exists():
+        raise errors.UsageError(f"--config {args.config}: neither a preset "
+                                f"({', '.join(sorted(PRESETS))}) nor a config.json / folder")
+    if not Path(args.tokenizer).is_dir():
+        raise errors.UsageError(f"--tokenizer {args.tokenizer}: no such folder; make one with "
+                                f"`minibert train-tokenizer`")
+    errors.files_exist(args.train, "--train")
+    for path in args.train:
+        if first_bad_line(path) is not None:
+            raise DataError(utf8_message(path))
+
+
+def output_dirs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    return [(args.out, "--out")]
 
 
 def run(args: argparse.Namespace) -> int:

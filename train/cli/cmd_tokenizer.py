@@ -57,6 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="directory to write the tokenizer into")
 
 
+def validate(args: argparse.Namespace) -> None:
+    from train.cli import errors
+
+    errors.at_least(args, "vocab_size min_frequency")
+    errors.files_exist(args.files, "FILE")
+
+
+def output_dirs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    return [(args.out, "--out")]
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     tok = train_tokenizer(args.type, args.files, args.vocab_size, args.min_frequency,

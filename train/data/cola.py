@@ -5,7 +5,8 @@ source code, label (1 = acceptable, 0 = not), the original author's annotation (
 ... or empty) and the sentence. Sentences contain quotes that are text, not CSV quoting, so
 the files are read with `QUOTE_NONE` (as the McCormick tutorial does with pandas). Anything
 else (a wrong field count, a label other than 0/1) is an error naming the file and line,
-because a silently skipped row changes every score computed on the dev sets.
+because a silently skipped row changes every score computed on the dev sets; so is a file
+that is not UTF-8 (with the line of the first bad byte).
 Left out on purpose: the NLTK-tokenized copies of the corpus and the GLUE test set (no labels).
 """
 
@@ -15,6 +16,8 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from train.data.utf8 import utf8_message
 
 SPLITS = ("in_domain_train", "in_domain_dev", "out_of_domain_dev")
 LABELS = ("unacceptable", "acceptable")  # index = label id, as in GLUE
@@ -37,6 +40,16 @@ def read_cola_tsv(path: str | os.PathLike) -> list[ColaExample]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CoLA file not found: {path}")
+    try:
+        examples = _read_rows(path)
+    except UnicodeDecodeError as e:
+        raise DataError(utf8_message(path, e)) from None
+    if not examples:
+        raise DataError(f"{path}: no rows")
+    return examples
+
+
+def _read_rows(path: Path) -> list[ColaExample]:
     examples = []
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -51,8 +64,6 @@ def read_cola_tsv(path: str | os.PathLike) -> list[ColaExample]:
             if label not in ("0", "1"):
                 raise DataError(f"{path}:{line}: label must be 0 or 1, got {label!r}")
             examples.append(ColaExample(source, int(label), annotation, sentence))
-    if not examples:
-        raise DataError(f"{path}: no rows")
     return examples
 
 

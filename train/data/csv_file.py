@@ -9,17 +9,25 @@ reads fine for prediction. The parser is Python's `csv` with `newline=""`, which
 quoted fields with embedded newlines and commas, and a UTF-8 byte-order mark; the disaster
 tweets file has all of these. Text is kept exactly as written (its mojibake included): fixing
 encodings is a preprocessing choice we leave to the user.
+
+Labels that would silently give a wrong model are refused with the file and line: a blank
+label, a `NaN` or infinite number. Numeric labels are normalised, so `1`, `1.0` and `01` are
+one class named "1", not three. `check_classes` refuses training data with a single class.
+A file that is not UTF-8, or a field over the csv module's limit (usually an unclosed quote
+that swallowed the rest of the file), is an error naming the line.
 Left out on purpose: multi-label targets, regression, pandas.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from train.data.cola import DataError
+from train.data.utf8 import utf8_message
 
 
 @dataclass
@@ -54,6 +62,26 @@ def _label_sort_key(name: str):
         return (1, 0.0, name)
 
 
+def normalise_label(value: str) -> str:
+    """One spelling per number ("1.0" and "01" -> "1", "2.50" -> "2.5"); text unchanged.
+    Raises ValueError for NaN and infinities, which are not classes."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if not math.isfinite(number):
+        raise ValueError(f"label {value!r} is not a class (not a finite number)")
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def check_classes(ds: TextDataset, path, label_col: str) -> None:
+    """Training needs at least two classes; one would train to a constant answer."""
+    if len(ds.label2id) < 2:
+        only = next(iter(ds.label2id), None)
+        raise DataError(f"{path}: every label in column {label_col!r} is {only!r}; training "
+                        f"needs at least two classes")
+
+
 def make_label2id(names) -> dict[str, int]:
     return {name: i for i, name in enumerate(sorted(set(names), key=_label_sort_key))}
 
@@ -73,6 +101,17 @@ def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text
     text_cols = _columns(text_col)
     if not text_cols:
         raise ValueError("name at least one text column")
+    try:
+        return _read(path, delimiter, text_cols, label_col, pair_col, id_col, label2id,
+                     require_labels)
+    except UnicodeDecodeError as e:
+        raise DataError(utf8_message(path, e)) from None
+
+
+def _read(path: Path, delimiter: str, text_cols: list[str], label_col, pair_col, id_col,
+          label2id, require_labels) -> TextDataset:
+    if label2id is not None:  # a model's map: its numeric names are normalised as rows are
+        label2id = {normalise_label(k): v for k, v in label2id.items()}
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
         header = next(reader, None)
@@ -89,7 +128,14 @@ def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text
         use_ids = id_col is not None and id_col in where
         texts, pairs, raw_labels, ids = [], [], [], []
         start = reader.line_num + 1
-        for row in reader:
+        rows = iter(reader)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                raise _csv_error(path, start, e) from None
             if row == []:
                 start = reader.line_num + 1
                 continue  # a blank line between records
@@ -103,6 +149,10 @@ def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text
                 value = row[where[label_col]].strip()
                 if not value:
                     raise DataError(f"{path}:{start}: empty label in column {label_col!r}")
+                try:
+                    value = normalise_label(value)
+                except ValueError as e:
+                    raise DataError(f"{path}:{start}: {e} in column {label_col!r}") from None
                 if label2id is not None and value not in label2id:
                     raise DataError(f"{path}:{start}: label {value!r} is not one the model "
                                     f"knows ({sorted(label2id)})")
@@ -116,3 +166,11 @@ def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text
     labels = [label2id[v] for v in raw_labels] if has_labels else None
     return TextDataset(texts=texts, labels=labels, pairs=pairs if pair_col else None,
                        ids=ids, label2id=dict(label2id or {}))
+
+
+def _csv_error(path: Path, line: int, error: csv.Error) -> DataError:
+    """The csv module's error, with the line its record starts on and a likely cause."""
+    hint = ("; often a quote (\") that is never closed, so the rest of the file became one "
+            "field") if "field larger" in str(error) else ""
+    return DataError(f"{path}:{line}: {error} (limit {csv.field_size_limit():,} "
+                     f"characters){hint}")

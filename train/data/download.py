@@ -34,6 +34,10 @@ class ChecksumError(RuntimeError):
     """A downloaded file's sha256 is not the published one."""
 
 
+class DownloadError(OSError):
+    """The download failed (offline, blocked, server error); says how to go without it."""
+
+
 def data_root(explicit: str | os.PathLike | None = None) -> Path | None:
     """The local data folder named by a flag or by $MINIBERT_DATA, or None if neither is set.
     A named folder that does not exist is an error, not a silent fall-back to downloading."""
@@ -70,8 +74,15 @@ def cola_dir(explicit: str | os.PathLike | None = None, *, url: str = COLA_URL,
         return target
     if not quiet:
         print(f"downloading CoLA from {url} into {target}")
-    with opener(url) as response:
-        payload = response.read()
+    try:
+        with opener(url) as response:
+            payload = response.read()
+    except OSError as e:  # urllib's URLError and HTTPError are OSErrors
+        reason = getattr(e, "reason", None) or e
+        raise DownloadError(f"CoLA is not in {target} and downloading {url} failed ({reason}); "
+                            f"put in_domain_train.tsv, in_domain_dev.tsv and "
+                            f"out_of_domain_dev.tsv in a folder and pass --data DIR (or set "
+                            f"$MINIBERT_DATA)") from None
     atomic_dir(target, lambda tmp: _extract_checked(payload, tmp, url))
     return target
 
