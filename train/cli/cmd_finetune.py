@@ -68,7 +68,8 @@ def add_arguments(p) -> None:
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--eps", type=float, default=1e-8)
     p.add_argument("--clip", type=float, default=1.0)
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--max-length", type=int, default=None,
+                   help="tokens per text (default 128, or the model's limit if smaller)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--split-seed", type=int, default=42)
     p.add_argument("--seeds", default="42", help="comma-separated; several give mean ± std")
@@ -92,7 +93,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def validate(args) -> None:
     """Every flag, before the model or the data is read (see train/cli/errors.py)."""
-    errors.at_least(args, "epochs batch_size max_length threads")
+    errors.at_least(args, "epochs batch_size threads")
     errors.at_least(args, "bucket_batches", 0)
     errors.positive(args, "lr eps")
     errors.non_negative(args, "weight_decay clip")
@@ -105,7 +106,7 @@ def validate(args) -> None:
             raise errors.UsageError("finetune csv: --train FILE is required")
         errors.files_exist([args.train], "--train")
     errors.files_exist(args.eval, "--eval")
-    errors.max_length_fits(args.max_length, resolve_model_dir(args.model))
+    args.max_length = errors.fit_max_length(args.max_length, resolve_model_dir(args.model))
     args.out = args.out or f"runs/finetune-{args.task}-{Path(args.model).name}"
 
 

@@ -32,7 +32,8 @@ def add_arguments(p) -> None:
     p.add_argument("--id-col", default="id", help="--csv: id column (default: row numbers)")
     p.add_argument("--target-col", default="target", help="--csv: name of the output column")
     p.add_argument("--out", help="--csv: where to write id,target (default: standard output)")
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--max-length", type=int, default=None,
+                   help="tokens per text (default 128, or the model's limit if smaller)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--overwrite", action="store_true", help="--out: replace an existing file")
@@ -44,11 +45,11 @@ def validate(args) -> None:
     from train.cli import errors
     from train.outdir import check_output_file
 
-    errors.at_least(args, "max_length batch_size")
+    errors.at_least(args, "batch_size")
     if not (Path(args.model_dir) / "config.json").is_file():
         raise errors.UsageError(f"{args.model_dir}: no config.json; point at a folder written "
                                 f"by `minibert finetune`")
-    errors.max_length_fits(args.max_length, args.model_dir)
+    args.max_length = errors.fit_max_length(args.max_length, args.model_dir)
     if args.csv:
         errors.files_exist([args.csv], "--csv")
     if args.out:

@@ -111,18 +111,23 @@ def files_exist(paths, flag: str) -> None:
             raise UsageError(f"{flag} {p}: no such file")
 
 
-def max_length_fits(max_length: int, model_dir: str | Path, flag: str = "--max-length") -> None:
-    """--max-length must fit the model's position table (read from config.json only)."""
+def fit_max_length(max_length: int | None, model_dir: str | Path, default: int = 128,
+                   flag: str = "--max-length") -> int:
+    """--max-length checked against the model's position table (read from config.json only);
+    when not given, `default` or the model's limit if that is smaller."""
     from minibert.config import BertConfig
 
     config = BertConfig.from_pretrained(model_dir)
-    # RoBERTa's positions start after the padding id, so two rows are never used by text
+    # RoBERTa's positions start after the padding id, so those rows never hold text
     usable = config.max_position_embeddings - (config.pad_token_id + 1
                                                if config.model_type == "roberta" else 0)
-    if max_length > usable:
+    if max_length is None:
+        return min(default, usable)
+    if max_length < 1 or max_length > usable:
         raise UsageError(f"{flag} {max_length}: the model at {model_dir} has "
-                         f"max_position_embeddings {config.max_position_embeddings}, so at most "
-                         f"{usable} tokens fit")
+                         f"max_position_embeddings {config.max_position_embeddings}, so it "
+                         f"takes 1 to {usable} tokens")
+    return max_length
 
 
 # ---- untrained heads --------------------------------------------------------------------------

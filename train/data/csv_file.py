@@ -172,5 +172,4 @@ def _csv_error(path: Path, line: int, error: csv.Error) -> DataError:
     """The csv module's error, with the line its record starts on and a likely cause."""
     hint = ("; often a quote (\") that is never closed, so the rest of the file became one "
             "field") if "field larger" in str(error) else ""
-    return DataError(f"{path}:{line}: {error} (limit {csv.field_size_limit():,} "
-                     f"characters){hint}")
+    return DataError(f"{path}:{line}: {error}{hint}")
