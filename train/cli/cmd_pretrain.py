@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 from pathlib import Path
 
 import torch
@@ -26,7 +27,6 @@ import torch
 from minibert.config import PRESETS, BertConfig, preset
 from tokenizer import load_tokenizer
 from train import ddp, objectives
-from train.checkpointing import CheckpointError
 from train.cli import errors
 from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
 
@@ -187,8 +187,8 @@ def run(args: argparse.Namespace) -> int:
                           tokenizer=tokenizer)
     except KeyboardInterrupt:
         return 130
-    except (NonFiniteLossError, CheckpointError) as e:
-        print(f"error: {e}")
+    except NonFiniteLossError as e:  # not bad input: the run itself diverged
+        print(f"minibert: error: {e}", file=sys.stderr)
         return 1
     finally:
         ddp.shutdown()
