@@ -58,7 +58,9 @@ def atomic_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     `path` keeps every entry `write` did not produce; the ones it did replace theirs."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    # inside an existing folder, so a killed run's leftover is found there (train/outdir.py)
+    where = path if path.is_dir() else path.parent
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=where))
     try:
         os.chmod(tmp, _umask_mode(0o777))
         write(tmp)

@@ -141,8 +141,11 @@ def test_leftover_temporaries_are_removed_from_our_folder_only(tmp_path):
         (out / "checkpoints" / ".step-00000005.k2j4_x9a.tmp").mkdir(parents=True)
         (out / ".model.safetensors.ab12cd34.tmp").write_bytes(b"half")
         (out / ".my.tmp").write_text("a user's file with a similar name")
+        (tmp_path / ".run.x1_y2z3w.tmp").mkdir()  # a save made before the folder existed
+        (tmp_path / ".other.x1_y2z3w.tmp").mkdir()  # not this folder's
     with output_dir(out):
         names = {p.name for p in out.rglob("*")}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.x1_y2z3w.tmp", "run"]
     assert ".my.tmp" in names and "checkpoints" in names
     assert not any(n.endswith(".tmp") and n != ".my.tmp" for n in names), names
     foreign = tmp_path / "foreign"

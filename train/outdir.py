@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 from collections.abc import Iterator
@@ -169,13 +170,14 @@ def _alive(owner: dict) -> bool:
 
 
 def remove_stale_temporaries(out: Path) -> list[Path]:
-    """Delete `.NAME.XXXXXXXX.tmp` files and folders under `out` (a killed run's leftovers)."""
-    removed = []
+    """Delete `.NAME.XXXXXXXX.tmp` files and folders under `out` (a killed run's leftovers),
+    and `out`'s own (`.OUT.XXXXXXXX.tmp` beside it, from a save made before `out` existed)."""
+    out = out.resolve()
+    own = re.compile(re.escape(f".{out.name}.") + r"[a-z0-9_]{8}\.tmp$")
+    found = [p for p in out.parent.iterdir() if own.match(p.name)]
     for folder, dirs, files in os.walk(out):
-        for name in [*dirs, *files]:
-            if TMP_NAME.match(name):
-                p = Path(folder) / name
-                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-                removed.append(p)
+        found += [Path(folder) / name for name in [*dirs, *files] if TMP_NAME.match(name)]
         dirs[:] = [d for d in dirs if not TMP_NAME.match(d)]
-    return removed
+    for p in found:
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    return found
