@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 
@@ -108,29 +107,26 @@ def test_claim_creates_the_folder_and_marks_it(tmp_path, umask_022):
     assert _mode(out) == 0o755 and _mode(out / OWNER_FILE) == 0o644
 
 
-_HOLDER = """
-import sys
-from train.outdir import output_dir
-with output_dir(sys.argv[1]):
-    print("holding", flush=True)
-    sys.stdin.readline()
-"""
+def test_a_live_lock_refuses_and_a_dead_ones_is_taken_over(tmp_path):
+    """The lock names a live process (a `sleep` standing in for another run): refused, with
+    its pid. Once that process is killed, as kill -9 would, the stale lock is taken over."""
+    import json
+    import socket
 
-
-def test_a_second_writer_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+    with output_dir(out):
+        pass
+    other = subprocess.Popen(["sleep", "60"])
     try:
-        assert holder.stdout.readline().strip() == "holding"
-        with pytest.raises(OutputDirError, match=f"run: in use by process {holder.pid} "):
+        (out / LOCK_FILE).write_text(json.dumps({"pid": other.pid,
+                                                 "host": socket.gethostname()}))
+        with pytest.raises(OutputDirError, match=f"run: in use by process {other.pid} "):
             claim_output_dir(out)
     finally:
-        holder.kill()  # as kill -9 would: the lock file stays behind
-        holder.wait()
-    assert (out / LOCK_FILE).is_file()
-    claim_output_dir(out)  # the lock's process is gone: taken over
+        other.kill()
+        other.wait()
+    claim_output_dir(out)
+    assert json.loads((out / LOCK_FILE).read_text())["pid"] == os.getpid()
     release_output_dir(out)
     assert not (out / LOCK_FILE).exists()
 
