@@ -237,6 +237,20 @@ def test_read_only_out_fails_at_once(w, tmp_path, capsys):
     assert "cannot write there" in capsys.readouterr().err
 
 
+def test_unwritable_out_fails_before_any_work(w, tmp_path, capsys, monkeypatch):
+    """The same check as above, for runs as root: the test write is made to fail."""
+    import pathlib
+
+    def refuse(self, data):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", refuse)
+    assert main(finetune(w, str(tmp_path / "run"))) == 2
+    out, err = capsys.readouterr()
+    assert "--out" in err and "cannot write there (Permission denied)" in err, err
+    assert "fine-tuning" not in out, "training must not start"
+
+
 def test_debug_shows_the_traceback(w, tmp_path):
     from train.cli.errors import UsageError
 
