@@ -112,23 +112,11 @@ class WordPieceTokenizer(Tokenizer):
         directory = Path(directory)
         if not (directory / VOCAB_FILE).is_file():
             raise FileNotFoundError(f"{directory}: no {VOCAB_FILE} in this folder")
-        settings = {}
-        config = read_tokenizer_config(directory)
+        config, settings = read_tokenizer_config(directory)
         if config is not None:
             settings["lowercase"] = bool(config.get("do_lower_case", True))
             settings["strip_accents"] = config.get("strip_accents")
             settings["handle_chinese_chars"] = bool(config.get("tokenize_chinese_chars", True))
-            max_len = config.get("model_max_length")
-            if isinstance(max_len, int) and max_len < 10**9:
-                settings["model_max_length"] = max_len
-            special = {}
-            for role in SPECIAL_DEFAULTS:
-                value = config.get(f"{role}_token")
-                if isinstance(value, dict):  # older HF configs store AddedToken dicts
-                    value = value.get("content")
-                if value is not None:
-                    special[role] = value
-            settings["special_tokens"] = special
         settings.update(overrides)
         return cls.from_file(directory / VOCAB_FILE, **settings)
 
