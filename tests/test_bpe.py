@@ -125,6 +125,15 @@ def test_save_round_trip(tiny_files, tmp_path):
     assert again.add_prefix_space and again.model_max_length == 64
 
 
+def test_special_tokens_from_special_tokens_map(tiny_files):
+    """GPT-2-style keys (bos/eos) in special_tokens_map.json name the cls/sep roles."""
+    (tiny_files / "special_tokens_map.json").write_text(
+        '{"bos_token": "<s>", "eos_token": {"content": "</s>"}, "unk_token": "<unk>"}')
+    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files)
+    assert tok.special_tokens == {"cls": "<s>", "sep": "</s>", "unk": "<unk>"}
+    assert tok.encode("low").tokens == ["<s>", "l", "o", "w", "</s>"]
+
+
 def test_decode_rejects_unknown_id(tiny_files):
     tok = ByteLevelBPETokenizer.from_pretrained(tiny_files)
     with pytest.raises(ValueError, match="id 99999 is not in the vocabulary"):

@@ -264,3 +264,74 @@ def test_loads_hf_tokenizer_json(transformers, hf_tokenizers, roberta_dir, hf_gp
     assert ours.post_processor == ("roberta" if which == "roberta" else None)
     texts = _cola(data)[:200] + HARD_CASES + [text for text, _ in ROBERTA_CASES]
     assert [e.ids for e in ours.encode_batch(texts)] == hf(texts)["input_ids"]
+
+
+# --- byte symbols missing from the vocabulary; untrimmed offsets of an lstrip token -----------
+
+
+@pytest.fixture(scope="module")
+def without_x(tmp_path_factory):
+    """A RoBERTa-style vocabulary of the byte alphabet without "x", and two merges."""
+    from tokenizer.bytelevel import alphabet
+
+    d = tmp_path_factory.mktemp("without_x")
+    tokens = ["<s>", "<pad>", "</s>", "<unk>"] + [c for c in alphabet() if c != "x"]
+    vocab = {t: i for i, t in enumerate(tokens + ["Ġl", "Ġlo", "<mask>"])}
+    (d / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (d / "merges.txt").write_text("#version: 0.2\nĠ l\nĠl o\n", encoding="utf-8")
+    return d
+
+
+def _raw_hf(hf_tokenizers, directory, unk_token=None, roberta=False):
+    """A bare `tokenizers` byte-level BPE over the folder's files: RoBERTa's specials matched
+    in text, <mask> with lstrip, RobertaProcessing (trimmed offsets) only when asked."""
+    model = hf_tokenizers.models.BPE.from_file(str(directory / "vocab.json"),
+                                               str(directory / "merges.txt"), unk_token=unk_token)
+    hf = hf_tokenizers.Tokenizer(model)
+    hf.pre_tokenizer = hf_tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.add_special_tokens([hf_tokenizers.AddedToken(t, special=True) for t in
+                           ("<s>", "<pad>", "</s>", "<unk>")])
+    hf.add_special_tokens([hf_tokenizers.AddedToken("<mask>", lstrip=True, special=True)])
+    if roberta:
+        hf.post_processor = hf_tokenizers.processors.RobertaProcessing(
+            ("</s>", hf.token_to_id("</s>")), ("<s>", hf.token_to_id("<s>")),
+            add_prefix_space=False)
+    return hf
+
+
+@pytest.mark.parametrize("roberta", [True, False])
+def test_missing_byte_symbol_becomes_unk(hf_tokenizers, without_x, roberta):
+    """As a `tokenizers` BPE whose unk_token is set: one <unk> per missing byte. (transformers
+    5's RobertaTokenizer builds its BPE without unk_token, and drops such bytes silently.)"""
+    hf = _raw_hf(hf_tokenizers, without_x, unk_token="<unk>", roberta=roberta)
+    ours = ByteLevelBPETokenizer.from_pretrained(
+        without_x, post_processor="roberta" if roberta else None)
+    for text in ("a box, xx lo <mask>.", "x", " x\u00e9x", "lox"):
+        ref = hf.encode(text)
+        enc = ours.encode(text)
+        assert enc.ids == ref.ids, text
+        assert enc.offsets == ref.offsets, text
+        assert "<unk>" in enc.tokens, text
+
+
+def test_missing_byte_symbol_without_unk_is_an_error(hf_tokenizers, without_x):
+    ours = ByteLevelBPETokenizer.from_files(without_x / "vocab.json", without_x / "merges.txt",
+                                            special_tokens={"cls": "<s>", "sep": "</s>"})
+    with pytest.raises(ValueError, match=r"byte-level symbol 'x' \(byte 0x78, in ' box'\)"):
+        ours.encode("a box")
+    # tokenizers, without an unk token, drops the byte silently: the wrong result we refuse.
+    assert _raw_hf(hf_tokenizers, without_x).encode("a box").tokens == ["a", "Ġ", "b", "o"]
+
+
+def test_untrimmed_lstrip_offsets(hf_tokenizers, roberta_dir):
+    """Without post-processing nothing trims offsets, so <mask>'s span keeps the whitespace it
+    absorbed: (6, 13) in "Hello, <mask>", as `tokenizers` gives (trimmed: (7, 13))."""
+    ours = ByteLevelBPETokenizer.from_files(roberta_dir / "vocab.json", roberta_dir / "merges.txt",
+                                            post_processor=None)
+    hf = _raw_hf(hf_tokenizers, roberta_dir)
+    assert ours.encode("Hello, <mask>").offsets[-1] == (6, 13) == hf.encode("Hello, <mask>").offsets[-1]
+    for text in ["Hello, <mask>."] + [text for text, _ in ROBERTA_CASES]:
+        ref = hf.encode(text)
+        enc = ours.encode(text)
+        assert enc.ids == ref.ids, text
+        assert enc.offsets == ref.offsets, text

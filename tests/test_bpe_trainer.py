@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenizer.bpe_reference import train_reference
+from tokenizer.bpe_reference import merge_word, train_reference
 from tokenizer.bpe_trainer import BPETrainer, dedupe_merges
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
@@ -75,6 +75,13 @@ def test_fast_and_reference_trainers_agree(counts, extra, min_frequency):
     # Deterministic, whatever order the words come in.
     reordered = dict(reversed(list(counts.items())))
     assert trainer.train_from_counts(reordered) == (fast_vocab, fast_merges)
+
+
+def test_merge_word_left_to_right_without_overlap():
+    assert merge_word([1, 1, 1], 1, 1, 9) == [9, 1]
+    assert merge_word([1, 2, 1, 2, 3], 1, 2, 9) == [9, 9, 3]
+    assert merge_word(["a", "b", "c"], "b", "c", "bc") == ["a", "bc"]
+    assert merge_word([1], 1, 1, 9) == [1] and merge_word([], 1, 2, 9) == []
 
 
 def test_dedupe_keeps_the_last_position():

@@ -117,6 +117,20 @@ def test_save_and_reload(tiny, tmp_path):
     assert back.encode("Café unaffable").ids == tok.encode("Café unaffable").ids
 
 
+def test_special_tokens_from_special_tokens_map(tiny, tmp_path):
+    """special_tokens_map.json is read too (older HF folders keep the tokens only there, some
+    as AddedToken dicts); tokenizer_config.json wins where both name a role."""
+    vocab = [t for t in TINY if t != "[UNK]"] + ["<unk>", "<pad>"]
+    tok = WordPieceTokenizer({t: i for i, t in enumerate(vocab)}, special_tokens={"unk": "<unk>"})
+    tok.save(tmp_path / "t")
+    (tmp_path / "t" / "tokenizer_config.json").write_text('{"pad_token": "<pad>"}')
+    (tmp_path / "t" / "special_tokens_map.json").write_text(
+        '{"unk_token": {"content": "<unk>", "lstrip": false}, "pad_token": "[PAD]"}')
+    back = WordPieceTokenizer.from_pretrained(tmp_path / "t")
+    assert back.special_tokens["unk"] == "<unk>" and back.special_tokens["pad"] == "<pad>"
+    assert back.encode("unaffable zzz").tokens == ["[CLS]", "un", "##aff", "##able", "<unk>", "[SEP]"]
+
+
 # --- fast path equals the reference ----------------------------------------------------------
 
 TEXTS = st.lists(

@@ -8,9 +8,15 @@ vocabularies in 5 runs on 3000 lines of kant.txt at vocab_size=1000). Parity is 
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokenizer import WordPieceTrainer
+from tokenizer.bpe_reference import learn_merges_reference
+from tokenizer.merge_engine import learn_merges
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -57,6 +63,25 @@ def test_special_ids_and_report(kant_lines):
     assert r.dropped_chars and all(c not in tok.get_vocab() for c in r.dropped_chars)
     assert r.dropped_occurrences > 0 and 0.5 < r.words_without_unk < 1.0
     assert "limit_alphabet dropped" in str(r) and "without [UNK]" in str(r)
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts=st.dictionaries(st.text(alphabet="abcd", min_size=1, max_size=7), st.integers(1, 5),
+                              min_size=1, max_size=20),
+       extra=st.integers(0, 30), min_frequency=st.integers(0, 3))
+def test_engine_agrees_with_reference_on_wordpiece_pieces(counts, extra, min_frequency):
+    """The shared engine and the plain reference loop, on `##` pieces with WordPiece's join
+    (a small alphabet, so that two merge paths often build the same piece)."""
+    trainer = WordPieceTrainer(vocab_size=50, min_frequency=min_frequency, show_progress=False)
+    vocab, words, freqs = trainer._pieces(Counter(counts))
+    size = len(vocab) + extra
+    ref_vocab = dict(vocab)
+    ref_merges = learn_merges_reference([list(w) for w in words], freqs, ref_vocab, size,
+                                        min_frequency, trainer._join)
+    merges, _ = learn_merges(words, freqs, vocab, size, min_frequency, trainer._join)
+    assert merges == ref_merges and vocab == ref_vocab
+    trainer.vocab_size = size
+    assert trainer._learn(Counter(counts)) == ref_vocab
 
 
 def test_min_frequency_stops_merging():

@@ -24,8 +24,9 @@ cleaning, accents and CJK are no-ops and lowercasing keeps positions, so one reg
 anything else falls back to the reference path. A test checks that the two agree.
 `cuts_at_whitespace(text)` says when a text may be cut at whitespace before any of this (then
 WordPiece can remember the encoding of each whitespace-separated chunk whole).
-Left out on purpose: Unicode-version differences between Python's `unicodedata` and the Rust
-crates for characters newer than either table.
+Unicode versions: character classes come from Python's `unicodedata`, newer than the tables of
+Hugging Face's Rust crates; the policy and the characters that differ (e.g. U+2E53) are in
+the package docstring, tokenizer/__init__.py.
 """
 
 from __future__ import annotations
