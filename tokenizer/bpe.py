@@ -87,7 +87,7 @@ def _trim(token: str, start: int, end: int, leading: bool = True) -> tuple[int, 
 
 
 class ByteLevelBPETokenizer(Tokenizer):
-    """GPT-2 / RoBERTa tokenizer. Build with `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
+    """GPT-2 / RoBERTa tokenizer: `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
 
     post_processor: "roberta" (`<s> A </s>` / `<s> A </s></s> B </s>`, type ids all 0, trimmed
     offsets) or None (no specials added; type ids 0 for A, 1 for B, as GPT-2). The default
@@ -104,11 +104,13 @@ class ByteLevelBPETokenizer(Tokenizer):
             special_tokens = default_special_tokens(vocab)
         super().__init__(vocab, special_tokens, model_max_length)
         if post_processor == "auto":
-            post_processor = "roberta" if {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab else None
+            roberta = {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab
+            post_processor = "roberta" if roberta else None
         if post_processor not in ("roberta", None):
             raise ValueError(f"post_processor={post_processor!r}; expected 'roberta' or None")
         if post_processor == "roberta" and not {"cls", "sep"} <= set(special_tokens):
-            raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special tokens")
+            raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special "
+                             "tokens")
         self.post_processor = post_processor
         self._templates = self._make_templates()
         self.add_prefix_space = bool(add_prefix_space)
@@ -119,7 +121,8 @@ class ByteLevelBPETokenizer(Tokenizer):
         self._cache_prefixed: dict[str, tuple] = {}  # first words that got a synthetic space
         specials = sorted(self._special_set, key=lambda t: (-len(t), t))  # longest match wins
         self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
-        alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})" for t in specials]
+        alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})"
+                        for t in specials]
         self._special_tokens_in_order = specials
         self._special_re = regex.compile("|".join(alternatives)) if specials else None
 
@@ -140,7 +143,8 @@ class ByteLevelBPETokenizer(Tokenizer):
         for name in ("vocab.json", "merges.txt"):
             if not (directory / name).is_file():
                 if not (directory / "tokenizer.json").is_file():
-                    raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in this folder")
+                    raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in "
+                                            f"this folder")
                 from_json = load_tokenizer_json(directory / "tokenizer.json")
         config, shared = read_tokenizer_config(directory)
         settings: dict = {} if from_json is None else dict(from_json[2])
@@ -154,7 +158,8 @@ class ByteLevelBPETokenizer(Tokenizer):
                 settings["post_processor"] = None
         settings.update(overrides)
         if from_json is not None:
-            return cls(from_json[0], from_json[1], source=str(directory / "tokenizer.json"), **settings)
+            return cls(from_json[0], from_json[1], source=str(directory / "tokenizer.json"),
+                       **settings)
         return cls.from_files(directory / "vocab.json", directory / "merges.txt", **settings)
 
     # --- one word ---------------------------------------------------------------------------
@@ -222,7 +227,8 @@ class ByteLevelBPETokenizer(Tokenizer):
     # --- one text ---------------------------------------------------------------------------
 
     def _encode_segment(self, text: str, base: int, out: Pieces, word_index: int) -> int:
-        """Append the tokens of a special-free piece of text starting at `base`; return next word id."""
+        """Append the tokens of a special-free piece of text starting at `base`; return the
+        next word id."""
         if not text:  # nothing to encode, and no prefix space for nothing (as HF)
             return word_index
         tokens, ids, offsets, word_ids = out
@@ -342,7 +348,8 @@ class ByteLevelBPETokenizer(Tokenizer):
         save_vocab_json(directory / "vocab.json", self._vocab)
         save_merges_txt(directory / "merges.txt", self.merges)
         config = {
-            "tokenizer_class": "RobertaTokenizer" if self.post_processor == "roberta" else "GPT2Tokenizer",
+            "tokenizer_class": ("RobertaTokenizer" if self.post_processor == "roberta"
+                                else "GPT2Tokenizer"),
             "add_prefix_space": self.add_prefix_space,
             "trim_offsets": self.trim_offsets,
         }

@@ -40,8 +40,17 @@ from .bytelevel import alphabet, bytes_to_unicode
 
 def merge_word(word: list, left, right, new) -> list:
     """Replace each (left, right) in `word` by `new`, scanning left to right without overlaps
-    ("a a a" with (a, a) -> "aa a"). Works on ids or on strings."""
-    out, i, n = [], 0, len(word)
+    ("a a a" with (a, a) -> "aa a"), as `str.replace` does. Works on ids or on strings."""
+    occurrences, n = word.count(left), len(word)
+    if occurrences <= 1:  # the common case, done in C loops: at most one pair to merge
+        i = word.index(left) if occurrences else n
+        if i + 1 < n and word[i + 1] == right:
+            out = word[:i]
+            out.append(new)
+            out += word[i + 2:]
+            return out
+        return list(word)
+    out, i = [], 0
     while i < n:
         if i + 1 < n and word[i] == left and word[i + 1] == right:
             out.append(new)

@@ -14,8 +14,8 @@ changes the pairs of the words that hold "a b":
     count(x, a) -= n   count(x, c) += n   count(b, y) -= n   count(c, y) += n
 
 where n is the word's count. So we keep
-- `pair_counts`: pair -> weighted count, updated word by word: a merged word takes back the
-  pairs it had and adds the pairs it has (the pairs away from the merge cancel out);
+- `pair_counts`: pair -> weighted count, updated with exactly those deltas, found around
+  each c of the merged word (or, if c was in the word already, by recounting the word);
 - `where`: pair -> the words that (may) hold it, so a merge visits only those words;
 - a heap of (-count, pair) with lazy invalidation: a pair's count only grows when it is
   created (and then it is pushed), so an entry whose count is stale is re-pushed with its
@@ -75,24 +75,59 @@ def merge_everywhere(words: list[list[int]], counts: list[int], word_ids, a: int
     """Merge (a, b) -> c in the words `word_ids`, keeping pair counts and `where` in step.
 
     Returns the pairs that hold c: they are the only ones whose counts grew. Words that no
-    longer hold (a, b) (an earlier merge took it) come back unchanged and are skipped."""
+    longer hold (a, b) (an earlier merge took it) are skipped. The count of (a, b) itself is
+    left to the caller (it is 0 now)."""
     grown: set[int] = set()
     for wi in word_ids:
         old = words[wi]
-        new = merge_word(old, a, b, c)
-        if len(new) == len(old):
+        if a not in old:
             continue
+        new = merge_word(old, a, b, c)
+        n = len(new)
+        if n == len(old):
+            continue
+        words[wi] = new
         weight = counts[wi]
-        for left, right in pairwise(old):
-            pair_counts[left * SHIFT + right] -= weight
-        for left, right in pairwise(new):
-            key = left * SHIFT + right
-            pair_counts[key] += weight
-            if left == c or right == c:
+        if c in old:  # c was a token of this word already: recount the word's pairs
+            for key in _recount(old, new, c, weight, pair_counts):
                 where[key].add(wi)
                 grown.add(key)
-        words[wi] = new
+            continue
+        # Each c is one merged "a b" (there are len(old) - n): x a b y -> x c y takes (x, a)
+        # and (b, y) away and adds (x, c) and (c, y); a b a b -> c c turns (b, a) into (c, c).
+        j = -1
+        for _ in range(len(old) - n):
+            j = new.index(c, j + 1)
+            if j:
+                x = new[j - 1]
+                pair_counts[(b if x == c else x) * SHIFT + a] -= weight
+                key = x * SHIFT + c
+                pair_counts[key] += weight
+                where[key].add(wi)
+                grown.add(key)
+            if j + 1 < n and new[j + 1] != c:
+                y = new[j + 1]
+                pair_counts[b * SHIFT + y] -= weight
+                key = c * SHIFT + y
+                pair_counts[key] += weight
+                where[key].add(wi)
+                grown.add(key)
     return grown
+
+
+def _recount(old: list[int], new: list[int], c: int, weight: int,
+             pair_counts: dict) -> list[int]:
+    """Take back every pair of `old` and add every pair of `new` (the pairs away from the
+    merges cancel out). Returns the pairs of `new` that hold c."""
+    for left, right in pairwise(old):
+        pair_counts[left * SHIFT + right] -= weight
+    added = []
+    for left, right in pairwise(new):
+        key = left * SHIFT + right
+        pair_counts[key] += weight
+        if left == c or right == c:
+            added.append(key)
+    return added
 
 
 def learn_merges(words: list[list[int]], counts: list[int], vocab: dict[str, int],
@@ -127,6 +162,8 @@ def learn_merges(words: list[list[int]], counts: list[int], vocab: dict[str, int
             if progress is not None:
                 progress.update(1)
         merges.append((left, right))
-        for grown in merge_everywhere(words, counts, where.pop(key), a, b, c, pair_counts, where):
-            heapq.heappush(heap, (-pair_counts[grown], grown))
+        grown = merge_everywhere(words, counts, where.pop(key), a, b, c, pair_counts, where)
+        pair_counts[key] = 0  # no word holds (a, b) any more
+        for k in grown:
+            heapq.heappush(heap, (-pair_counts[k], k))
     return merges, f"the vocabulary reached vocab_size={vocab_size}"
