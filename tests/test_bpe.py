@@ -51,7 +51,8 @@ def test_to_and_from_byte_chars():
 
 def test_pre_tokenize_known_answers():
     assert pre_tokenize("Hello world's  end\n") == ["Hello", " world", "'s", " ", " end", "\n"]
-    assert pre_tokenize("I'M DON'T") == ["I", "'", "M", " DON", "'", "T"]  # contractions are lower-case only
+    # contractions are lower-case only
+    assert pre_tokenize("I'M DON'T") == ["I", "'", "M", " DON", "'", "T"]
     assert pre_tokenize("abc123 4.5!!") == ["abc", "123", " 4", ".", "5", "!!"]
     assert pre_tokenize("a   \n\n b") == ["a", "   \n\n", " b"]  # the last space goes with "b"
     assert pre_tokenize("a   b") == ["a", "  ", " b"]
@@ -85,7 +86,8 @@ def tiny_files(tmp_path):
     for left, right in merges:
         vocab[left + right] = len(vocab)
     (tmp_path / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (tmp_path / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+    body = "".join(f"{a} {b}\n" for a, b in merges)
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n" + body)
     return tmp_path
 
 
@@ -102,7 +104,8 @@ def test_tiny_tokenizer_known_answer(tiny_files):
     assert tok.decode(enc.ids, skip_special_tokens=True) == "a low!"
     pair = tok.encode("a", "b")
     assert pair.tokens == ["<s>", "a", "</s>", "</s>", "b", "</s>"] and pair.type_ids == [0] * 6
-    gpt2_style = ByteLevelBPETokenizer.from_files(tiny_files / "vocab.json", tiny_files / "merges.txt",
+    gpt2_style = ByteLevelBPETokenizer.from_files(tiny_files / "vocab.json",
+                                                  tiny_files / "merges.txt",
                                                   post_processor=None)
     assert gpt2_style.encode("a", "b").type_ids == [0, 1]
 
@@ -115,7 +118,8 @@ def test_add_prefix_space(tiny_files):
 
 
 def test_save_round_trip(tiny_files, tmp_path):
-    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files, add_prefix_space=True, model_max_length=64)
+    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files, add_prefix_space=True,
+                                                model_max_length=64)
     out = tok.save(tmp_path / "out")
     config = json.loads((out / "tokenizer_config.json").read_text())
     assert config["tokenizer_class"] == "RobertaTokenizer" and config["mask_token"] == "<mask>"
@@ -123,6 +127,15 @@ def test_save_round_trip(tiny_files, tmp_path):
     again = ByteLevelBPETokenizer.from_pretrained(out)
     assert again.get_vocab() == tok.get_vocab() and again.merges == tok.merges
     assert again.add_prefix_space and again.model_max_length == 64
+
+
+def test_special_tokens_from_special_tokens_map(tiny_files):
+    """GPT-2-style keys (bos/eos) in special_tokens_map.json name the cls/sep roles."""
+    (tiny_files / "special_tokens_map.json").write_text(
+        '{"bos_token": "<s>", "eos_token": {"content": "</s>"}, "unk_token": "<unk>"}')
+    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files)
+    assert tok.special_tokens == {"cls": "<s>", "sep": "</s>", "unk": "<unk>"}
+    assert tok.encode("low").tokens == ["<s>", "l", "o", "w", "</s>"]
 
 
 def test_decode_rejects_unknown_id(tiny_files):
@@ -136,7 +149,8 @@ def test_decode_rejects_unknown_id(tiny_files):
 
 @pytest.fixture(scope="module")
 def gpt2(data):
-    return ByteLevelBPETokenizer.from_files(data / "gpt2_bpe" / "encoder.json", data / "gpt2_bpe" / "vocab.bpe")
+    return ByteLevelBPETokenizer.from_files(data / "gpt2_bpe" / "encoder.json",
+                                            data / "gpt2_bpe" / "vocab.bpe")
 
 
 @pytest.fixture(scope="module")
@@ -183,13 +197,15 @@ def test_malformed_merge_line_is_named(tmp_path):
         load_merges_txt(path)
     with pytest.raises(BPEFileError, match=r"x:2: expected two tokens"):
         parse_merges(["#version: 0.2", "abc", ""], source="x")
-    assert parse_merges(["#version: 0.2", "a b", "", ""]) == [("a", "b")]  # trailing blank lines are fine
+    # trailing blank lines are fine
+    assert parse_merges(["#version: 0.2", "a b", "", ""]) == [("a", "b")]
 
 
 def test_merge_with_parts_not_in_vocab_is_reported(tiny_files):
     vocab = load_vocab_json(tiny_files / "vocab.json")
     (tiny_files / "merges.txt").write_text("#version: 0.2\nĠ l\nĠl zz\n")
-    with pytest.raises(BPEFileError, match=r"merges.txt:3: merge 'Ġl' 'zz': part 'zz' is not in the vocabulary"):
+    with pytest.raises(BPEFileError,
+                       match=r"merges.txt:3: merge 'Ġl' 'zz': part 'zz' is not in the vocabulary"):
         ByteLevelBPETokenizer.from_files(tiny_files / "vocab.json", tiny_files / "merges.txt")
     with pytest.raises(BPEFileError, match="result 'ab' is not in the vocabulary"):
         ByteLevelBPETokenizer(vocab, [("a", "b")])

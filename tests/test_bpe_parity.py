@@ -79,13 +79,15 @@ def _tweets(data):
 
 
 def _kant_paragraphs(data):
-    text = (data / "kant" / "kant.txt").read_text(encoding="utf-8")  # keeps the BOM: a hard case too
+    # read_text with plain "utf-8" keeps the BOM: a hard case too
+    text = (data / "kant" / "kant.txt").read_text(encoding="utf-8")
     return [p for p in text.split("\n\n") if p]
 
 
 def _assert_same_ids(ours, hf, texts, what):
     expected = hf(texts, add_special_tokens=False)["input_ids"]
-    bad = [(t, e) for t, e in zip(texts, expected) if ours.encode(t, add_special_tokens=False).ids != e]
+    bad = [(t, e) for t, e in zip(texts, expected)
+           if ours.encode(t, add_special_tokens=False).ids != e]
     assert not bad, f"{what}: {len(bad)} of {len(texts)} differ, first: {bad[0][0]!r}"
 
 
@@ -153,7 +155,8 @@ def roberta_dir(tmp_path_factory, gpt2_files):
 
 def _hf_roberta(transformers, hf_tokenizers, directory, add_prefix_space=False):
     mask = hf_tokenizers.AddedToken("<mask>", lstrip=True, rstrip=False)
-    return transformers.RobertaTokenizerFast(str(directory / "vocab.json"), str(directory / "merges.txt"),
+    return transformers.RobertaTokenizerFast(str(directory / "vocab.json"),
+                                             str(directory / "merges.txt"),
                                              add_prefix_space=add_prefix_space, mask_token=mask)
 
 
@@ -173,7 +176,8 @@ ROBERTA_CASES = [
 def test_roberta_post_processing(transformers, hf_tokenizers, roberta_dir, add_prefix_space):
     hf = _hf_roberta(transformers, hf_tokenizers, roberta_dir, add_prefix_space)
     ours = ByteLevelBPETokenizer.from_files(roberta_dir / "vocab.json", roberta_dir / "merges.txt",
-                                            add_prefix_space=add_prefix_space, post_processor="roberta")
+                                            add_prefix_space=add_prefix_space,
+                                            post_processor="roberta")
     assert ours.mask_token_id == hf.mask_token_id and ours.pad_token_id == hf.pad_token_id == 1
     for text, pair in ROBERTA_CASES:
         ref = hf(text, pair, return_offsets_mapping=True, return_special_tokens_mask=True)
@@ -184,7 +188,8 @@ def test_roberta_post_processing(transformers, hf_tokenizers, roberta_dir, add_p
         assert enc.special_tokens_mask == ref["special_tokens_mask"], (text, pair)
         assert enc.offsets == [tuple(o) for o in ref["offset_mapping"]], (text, pair)
         assert enc.word_ids == ref.word_ids(), (text, pair)
-        assert ours.decode(enc.ids, skip_special_tokens=True) == hf.decode(ref["input_ids"], skip_special_tokens=True)
+        assert ours.decode(enc.ids, skip_special_tokens=True) == \
+            hf.decode(ref["input_ids"], skip_special_tokens=True)
         assert ours.decode(enc.ids) == hf.decode(ref["input_ids"])  # "<s>... is<mask>.</s>"
 
 
@@ -251,11 +256,13 @@ def test_pre_tokenizer_agrees_on_every_assigned_code_point(hf_tokenizers):
     for k in range(0, len(assigned), 4000):
         text = "".join(f"a{chr(c)}1 {chr(c)}" for c in assigned[k:k + 4000])
         ours = [to_byte_chars(w) for w in pre_tokenize(text)]
-        assert ours == [w for w, _ in hf.pre_tokenize_str(text)], f"code points from {assigned[k]:#x}"
+        assert ours == [w for w, _ in hf.pre_tokenize_str(text)], \
+            f"code points from {assigned[k]:#x}"
 
 
 @pytest.mark.parametrize("which", ["roberta", "gpt2"])
-def test_loads_hf_tokenizer_json(transformers, hf_tokenizers, roberta_dir, hf_gpt2, tmp_path, data, which):
+def test_loads_hf_tokenizer_json(transformers, hf_tokenizers, roberta_dir, hf_gpt2, tmp_path, data,
+                                 which):
     """transformers 5 `save_pretrained` writes only tokenizer.json; we read it too."""
     hf = _hf_roberta(transformers, hf_tokenizers, roberta_dir) if which == "roberta" else hf_gpt2
     hf.save_pretrained(str(tmp_path))
@@ -264,3 +271,75 @@ def test_loads_hf_tokenizer_json(transformers, hf_tokenizers, roberta_dir, hf_gp
     assert ours.post_processor == ("roberta" if which == "roberta" else None)
     texts = _cola(data)[:200] + HARD_CASES + [text for text, _ in ROBERTA_CASES]
     assert [e.ids for e in ours.encode_batch(texts)] == hf(texts)["input_ids"]
+
+
+# --- byte symbols missing from the vocabulary; untrimmed offsets of an lstrip token -----------
+
+
+@pytest.fixture(scope="module")
+def without_x(tmp_path_factory):
+    """A RoBERTa-style vocabulary of the byte alphabet without "x", and two merges."""
+    from tokenizer.bytelevel import alphabet
+
+    d = tmp_path_factory.mktemp("without_x")
+    tokens = ["<s>", "<pad>", "</s>", "<unk>"] + [c for c in alphabet() if c != "x"]
+    vocab = {t: i for i, t in enumerate(tokens + ["Ġl", "Ġlo", "<mask>"])}
+    (d / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (d / "merges.txt").write_text("#version: 0.2\nĠ l\nĠl o\n", encoding="utf-8")
+    return d
+
+
+def _raw_hf(hf_tokenizers, directory, unk_token=None, roberta=False):
+    """A bare `tokenizers` byte-level BPE over the folder's files: RoBERTa's specials matched
+    in text, <mask> with lstrip, RobertaProcessing (trimmed offsets) only when asked."""
+    model = hf_tokenizers.models.BPE.from_file(str(directory / "vocab.json"),
+                                               str(directory / "merges.txt"), unk_token=unk_token)
+    hf = hf_tokenizers.Tokenizer(model)
+    hf.pre_tokenizer = hf_tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.add_special_tokens([hf_tokenizers.AddedToken(t, special=True) for t in
+                           ("<s>", "<pad>", "</s>", "<unk>")])
+    hf.add_special_tokens([hf_tokenizers.AddedToken("<mask>", lstrip=True, special=True)])
+    if roberta:
+        hf.post_processor = hf_tokenizers.processors.RobertaProcessing(
+            ("</s>", hf.token_to_id("</s>")), ("<s>", hf.token_to_id("<s>")),
+            add_prefix_space=False)
+    return hf
+
+
+@pytest.mark.parametrize("roberta", [True, False])
+def test_missing_byte_symbol_becomes_unk(hf_tokenizers, without_x, roberta):
+    """As a `tokenizers` BPE whose unk_token is set: one <unk> per missing byte. (transformers
+    5's RobertaTokenizer builds its BPE without unk_token, and drops such bytes silently.)"""
+    hf = _raw_hf(hf_tokenizers, without_x, unk_token="<unk>", roberta=roberta)
+    ours = ByteLevelBPETokenizer.from_pretrained(
+        without_x, post_processor="roberta" if roberta else None)
+    for text in ("a box, xx lo <mask>.", "x", " x\u00e9x", "lox"):
+        ref = hf.encode(text)
+        enc = ours.encode(text)
+        assert enc.ids == ref.ids, text
+        assert enc.offsets == ref.offsets, text
+        assert "<unk>" in enc.tokens, text
+
+
+def test_missing_byte_symbol_without_unk_is_an_error(hf_tokenizers, without_x):
+    ours = ByteLevelBPETokenizer.from_files(without_x / "vocab.json", without_x / "merges.txt",
+                                            special_tokens={"cls": "<s>", "sep": "</s>"})
+    with pytest.raises(ValueError, match=r"byte-level symbol 'x' \(byte 0x78, in ' box'\)"):
+        ours.encode("a box")
+    # tokenizers, without an unk token, drops the byte silently: the wrong result we refuse.
+    assert _raw_hf(hf_tokenizers, without_x).encode("a box").tokens == ["a", "Ġ", "b", "o"]
+
+
+def test_untrimmed_lstrip_offsets(hf_tokenizers, roberta_dir):
+    """Without post-processing nothing trims offsets, so <mask>'s span keeps the whitespace it
+    absorbed: (6, 13) in "Hello, <mask>", as `tokenizers` gives (trimmed: (7, 13))."""
+    ours = ByteLevelBPETokenizer.from_files(roberta_dir / "vocab.json", roberta_dir / "merges.txt",
+                                            post_processor=None)
+    hf = _raw_hf(hf_tokenizers, roberta_dir)
+    assert ours.encode("Hello, <mask>").offsets[-1] == (6, 13)
+    assert hf.encode("Hello, <mask>").offsets[-1] == (6, 13)
+    for text in ["Hello, <mask>."] + [text for text, _ in ROBERTA_CASES]:
+        ref = hf.encode(text)
+        enc = ours.encode(text)
+        assert enc.ids == ref.ids, text
+        assert enc.offsets == ref.offsets, text

@@ -1,7 +1,24 @@
 """minibert's tokenizers: BERT's WordPiece and RoBERTa's byte-level BPE, written by hand.
 
 `base.py` holds what they share (the `Encoding` record, truncation, padding, special tokens,
-`to_tensors`); each tokenizer and each trainer lives in its own file.
+`to_tensors`); each tokenizer and each trainer lives in its own file; `corpus.py` reads text
+files for the trainers, `merge_engine.py` is the merge loop both trainers run.
+
+Unicode versions, the one policy: both tokenizers classify characters with Python's own
+tables -- WordPiece's basic tokenizer (basic.py) with `unicodedata` (punctuation P*, the
+control and format characters C* that cleaning drops), byte-level BPE's pre-tokenizer
+(bytelevel.py) with the `regex` module (letters `\\p{L}`, numbers `\\p{N}`, White_Space). We do
+not freeze an older table to imitate Hugging Face `tokenizers`, whose Rust crates carry
+their own, older ones. So for every character whose class changed, or that was assigned,
+after those tables, we follow the newer Unicode and differ from `tokenizers`:
+- WordPiece: ~375 characters, e.g. U+2E53 MEDIEVAL EXCLAMATION MARK (Unicode 14, Po) is
+  split off as punctuation here, kept inside the word there; U+0890 ARABIC POUND MARK ABOVE
+  (Unicode 14, Cf) is cleaned away here, kept there.
+- byte-level BPE: ~4,600 letters and digits newer than Python's Unicode 14 database but known
+  to `regex` (Unicode 17), e.g. U+088F ARABIC LETTER NOON WITH RING ABOVE, are letters here
+  and symbols there. Every character assigned in Unicode 14 splits as in `tokenizers`.
+tests/test_unicode_policy.py pins one such case per tokenizer against `tokenizers`; the
+parity tests use text without such characters. Text in common scripts is never affected.
 """
 
 from .auto import load_tokenizer

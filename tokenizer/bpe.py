@@ -41,7 +41,8 @@ from .bpe_files import (
     save_merges_txt,
     save_vocab_json,
 )
-from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars
+from .bpe_reference import merge_word
+from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars, unicode_to_bytes
 
 ROBERTA_SPECIALS = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
 GPT2_SPECIALS = {"cls": "<|endoftext|>", "sep": "<|endoftext|>", "unk": "<|endoftext|>"}
@@ -69,23 +70,16 @@ def bpe_word(chars: str, ranks: dict[tuple[str, str], int]) -> list[str]:
         if best is None:
             break
         left, right = best
-        merged, i, n = [], 0, len(parts)
-        while i < n:
-            if i < n - 1 and parts[i] == left and parts[i + 1] == right:
-                merged.append(left + right)
-                i += 2
-            else:
-                merged.append(parts[i])
-                i += 1
-        parts = merged
+        parts = merge_word(parts, left, right, left + right)
     return parts
 
 
-def _trim(token: str, start: int, end: int) -> tuple[int, int]:
-    """Drop leading / trailing `Ġ` (spaces) from a token's span, as HF's trim_offsets does."""
+def _trim(token: str, start: int, end: int, leading: bool = True) -> tuple[int, int]:
+    """Drop leading (unless `leading=False`) and trailing `Ġ` (spaces) from a token's span,
+    as HF's trim_offsets does."""
     lead = len(token) - len(token.lstrip("Ġ"))
     trail = len(token) - len(token.rstrip("Ġ"))
-    if lead:
+    if lead and leading:
         start = min(start + lead, end)
     if trail and end >= trail:
         end = max(end - trail, start)
@@ -93,7 +87,7 @@ def _trim(token: str, start: int, end: int) -> tuple[int, int]:
 
 
 class ByteLevelBPETokenizer(Tokenizer):
-    """GPT-2 / RoBERTa tokenizer. Build with `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
+    """GPT-2 / RoBERTa tokenizer: `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
 
     post_processor: "roberta" (`<s> A </s>` / `<s> A </s></s> B </s>`, type ids all 0, trimmed
     offsets) or None (no specials added; type ids 0 for A, 1 for B, as GPT-2). The default
@@ -110,11 +104,13 @@ class ByteLevelBPETokenizer(Tokenizer):
             special_tokens = default_special_tokens(vocab)
         super().__init__(vocab, special_tokens, model_max_length)
         if post_processor == "auto":
-            post_processor = "roberta" if {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab else None
+            roberta = {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab
+            post_processor = "roberta" if roberta else None
         if post_processor not in ("roberta", None):
             raise ValueError(f"post_processor={post_processor!r}; expected 'roberta' or None")
         if post_processor == "roberta" and not {"cls", "sep"} <= set(special_tokens):
-            raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special tokens")
+            raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special "
+                             "tokens")
         self.post_processor = post_processor
         self._templates = self._make_templates()
         self.add_prefix_space = bool(add_prefix_space)
@@ -125,7 +121,8 @@ class ByteLevelBPETokenizer(Tokenizer):
         self._cache_prefixed: dict[str, tuple] = {}  # first words that got a synthetic space
         specials = sorted(self._special_set, key=lambda t: (-len(t), t))  # longest match wins
         self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
-        alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})" for t in specials]
+        alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})"
+                        for t in specials]
         self._special_tokens_in_order = specials
         self._special_re = regex.compile("|".join(alternatives)) if specials else None
 
@@ -146,10 +143,12 @@ class ByteLevelBPETokenizer(Tokenizer):
         for name in ("vocab.json", "merges.txt"):
             if not (directory / name).is_file():
                 if not (directory / "tokenizer.json").is_file():
-                    raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in this folder")
+                    raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in "
+                                            f"this folder")
                 from_json = load_tokenizer_json(directory / "tokenizer.json")
+        config, shared = read_tokenizer_config(directory)
         settings: dict = {} if from_json is None else dict(from_json[2])
-        config = read_tokenizer_config(directory)
+        settings.update(shared)
         if config is not None:
             settings["add_prefix_space"] = bool(config.get("add_prefix_space", False))
             tokenizer_class = str(config.get("tokenizer_class", ""))
@@ -157,38 +156,24 @@ class ByteLevelBPETokenizer(Tokenizer):
                 settings["post_processor"] = "roberta"
             elif tokenizer_class.startswith("GPT2"):
                 settings["post_processor"] = None
-            max_len = config.get("model_max_length")
-            if isinstance(max_len, int) and max_len < 10**9:
-                settings["model_max_length"] = max_len
-            special = {}
-            for role, key in (("cls", "bos_token"), ("sep", "eos_token"), ("cls", "cls_token"),
-                              ("sep", "sep_token"), ("unk", "unk_token"), ("pad", "pad_token"),
-                              ("mask", "mask_token")):
-                value = config.get(key)
-                if isinstance(value, dict):  # older HF configs store AddedToken dicts
-                    value = value.get("content")
-                if value is not None:
-                    special[role] = value
-            if special:
-                settings["special_tokens"] = special
         settings.update(overrides)
         if from_json is not None:
-            return cls(from_json[0], from_json[1], source=str(directory / "tokenizer.json"), **settings)
+            return cls(from_json[0], from_json[1], source=str(directory / "tokenizer.json"),
+                       **settings)
         return cls.from_files(directory / "vocab.json", directory / "merges.txt", **settings)
 
     # --- one word ---------------------------------------------------------------------------
 
     def _encode_word(self, word: str, synthetic_space: bool = False) -> tuple:
-        """One word -> (ids, tokens, spans, raw spans, one): spans are character spans in
-        `word` (trimmed when this tokenizer trims offsets), raw spans untrimmed; `one` is the
+        """One word -> (ids, tokens, spans, keep_space, one): spans are character spans in
+        `word` (trimmed when this tokenizer trims offsets); keep_space is the first token's
+        span with its one leading space kept (None when that does not apply); `one` is the
         (id, token, start, end) of a single-token word, the common case, else None.
 
         With `synthetic_space` the word's first character is the space that add_prefix_space
         put there: it has zero width, and the real characters start at 0.
         """
         tokens = bpe_word(to_byte_chars(word), self._ranks)
-        vocab = self._vocab
-        ids = tuple(vocab[t] for t in tokens)
         # Character span of every UTF-8 byte of the word.
         byte_start, byte_end = [], []
         for ci, ch in enumerate(word):
@@ -204,19 +189,46 @@ class ByteLevelBPETokenizer(Tokenizer):
         for t in tokens:
             raw.append((byte_start[b], byte_end[b + len(t) - 1]))
             b += len(t)
-        spans = tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw)) if self.trim_offsets else tuple(raw)
+        spans = tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw)) if self.trim_offsets \
+            else tuple(raw)
+        # HF keeps the one leading space of the text's first token when add_prefix_space put
+        # it there: that token's span trimmed at the end only.
+        lead = len(tokens[0]) - len(tokens[0].lstrip("Ġ"))
+        keep_space = _trim(tokens[0], *raw[0], leading=False) \
+            if self.trim_offsets and lead == 1 else None
+        ids, tokens = self._ids(word, tokens)
         one = (ids[0], tokens[0], *spans[0]) if len(ids) == 1 else None
-        entry = (ids, tuple(tokens), spans, tuple(raw), one)
+        entry = (ids, tokens, spans, keep_space, one)
         cache = self._cache_prefixed if synthetic_space else self._cache
         if len(cache) >= CACHE_SIZE:
             cache.clear()
         cache[word] = entry
         return entry
 
+    def _ids(self, word: str, tokens: list[str]) -> tuple[tuple, tuple]:
+        """(ids, tokens) of a word's byte-level tokens. A byte symbol the vocabulary lacks
+        becomes the unk token, one per byte, as in HF `tokenizers`; without an unk token it
+        is an error (HF drops such bytes silently)."""
+        vocab = self._vocab
+        try:
+            return tuple(vocab[t] for t in tokens), tuple(tokens)
+        except KeyError:
+            pass
+        unk = self.special_tokens.get("unk")
+        if unk is None:
+            missing = next(t for t in tokens if t not in vocab)
+            raise ValueError(
+                f"byte-level symbol {missing!r} (byte 0x{unicode_to_bytes()[missing]:02x}, in "
+                f"{word!r}) is not in the vocabulary, and the tokenizer has no unk token to "
+                f"stand for it; a byte-level vocabulary should hold all 256 byte symbols")
+        tokens = tuple(t if t in vocab else unk for t in tokens)
+        return tuple(vocab[t] for t in tokens), tokens
+
     # --- one text ---------------------------------------------------------------------------
 
     def _encode_segment(self, text: str, base: int, out: Pieces, word_index: int) -> int:
-        """Append the tokens of a special-free piece of text starting at `base`; return next word id."""
+        """Append the tokens of a special-free piece of text starting at `base`; return the
+        next word id."""
         if not text:  # nothing to encode, and no prefix space for nothing (as HF)
             return word_index
         tokens, ids, offsets, word_ids = out
@@ -232,17 +244,13 @@ class ByteLevelBPETokenizer(Tokenizer):
             word = words[0]
             cache = self._cache_prefixed if synthetic else self._cache
             entry = cache.get(word) or self._encode_word(word, synthetic_space=synthetic)
-            wids, wtoks, spans, raw, _ = entry
+            wids, wtoks, spans, keep_space, _ = entry
             ids += wids
             tokens += wtoks
             word_ids += [word_index] * len(wids)
             offsets += [(at + s, at + e) for s, e in spans]
-            lead = len(wtoks[0]) - len(wtoks[0].lstrip("Ġ"))
-            if first_token and self.trim_offsets and lead == 1:
-                s, e = raw[0]
-                trail = len(wtoks[0]) - len(wtoks[0].rstrip("Ġ"))
-                if trail and e >= trail:
-                    e = max(e - trail, s)
+            if first_token and keep_space is not None:
+                s, e = keep_space
                 offsets[-len(wids)] = (at + s, at + e)
             word_index += 1
             at += len(word) - synthetic
@@ -284,7 +292,9 @@ class ByteLevelBPETokenizer(Tokenizer):
             token = self._special_tokens_in_order[group - 1]
             tokens.append(token)
             ids.append(self._vocab[token])
-            offsets.append((match.start(group), match.end(group)))
+            # An lstrip token's span holds the whitespace it took, unless offsets are trimmed.
+            start = match.start(group) if self.trim_offsets else match.start()
+            offsets.append((start, match.end(group)))
             word_ids.append(word_index)
             word_index += 1
             pos = match.end()
@@ -329,9 +339,6 @@ class ByteLevelBPETokenizer(Tokenizer):
         out.append(from_byte_chars("".join(chars)))
         return "".join(out)
 
-    def convert_tokens_to_string(self, tokens: list[str]) -> str:
-        return from_byte_chars("".join(tokens))
-
     # --- saving -----------------------------------------------------------------------------
 
     def save(self, directory) -> Path:
@@ -341,7 +348,8 @@ class ByteLevelBPETokenizer(Tokenizer):
         save_vocab_json(directory / "vocab.json", self._vocab)
         save_merges_txt(directory / "merges.txt", self.merges)
         config = {
-            "tokenizer_class": "RobertaTokenizer" if self.post_processor == "roberta" else "GPT2Tokenizer",
+            "tokenizer_class": ("RobertaTokenizer" if self.post_processor == "roberta"
+                                else "GPT2Tokenizer"),
             "add_prefix_space": self.add_prefix_space,
             "trim_offsets": self.trim_offsets,
         }

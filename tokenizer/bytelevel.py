@@ -14,11 +14,10 @@ space, and whitespace, where a run of spaces leaves its last space to the word t
 Merges never cross these word boundaries. The pattern needs `\\p{L}` / `\\p{N}`, hence `regex`.
 
 Follows: openai/gpt-2 `bytes_to_unicode` and its pattern; Hugging Face `tokenizers`
-ByteLevel pre-tokenizer (same pattern, same table). Known difference: `regex` knows Unicode
-17.0 (2025), the Rust library's tables are older, so the ~4,600 letters and digits first
-assigned in recent versions (e.g. U+088F) split as letters here and as symbols there; every
-character assigned in Python's Unicode 14 database splits the same (tested). Left out: `use_regex=False`, trimming of
-offsets (that lives with the tokenizer, bpe.py).
+ByteLevel pre-tokenizer (same pattern, same table). Unicode versions: `regex`'s tables (Unicode
+17) are newer than the Rust library's, so recent letters such as U+088F split as letters here
+and as symbols there; the policy is written once in the package docstring,
+tokenizer/__init__.py. Left out: `use_regex=False`, trimming of offsets (bpe.py does that).
 """
 
 from __future__ import annotations
@@ -82,7 +81,8 @@ def from_byte_chars(chars: str, errors: str = "replace") -> str:
     try:
         data = bytes([u2b[c] for c in chars])
     except KeyError as err:
-        raise ValueError(f"{err.args[0]!r} is not a byte-level character (not in the 256-byte table)") from None
+        raise ValueError(f"{err.args[0]!r} is not a byte-level character (not in the 256-byte "
+                         f"table)") from None
     return data.decode("utf-8", errors=errors)
 
 

@@ -9,16 +9,18 @@ token for token against a reference that anyone can run; the encoder (greedy lon
 `wordpiece.py`) is the same whichever way the vocabulary was found.
 
 Steps (each matches `tokenizers`' BpeTrainer with continuing_subword_prefix="##"):
-1. one streaming pass: basic-tokenize every line (BERT cleaning, lowercasing, punctuation
-   split, as the encoder does) and count words; the corpus is never held in memory;
+1. one streaming pass (corpus.py reads the files, with its byte-order-mark and UTF-8 policy):
+   basic-tokenize every line (BERT cleaning, lowercasing, punctuation split, as the encoder
+   does) and count words; the corpus is never held in memory;
 2. alphabet: every character of the counted words; with `limit_alphabet`, only the most
    frequent ones are kept (ties: the lower code point is kept); the rest are DROPPED from words;
 3. vocabulary: special tokens first with fixed ids ([PAD]=0, [UNK], [CLS], [SEP], [MASK]), then
    the alphabet in code-point order, then `##x` for each character x met inside a word (in
    order of first appearance in the corpus - Hugging Face uses hash-map order there);
-4. merges: take the pair (a, b) with the highest count, ties broken by the smaller id of a, then
-   of b (the same rule as Hugging Face); the new piece is a + b without b's `##`; stop at
-   `vocab_size` or when the best count falls below `min_frequency`.
+4. merges, with the engine byte-level BPE uses too (merge_engine.py; the `##` pieces are only
+   a representation on top of it): take the pair (a, b) with the highest count, ties broken by
+   the smaller id of a, then of b (the same rule as Hugging Face); the new piece is a + b
+   without b's `##`; stop at `vocab_size` or when the best count falls below `min_frequency`.
 Progress bars (stderr) show on stages longer than 2 s; the report (`trainer.report`, printed to
 stderr when show_progress) gives the vocabulary size reached, the characters limit_alphabet
 dropped and the share of corpus words encoded without [UNK].
@@ -28,22 +30,19 @@ Left out on purpose: `end_of_word_suffix`, Google's likelihood criterion, parall
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .basic import BasicTokenizer
+from .corpus import BAR_DELAY_S, check_errors, count_words
+from .merge_engine import learn_merges
 from .wordpiece import WordPieceTokenizer
 
 # Fixed ids, as BERT's own vocabularies order them among themselves: [PAD]=0, [UNK]=1, ...
 DEFAULT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-# Bars appear only when a stage runs longer than this, so short runs stay quiet.
-_BAR_DELAY_S = 2.0
 
 
 @dataclass
@@ -78,15 +77,15 @@ class WordPieceTrainer:
         self.special_tokens = list(DEFAULT_SPECIALS if special_tokens is None else special_tokens)
         missing = [t for t in DEFAULT_SPECIALS if t not in self.special_tokens]
         if missing:
-            raise ValueError(f"special_tokens must include {missing}; BERT needs {DEFAULT_SPECIALS}")
+            raise ValueError(f"special_tokens must include {missing}; "
+                             f"BERT needs {DEFAULT_SPECIALS}")
         if len(set(self.special_tokens)) != len(self.special_tokens):
             raise ValueError(f"special_tokens has duplicates: {self.special_tokens}")
         if vocab_size <= len(self.special_tokens):
-            raise ValueError(f"vocab_size={vocab_size} leaves no room beyond {len(self.special_tokens)} special tokens")
+            raise ValueError(f"vocab_size={vocab_size} leaves no room beyond "
+                             f"{len(self.special_tokens)} special tokens")
         if limit_alphabet is not None and limit_alphabet < 1:
             raise ValueError(f"limit_alphabet must be a positive int or None, got {limit_alphabet}")
-        if errors not in ("strict", "replace"):
-            raise ValueError(f"errors={errors!r}; expected 'strict' (fail on bad UTF-8) or 'replace'")
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.limit_alphabet = limit_alphabet
@@ -95,56 +94,29 @@ class WordPieceTrainer:
         self.strip_accents = strip_accents
         self.prefix = continuing_subword_prefix
         self.show_progress = show_progress
-        self.errors = errors  # "replace" turns bad bytes into U+FFFD, which cleaning then drops
+        self.errors = check_errors(errors)  # "replace": bad bytes become U+FFFD, cleaning drops it
         self.report = TrainingReport(target_vocab_size=vocab_size)
 
     # --- 1. counting words --------------------------------------------------------------------
 
-    def _lines(self, files_or_texts):
-        """A path or a list/tuple of paths is read as files; any other iterable yields texts."""
-        if isinstance(files_or_texts, (str, Path)):
-            files_or_texts = [files_or_texts]
-        if isinstance(files_or_texts, (list, tuple)):
-            for item in files_or_texts:
-                if not isinstance(item, (str, Path)):
-                    raise TypeError(f"train expects file paths, got {type(item).__name__}")
-                yield from self._file_lines(Path(item))
-            return
-        for text in files_or_texts:
-            if not isinstance(text, str):
-                raise TypeError(f"train_from_iterator expects strings, got {type(text).__name__}")
-            yield text
-
-    def _file_lines(self, path: Path):
-        try:
-            with open(path, encoding="utf-8-sig", errors=self.errors) as f:
-                yield from f
-        except UnicodeDecodeError as e:
-            raise ValueError(f"{path}: not valid UTF-8 at byte {e.start} ({e.reason}); "
-                             f"pass errors='replace' to drop bad bytes") from e
-        except OSError as e:
-            raise ValueError(f"{path}: cannot read corpus file ({e.strerror or e})") from e
-
-    def count_words(self, files_or_texts) -> Counter:
-        """Basic-tokenize every line and count the words, in order of first appearance."""
+    def _splitter(self):
+        """line -> its words, basic-tokenized. Lines that may be cut at whitespace are cut
+        first, and each distinct chunk is basic-tokenized once and remembered."""
         basic = BasicTokenizer(self.lowercase, self.strip_accents)
-        counts: Counter = Counter()
-        # Lines that may be cut at whitespace are counted chunk by chunk, each distinct chunk
-        # being basic-tokenized once; the first sight of a chunk books its words' places.
         words_of: dict[str, list[str]] = {}
-        lines = self._lines(files_or_texts)
-        for line in tqdm(lines, desc="counting words", unit=" lines", disable=not self.show_progress,
-                         delay=_BAR_DELAY_S):
+
+        def split(line: str) -> list[str]:
             if not basic.cuts_at_whitespace(line):
-                counts.update(w[0] for w in basic.split(line))
-                continue
+                return [w[0] for w in basic.split(line)]
+            out: list[str] = []
             for chunk in line.split():
                 words = words_of.get(chunk)
                 if words is None:
                     words = words_of[chunk] = [w[0] for w in basic.split(chunk)]
-                for word in words:
-                    counts[word] += 1
-        return counts
+                out += words
+            return out
+
+        return split
 
     # --- 2-4. alphabet and merges -------------------------------------------------------------
 
@@ -168,9 +140,7 @@ class WordPieceTrainer:
 
     def train(self, files_or_texts) -> WordPieceTokenizer:
         """Learn from a file path, a list of paths, or an iterator of strings (one pass)."""
-        counts = self.count_words(files_or_texts)
-        if not counts:
-            raise ValueError("the corpus holds no words (empty files or only whitespace); nothing to learn")
+        counts = count_words(files_or_texts, self._splitter(), self.errors, self.show_progress)
         self.report.distinct_words = len(counts)
         self.report.corpus_words = sum(counts.values())
         vocab = self._learn(counts)
@@ -183,95 +153,36 @@ class WordPieceTrainer:
             print(self.report, file=sys.stderr)
         return tok
 
-    def _learn(self, counts: Counter) -> dict[str, int]:
-        """BPE over ## pieces; returns token -> id."""
-        id_to_token = list(self.special_tokens)
-        token_to_id = {t: i for i, t in enumerate(id_to_token)}
-
-        def add(token: str) -> int:
-            if token not in token_to_id:
-                token_to_id[token] = len(id_to_token)
-                id_to_token.append(token)
-            return token_to_id[token]
-
+    def _pieces(self, counts: Counter) -> tuple[dict[str, int], list[list[int]], list[int]]:
+        """Steps 2-3: the starting vocabulary, and every word as the ids of its pieces
+        (first character as is, the others as `##` pieces), with the word counts."""
+        vocab = {t: i for i, t in enumerate(self.special_tokens)}
         alphabet = self._alphabet(counts)
         self.report.alphabet_size = len(alphabet)
         for ch in alphabet:
-            add(ch)
+            vocab.setdefault(ch, len(vocab))
         allowed = set(alphabet)
         words: list[list[int]] = []
-        freqs: list[int] = []
-        for word, n in counts.items():
+        for word in counts:
             symbols = []
             for ch in word:
                 if ch in allowed:  # characters dropped by limit_alphabet vanish from the word
-                    symbols.append(add(ch) if not symbols else add(self.prefix + ch))
+                    piece = ch if not symbols else self.prefix + ch
+                    symbols.append(vocab.setdefault(piece, len(vocab)))
             words.append(symbols)
-            freqs.append(n)
+        return vocab, words, list(counts.values())
 
-        pair_counts: Counter = Counter()
-        where: dict[tuple[int, int], set[int]] = {}
-        for wi, symbols in enumerate(words):
-            for pair in itertools.pairwise(symbols):
-                pair_counts[pair] += freqs[wi]
-                where.setdefault(pair, set()).add(wi)
-        heap = [(-c, a, b) for (a, b), c in pair_counts.items() if c > 0]
-        heapq.heapify(heap)
+    def _join(self, left: str, right: str) -> str:
+        """WordPiece's merged piece: the right piece loses its `##` ("th" + "##e" -> "the")."""
+        return left + right.removeprefix(self.prefix)
 
-        bar = tqdm(total=max(0, self.vocab_size - len(id_to_token)), desc="merging", unit=" tokens",
-                   disable=not self.show_progress, delay=_BAR_DELAY_S)
-        merges = 0
-        while len(id_to_token) < self.vocab_size and heap:
-            neg, a, b = heapq.heappop(heap)
-            count = pair_counts.get((a, b), 0)
-            if -neg != count:  # stale: the pair lost occurrences to earlier merges
-                if count > 0:
-                    heapq.heappush(heap, (-count, a, b))
-                continue
-            if count < 1 or count < self.min_frequency:
-                break
-            right = id_to_token[b]
-            before = len(id_to_token)
-            new = add(id_to_token[a] + right.removeprefix(self.prefix))
-            bar.update(len(id_to_token) - before)
-            merges += 1
-            grown: set[tuple[int, int]] = set()
-            for wi in sorted(where.pop((a, b))):
-                grown.update(_merge_word(words, wi, a, b, new, freqs[wi], pair_counts, where))
-            del pair_counts[(a, b)]
-            for pair in grown:
-                heapq.heappush(heap, (-pair_counts[pair], *pair))
+    def _learn(self, counts: Counter) -> dict[str, int]:
+        """Step 4, BPE over ## pieces with the shared engine; returns token -> id."""
+        vocab, words, freqs = self._pieces(counts)
+        bar = tqdm(total=max(0, self.vocab_size - len(vocab)), desc="merging", unit=" tokens",
+                   disable=not self.show_progress, delay=BAR_DELAY_S)
+        merges, _ = learn_merges(words, freqs, vocab, self.vocab_size, self.min_frequency,
+                                 join=self._join, progress=bar)
         bar.close()
-        self.report.merges = merges
-        return token_to_id
-
-
-def _merge_word(words, wi, a, b, new, freq, pair_counts, where) -> list:
-    """Replace each (a, b) in words[wi], left to right, by `new`; keep pair counts in step.
-
-    Returns the pairs holding `new` (their counts grew). Like Hugging Face, words that lose a
-    pair stay listed under it in `where`; merging such a word again changes nothing."""
-    old = words[wi]
-    if a not in old:
-        return []
-    out: list[int] = []
-    i, n = 0, len(old)
-    while i < n:
-        if i + 1 < n and old[i] == a and old[i + 1] == b:
-            out.append(new)
-            i += 2
-        else:
-            out.append(old[i])
-            i += 1
-    if len(out) == n:
-        return []
-    for pair in itertools.pairwise(old):
-        pair_counts[pair] -= freq
-    grown = []
-    for pair in itertools.pairwise(out):
-        pair_counts[pair] = pair_counts.get(pair, 0) + freq
-        where.setdefault(pair, set()).add(wi)
-        if new in pair:
-            grown.append(pair)
-    words[wi] = out
-    return grown
+        self.report.merges = len(merges)
+        return vocab

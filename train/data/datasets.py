@@ -1,8 +1,8 @@
 """Text files to pretraining examples: line by line, packed blocks, and documents for NSP.
 
-- `read_text(path)`: the whole file as str, decoded as UTF-8 with an optional byte-order mark
-  (kant.txt starts with one; "utf-8-sig" drops it). Invalid UTF-8 is an error that names the file,
-  the line and the byte offset.
+- `read_text(path)`: the whole file as str, read by `tokenizer.corpus`, the one text reader:
+  UTF-8, a byte-order mark at the start dropped (kant.txt starts with one), invalid UTF-8 an
+  error that names the file, the line and the byte offset.
 - `LineByLineTextDataset`: the KantaiBERT chapter's dataset (HF's former class of that name):
   every non-blank line is one example, tokenised with special tokens and truncated to
   block_size (128 in the chapter). Lines are independent, so short lines give short examples
@@ -26,17 +26,7 @@ from pathlib import Path
 
 import torch
 
-
-def read_text(path) -> str:
-    """The file's text; a UTF-8 BOM is dropped; invalid UTF-8 raises naming file, line and byte."""
-    path = Path(path)
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ValueError(f"{path}: line {line} (byte {err.start}) is not valid UTF-8: {err.reason}; "
-                         "convert the file to UTF-8") from None
+from tokenizer.corpus import read_text
 
 
 def _lines(paths) -> list[str]:
