@@ -18,7 +18,7 @@ the step number; Ctrl-C finishes the current step, writes a checkpoint and exits
 to quit at once, without saving). Checkpoints are written atomically every `save_every`
 steps and at the end; the newest `keep` are kept.
 
-Datasets on shards (`train/data/shard_datasets.py`) take another road to the same batches'
+Datasets on shards (`train/data/shard_datasets.py`) take another road to the same
 properties: each rank reads only its rows and DataLoader workers collate them, with masks
 seeded by the micro-batch number (`train/data/shard_loader.py`). In-memory datasets are
 collated here, in the main process, so the collator's RNG can be checkpointed.
