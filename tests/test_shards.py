@@ -5,7 +5,6 @@ The datasets on shards (shard_datasets.py) give the in-memory datasets' examples
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np

@@ -77,5 +77,8 @@ def rank_stream(batches: RankBatches, start: int, stop: int,
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, sampler=range(start, stop), num_workers=num_workers,
         worker_init_fn=_one_thread if num_workers else None,
-        prefetch_factor=4 if num_workers else None)
+        prefetch_factor=4 if num_workers else None,
+        # its own generator: drawing the workers' base seed from torch's global RNG would
+        # shift the dropout masks of a resumed run
+        generator=torch.Generator().manual_seed(0))
     return iter(loader)
