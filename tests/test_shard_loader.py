@@ -168,6 +168,7 @@ def _ddp_resume(rank: int, bpe_dir, out: str) -> None:  # noqa: F811
     from pathlib import Path
 
     out = Path(out)
+    (out / f"data{rank}").mkdir()
     blocks, tok = _blocks(bpe_dir, out / f"data{rank}")
     full, resumed = _full_and_resumed(blocks, tok, out / "runs", batch_size=8)
     torch.save({"full": full, "resumed": resumed}, out / f"rank{rank}.pt")

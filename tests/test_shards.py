@@ -9,8 +9,10 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from tokenizer import load_tokenizer
+from train.data.collator import MLMCollator, pad_batch
 from train.data.datasets import (
     GroupedTextDataset,
     LineByLineTextDataset,
@@ -183,3 +185,21 @@ def test_line_blocks_equal_line_by_line(wp_dir, corpus, tmp_path):
     want = LineByLineTextDataset(tok, corpus, block_size=16)
     assert [x["input_ids"] for x in lines] == [x["input_ids"] for x in want]
     assert [x["word_ids"] for x in lines] == [x["word_ids"] for x in want]
+
+
+def test_vectorised_batches_equal_the_collator(wp_dir, corpus, tmp_path):
+    """PackedBlocks.padded_batch (the loader's fast road) == pad_batch of the examples, and
+    masking it gives the same batch as the collator on the examples (same generator)."""
+    tok = load_tokenizer(wp_dir)
+    prepare(wp_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
+    blocks = PackedBlocks(Shards.open(tmp_path / "d"), tok, block_size=40)
+    for rows in ([3, 0, len(blocks) - 1, 7], [5, 1], [len(blocks) - 1]):  # the last is short
+        fast = blocks.padded_batch(rows, tok.pad_token_id)
+        slow = pad_batch([blocks[i] for i in rows], tok.pad_token_id)
+        assert fast.keys() == slow.keys()
+        for key in slow:
+            assert torch.equal(fast[key], slow[key]), key
+        a, b = MLMCollator(tok, whole_word=True, seed=3), MLMCollator(tok, whole_word=True, seed=3)
+        want = b([blocks[i] for i in rows])
+        for key, value in a.from_padded(fast).items():
+            assert torch.equal(value, want[key]), key

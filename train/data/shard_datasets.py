@@ -84,6 +84,28 @@ class PackedBlocks(ShardDataset):
         ids, starts = self.shards.tokens(start, min(start + self.step, self.shards.n_tokens))
         return _wrapped(ids, starts, self.cls_id, self.sep_id)
 
+    def padded_batch(self, rows, pad_id: int) -> dict[str, torch.Tensor]:
+        """`collator.pad_batch([self[i] for i in rows], pad_id)`, built with array operations:
+        blocks are full but for the last, so a batch is nearly one (B, T) gather."""
+        first = np.asarray(rows, dtype=np.int64) * self.step  # (B,) first token of each block
+        lengths = np.minimum(self.step, self.shards.n_tokens - first)  # (B,)
+        B, T = len(first), int(lengths.max()) + 2
+        ids = np.full((B, T), pad_id, dtype=np.int64)
+        starts = np.zeros((B, T), dtype=np.int64)
+        for r, (a, n) in enumerate(zip(first.tolist(), lengths.tolist())):
+            ids[r, 1:n + 1], starts[r, 1:n + 1] = self.shards.tokens(a, a + n)
+        n = lengths[:, None]  # (B, 1) text tokens per row
+        position = np.arange(T)[None, :]  # (1, T)
+        text = (position >= 1) & (position <= n)
+        ids[:, 0] = self.cls_id
+        ids[np.arange(B), n[:, 0] + 1] = self.sep_id
+        starts[:, 1] = 1  # a block may begin inside a word: that partial word is word 0
+        words = np.where(text, np.cumsum(starts, axis=1) - 1, -1)
+        batch = {"input_ids": ids, "attention_mask": (position <= n + 1).astype(np.int64),
+                 "token_type_ids": np.zeros((B, T), dtype=np.int64),
+                 "special_tokens_mask": (~text).astype(np.int64), "word_ids": words}
+        return {k: torch.from_numpy(v) for k, v in batch.items()}
+
 
 class LineBlocks(ShardDataset):
     """One example per non-blank line, [CLS] line [SEP], at most block_size tokens."""

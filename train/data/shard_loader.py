@@ -63,6 +63,9 @@ class RankBatches(torch.utils.data.Dataset):
         generator = getattr(self.collate, "generator", None)
         if isinstance(generator, torch.Generator):
             generator.manual_seed(batch_seed(self.seed, m, self.info.rank))
+        padded = getattr(self.dataset, "padded_batch", None)
+        if padded is not None and hasattr(self.collate, "from_padded"):  # the vectorised road
+            return self.collate.from_padded(padded(rows, self.collate.pad_token_id))
         return self.collate([self.dataset.example(int(i), epoch) for i in rows])
 
 
