@@ -132,11 +132,13 @@ def peer(corpus: str, cache: str, workers: int, kind: str) -> None:
     print(sum(len(x) for x in out["input_ids"][:1000]) > 0, len(out))
 
 
-def measure_ours(corpus: Path, tok: Path, out: Path, workers: int) -> tuple[float, int]:
+def measure_ours(corpus: Path, tok: Path, out: Path, workers: int,
+                 piece_mb: int) -> tuple[float, int]:
     shutil.rmtree(out, ignore_errors=True)
     seconds, peak, _ = run_measured([sys.executable, "-m", "train.cli", "prepare-data",
                                      "--tokenizer", str(tok), "--out", str(out), "--workers",
-                                     str(workers), "--no-progress", str(corpus)],
+                                     str(workers), "--piece-mb", str(piece_mb), "--no-progress",
+                                     str(corpus)],
                                     env=os.environ | {"PYTHONPATH": str(REPO)})
     return seconds, peak
 
@@ -147,6 +149,7 @@ def main() -> int:
     p.add_argument("--sizes", default=None, help="e.g. 100,1024: minibert's memory at each size")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--tokenizer", choices=["bpe", "wordpiece"], default="bpe")
+    p.add_argument("--piece-mb", type=int, default=32, help="prepare-data's --piece-mb")
     p.add_argument("--work", default="/tmp/minibert-bench")
     p.add_argument("--keep", action="store_true", help="keep the corpus and outputs")
     p.add_argument("--peer", nargs=2, metavar=("CORPUS", "CACHE"), help=argparse.SUPPRESS)
@@ -161,13 +164,13 @@ def main() -> int:
             print("| corpus MB | minibert MB/s | seconds | peak RSS MB |\n|---|---|---|---|")
             for mb in map(int, args.sizes.split(",")):
                 corpus = build_corpus(work / f"corpus-{mb}MB.txt", mb)
-                s, rss = measure_ours(corpus, tok, work / "shards", args.workers)
+                s, rss = measure_ours(corpus, tok, work / "shards", args.workers, args.piece_mb)
                 print(f"| {mb} | {corpus.stat().st_size / 2**20 / s:.2f} | {s:.0f} | "
                       f"{rss / 2**20:.0f} |", flush=True)
             return 0
         corpus = build_corpus(work / f"corpus-{args.mb}MB.txt", args.mb)
         mb = corpus.stat().st_size / 2**20
-        s_ours, rss_ours = measure_ours(corpus, tok, work / "shards", args.workers)
+        s_ours, rss_ours = measure_ours(corpus, tok, work / "shards", args.workers, args.piece_mb)
         cache = work / "hf-cache"
         shutil.rmtree(cache, ignore_errors=True)
         s_peer, rss_peer, _ = run_measured([sys.executable, __file__, "--peer", str(corpus),
