@@ -6,7 +6,9 @@ blocks of 128 tokens (`PackedBlocks`) read by memory map in a seeded shuffled or
 and masked (`MLMCollator`, 15%, dynamic) by `RankBatches` in --workers DataLoader processes
 (`rank_stream`), one process per core; the main process only receives the batches, as the
 training step would. Tokens/s counts non-padding tokens of the batches received, after a
-warm-up of 20 batches. Target: 1 M tokens/s on 2 cores (a bert-base step on one H100 at 50%
+warm-up of 20 batches. Tokens per CPU-second (all batches, over the CPU time of the workers
+and the main process) is what the same work costs without other jobs on the machine: times
+the core count, it estimates tokens/s on a quiet machine. Target: 1 M tokens/s on 2 cores (a bert-base step on one H100 at 50%
 MFU consumes about 0.75 M tokens/s).
 
 Memory: the same measurement runs in a fresh process per corpus size, and its peak memory is
@@ -25,8 +27,10 @@ number of batches at every size.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -55,13 +59,17 @@ def measure(data: str, tok_dir: str, batches: int, workers: int, whole_word: boo
     source = RankBatches(blocks, MLMCollator(tok, whole_word=whole_word), batch_size=64,
                          per_epoch=per_epoch, seed=0, shuffle=True, info=ddp.DistInfo())
     stream = rank_stream(source, 0, batches + 20, num_workers=workers)
-    for _ in range(20):
-        next(stream)
-    tokens, start = 0, time.perf_counter()
+    warm_up = sum(int(next(stream)["attention_mask"].sum()) for _ in range(20))
+    tokens, start, cpu = 0, time.perf_counter(), time.process_time()
     for batch in stream:
         tokens += int(batch["attention_mask"].sum())
-    seconds = time.perf_counter() - start
-    return {"blocks": len(blocks), "tokens_per_s": tokens / seconds, "seconds": seconds}
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    del stream  # joins the workers, so their CPU time is counted below
+    gc.collect()
+    workers_cpu = sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f)
+                      for f in ("ru_utime", "ru_stime"))
+    return {"blocks": len(blocks), "tokens_per_s": tokens / seconds, "seconds": seconds,
+            "tokens_per_cpu_s": (tokens + warm_up) / (workers_cpu + cpu)}
 
 
 def replicate(src: Path, dst: Path, times: int) -> Path:
@@ -116,7 +124,8 @@ def main() -> int:
                                                                    args.replicate)}
         print(f"batches of 64 x 128, masked, {args.workers} loader workers, {args.batches} "
               f"batches timed{', whole-word' if args.whole_word else ''}")
-        print("| corpus | blocks | tokens/s | peak RSS MB |\n|---|---|---|---|")
+        print("| corpus | blocks | tokens/s | tokens per CPU-second | peak RSS MB |\n"
+              "|---|---|---|---|---|")
         rows = []
         for label, folder in folders.items():
             cmd = [sys.executable, __file__, "--measure", "--data", str(folder), "--tokenizer",
@@ -126,7 +135,7 @@ def main() -> int:
             r = json.loads(out.strip().splitlines()[-1])
             rows.append(peak)
             print(f"| {label} | {r['blocks']:,} | {r['tokens_per_s']:,.0f} | "
-                  f"{peak / 2**20:.0f} |", flush=True)
+                  f"{r['tokens_per_cpu_s']:,.0f} | {peak / 2**20:.0f} |", flush=True)
         if len(rows) == 2:
             print(f"peak RSS, larger / smaller corpus: {rows[1] / rows[0]:.3f}")
     finally:
