@@ -17,8 +17,11 @@ corpus: bench_prepare's shuffled books at --mb (default 100 MB), prepared (bert-
 WordPiece, which has a [MASK]; GPT-2 has none) with `minibert
 prepare-data`; the larger size is the same shards listed --replicate times (hard links: the
 same tokens, 10x the blocks, no extra disk or tokenizing time), which is all the loader's
-memory can depend on. Mapped pages the loop touched count in RSS, so the loop reads a fixed
-number of batches at every size.
+memory can depend on. Mapped pages the loop touched count in RSS (file pages the kernel may
+drop at will: a random block touches a 4 kB page for its 256 bytes, so RSS grows with the
+pages visited, up to the size of the shards); the anonymous RSS beside it is the processes'
+own memory, which is what must not grow with the corpus. The loop reads a fixed number of
+batches at every size.
 
     python bench/bench_loader.py [--mb 100] [--replicate 10] [--batches 400] [--workers 2]
     python bench/bench_loader.py --data DATA_DIR --tokenizer TOK   # your own shards
@@ -124,20 +127,22 @@ def main() -> int:
                                                                    args.replicate)}
         print(f"batches of 64 x 128, masked, {args.workers} loader workers, {args.batches} "
               f"batches timed{', whole-word' if args.whole_word else ''}")
-        print("| corpus | blocks | tokens/s | tokens per CPU-second | peak RSS MB |\n"
-              "|---|---|---|---|---|")
+        print("| corpus | blocks | tokens/s | tokens per CPU-second | peak RSS MB | "
+              "anonymous MB |\n|---|---|---|---|---|---|")
         rows = []
         for label, folder in folders.items():
             cmd = [sys.executable, __file__, "--measure", "--data", str(folder), "--tokenizer",
                    str(tok), "--batches", str(args.batches), "--workers", str(args.workers)]
-            _, peak, out = run_measured(cmd + (["--whole-word"] if args.whole_word else []),
+            _, (peak, anon), out = run_measured(cmd + (["--whole-word"] if args.whole_word else []),
                                         env=os.environ | {"PYTHONPATH": str(REPO)})
             r = json.loads(out.strip().splitlines()[-1])
-            rows.append(peak)
+            rows.append((peak, anon))
             print(f"| {label} | {r['blocks']:,} | {r['tokens_per_s']:,.0f} | "
-                  f"{r['tokens_per_cpu_s']:,.0f} | {peak / 2**20:.0f} |", flush=True)
+                  f"{r['tokens_per_cpu_s']:,.0f} | {peak / 2**20:.0f} | "
+                  f"{anon / 2**20:.0f} |", flush=True)
         if len(rows) == 2:
-            print(f"peak RSS, larger / smaller corpus: {rows[1] / rows[0]:.3f}")
+            print(f"larger / smaller corpus: peak RSS {rows[1][0] / rows[0][0]:.3f}, "
+                  f"anonymous {rows[1][1] / rows[0][1]:.3f}")
     finally:
         if not args.data:
             shutil.rmtree(work, ignore_errors=True)

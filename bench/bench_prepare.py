@@ -59,43 +59,50 @@ def build_corpus(path: Path, megabytes: int) -> Path:
     return path
 
 
-def _tree_rss(pid: int) -> int:
-    """Bytes of RSS of `pid` and every descendant, from /proc."""
+def _tree_rss(pid: int) -> tuple[int, int]:
+    """(RSS, anonymous RSS) in bytes of `pid` and every descendant, from /proc. Anonymous
+    memory is the processes' own; the rest is mostly file pages mapped (memory-mapped shards,
+    libraries) that the kernel can drop and reread."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    rss: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
             ppid = int(stat[stat.rfind(")") + 2:].split()[1])
-            pages = int((entry / "statm").read_text().split()[1])
-        except (OSError, ValueError, IndexError):
+            fields = dict(line.split(":", 1) for line in
+                          (entry / "status").read_text().splitlines() if ":" in line)
+            total, anon = (int(fields[k].split()[0]) << 10 for k in ("VmRSS", "RssAnon"))
+        except (OSError, ValueError, IndexError, KeyError):
             continue
         children.setdefault(ppid, []).append(int(entry.name))
-        rss[int(entry.name)] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [pid]
+        rss[int(entry.name)] = (total, anon)
+    total = anon = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
+        t, a = rss.get(p, (0, 0))
+        total, anon = total + t, anon + a
         todo += children.get(p, [])
-    return total
+    return total, anon
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """(seconds, peak RSS of the process tree in bytes, stdout) of a command."""
+def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, tuple[int, int], str]:
+    """(seconds, peak (RSS, anonymous RSS) of the process tree in bytes, stdout) of a command."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=env, cwd=REPO)
-    peak = 0
+    peak, peak_anon = 0, 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
+        total, anon = _tree_rss(proc.pid)
+        peak, peak_anon = max(peak, total), max(peak_anon, anon)
         time.sleep(0.05)
     seconds = time.perf_counter() - start
     out = proc.stdout.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out}")
-    return seconds, peak, out
+    return seconds, (peak, peak_anon), out
 
 
 def tokenizer_folder(kind: str, work: Path) -> Path:
@@ -133,7 +140,7 @@ def peer(corpus: str, cache: str, workers: int, kind: str) -> None:
 
 
 def measure_ours(corpus: Path, tok: Path, out: Path, workers: int,
-                 piece_mb: int) -> tuple[float, int]:
+                 piece_mb: int) -> tuple[float, tuple[int, int]]:
     shutil.rmtree(out, ignore_errors=True)
     seconds, peak, _ = run_measured([sys.executable, "-m", "train.cli", "prepare-data",
                                      "--tokenizer", str(tok), "--out", str(out), "--workers",
@@ -161,19 +168,22 @@ def main() -> int:
     tok = tokenizer_folder(args.tokenizer, work)
     try:
         if args.sizes:
-            print("| corpus MB | minibert MB/s | seconds | peak RSS MB |\n|---|---|---|---|")
+            print("| corpus MB | minibert MB/s | seconds | peak RSS MB | anonymous MB |\n"
+                  "|---|---|---|---|---|")
             for mb in map(int, args.sizes.split(",")):
                 corpus = build_corpus(work / f"corpus-{mb}MB.txt", mb)
-                s, rss = measure_ours(corpus, tok, work / "shards", args.workers, args.piece_mb)
+                s, (rss, anon) = measure_ours(corpus, tok, work / "shards", args.workers,
+                                              args.piece_mb)
                 print(f"| {mb} | {corpus.stat().st_size / 2**20 / s:.2f} | {s:.0f} | "
-                      f"{rss / 2**20:.0f} |", flush=True)
+                      f"{rss / 2**20:.0f} | {anon / 2**20:.0f} |", flush=True)
             return 0
         corpus = build_corpus(work / f"corpus-{args.mb}MB.txt", args.mb)
         mb = corpus.stat().st_size / 2**20
-        s_ours, rss_ours = measure_ours(corpus, tok, work / "shards", args.workers, args.piece_mb)
+        s_ours, (rss_ours, _) = measure_ours(corpus, tok, work / "shards", args.workers,
+                                             args.piece_mb)
         cache = work / "hf-cache"
         shutil.rmtree(cache, ignore_errors=True)
-        s_peer, rss_peer, _ = run_measured([sys.executable, __file__, "--peer", str(corpus),
+        s_peer, (rss_peer, _), _ = run_measured([sys.executable, __file__, "--peer", str(corpus),
                                             str(cache), "--workers", str(args.workers),
                                             "--tokenizer", args.tokenizer])
         print(f"corpus {mb:,.0f} MB ({corpus}), {args.workers} workers, {args.tokenizer}")
