@@ -199,6 +199,6 @@ class Shards:
 
 
 def word_ids(word_starts: np.ndarray) -> np.ndarray:
-    """Word numbers from word starts: the k-th word (from 0) is the run opened by its k-th 1."""
+    """Word numbers from word starts (1 opens a word), counted from 0 at the first token."""
     w = np.cumsum(word_starts, dtype=np.int64)
     return w - w[0] if w.size else w  # a block may begin inside a word: that word is 0
