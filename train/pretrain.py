@@ -18,8 +18,12 @@ the step number; Ctrl-C finishes the current step, writes a checkpoint and exits
 to quit at once, without saving). Checkpoints are written atomically every `save_every`
 steps and at the end; the newest `keep` are kept.
 
-Left out on purpose: evaluation during training, early stopping, EMA weights, data loader
-workers (collation happens in the main process so its RNG can be checkpointed).
+Datasets on shards (`train/data/shard_datasets.py`) take another road to the same
+properties: each rank reads only its rows and DataLoader workers collate them, with masks
+seeded by the micro-batch number (`train/data/shard_loader.py`). In-memory datasets are
+collated here, in the main process, so the collator's RNG can be checkpointed.
+
+Left out on purpose: evaluation during training, early stopping, EMA weights.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from train.checkpointing import (
     restore_rng,
     save_checkpoint,
 )
+from train.data.shard_datasets import ShardDataset
+from train.data.shard_loader import RankBatches, rank_stream
 from train.device import autocast, pick_device
 from train.optim import build_optimizer, linear_schedule
 from train.training_log import MetricsLog
@@ -78,6 +84,7 @@ class PretrainArgs:
     resume: bool = False  # continue from the newest checkpoint in out_dir/checkpoints
     progress: bool = True
     plot: bool = True
+    num_workers: int = 2  # DataLoader processes that build batches, for datasets on shards
 
 
 @dataclass
@@ -197,6 +204,12 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
 
     net = DistributedDataParallel(model) if info.enabled else model
     forward = torch.compile(net) if args.compile else net
+    stream = None  # datasets on shards: this rank's rows only, built ahead by loader workers
+    if isinstance(dataset, ShardDataset):
+        stream = rank_stream(RankBatches(dataset, collate, batch_size=args.batch_size,
+                                         per_epoch=per_epoch, seed=args.seed,
+                                         shuffle=args.shuffle, info=info),
+                             consumed, total_micro, args.num_workers)
 
     def save() -> None:
         if ckpt_root is None:
@@ -223,11 +236,14 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
         (targets per loss part, then non-padding tokens) summed over the step and all ranks."""
         batches, counts = [], torch.zeros(3 if args.objective == "bert" else 2)
         for m in range(consumed, min(consumed + args.grad_accum, total_micro)):
-            epoch, index = divmod(m, per_epoch)
-            order = _epoch_order(n, epoch, args.seed, args.shuffle)
-            rows = order[index * args.batch_size:(index + 1) * args.batch_size].tolist()
-            batch = collate([dataset[i] for i in rows])  # the global batch, same on every rank
-            mine = {k: v[ddp.shard_rows(len(rows), info)] for k, v in batch.items()}
+            if stream is not None:
+                mine = next(stream)
+            else:
+                epoch, index = divmod(m, per_epoch)
+                order = _epoch_order(n, epoch, args.seed, args.shuffle)
+                rows = order[index * args.batch_size:(index + 1) * args.batch_size].tolist()
+                batch = collate([dataset[i] for i in rows])  # the global batch, on every rank
+                mine = {k: v[ddp.shard_rows(len(rows), info)] for k, v in batch.items()}
             counts += torch.tensor([*objectives.target_counts(args.objective, mine).values(),
                                     int(mine["attention_mask"].sum())], dtype=torch.float)
             batches.append({k: v.to(device, non_blocking=True) for k, v in mine.items()})

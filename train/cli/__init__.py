@@ -26,6 +26,7 @@ import sys
 COMMANDS = {
     "params": ("train.cli.cmd_params", "print a model's per-tensor parameter table and total"),
     "train-tokenizer": ("train.cli.cmd_tokenizer", "train a WordPiece or byte-level BPE tokenizer"),
+    "prepare-data": ("train.cli.cmd_prepare_data", "tokenize text files into shards for pretrain"),
     "pretrain": ("train.cli.cmd_pretrain", "pretrain a BERT/RoBERTa (MLM, MLM+NSP, or causal LM)"),
     "fill-mask": ("train.cli.cmd_fill_mask", "top-k predictions for a masked token"),
     "generate": ("train.cli.cmd_generate", "sample text from a causal RoBERTa"),

@@ -11,7 +11,11 @@ layout), the tokenizer, metrics.jsonl, loss_curve.png and checkpoints/, so `mini
 fill-mask OUT ...` / `minibert generate OUT ...` need nothing else. Under `torchrun
 --nproc_per_node N -m train.cli pretrain ...` it trains with DistributedDataParallel.
 
-Left out on purpose: evaluation splits and perplexity reporting, streaming datasets.
+With `--data DATA_DIR` (from `minibert prepare-data`) the examples are read from memory-mapped
+shards instead (`train/data/shard_datasets.py`): packed blocks or lines, or NSP pairs for
+`bert`, for corpora larger than memory.
+
+Left out on purpose: evaluation splits and perplexity reporting.
 """
 
 from __future__ import annotations
@@ -68,9 +72,20 @@ def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
     return config
 
 
-def build_dataset(args: argparse.Namespace, tokenizer) -> list:
+def build_dataset(args: argparse.Namespace, tokenizer):
     from train.data.datasets import GroupedTextDataset, LineByLineTextDataset, read_documents
 
+    if (args.data is None) == (args.train is None):
+        raise ValueError("give either --train FILE... (read into memory) or --data DATA_DIR "
+                         "(shards written by `minibert prepare-data`)")
+    if args.data is not None:
+        from train.data.shard_datasets import open_dataset
+
+        if args.max_examples:
+            raise ValueError("--max-examples works with --train only; with --data use --max-steps")
+        kind = "nsp" if args.objective == "bert" else args.dataset
+        return open_dataset(kind, args.data, tokenizer, args.tokenizer,
+                            block_size=args.block_size, seed=args.seed)
     if args.objective == "bert":
         from train.data.nsp import create_nsp_examples
 
@@ -103,7 +118,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="override the preset's value")
     parser.add_argument("--vocab-size", default=None,
                         help="an int, or 'tokenizer' for the tokenizer's size (default: the preset's)")
-    parser.add_argument("--train", nargs="+", required=True, metavar="FILE", help="UTF-8 text files")
+    parser.add_argument("--train", nargs="+", metavar="FILE", help="UTF-8 text files")
+    parser.add_argument("--data", metavar="DATA_DIR",
+                        help="instead of --train: shards written by `minibert prepare-data`")
+    parser.add_argument("--num-workers", type=int, default=2,
+                        help="with --data: processes that build and mask batches")
     parser.add_argument("--dataset", choices=["lines", "grouped"], default="lines",
                         help="roberta/causal: one example per line (the chapter) or packed blocks")
     parser.add_argument("--max-examples", type=int, default=None, help="use only the first N")
@@ -181,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
         warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
         max_grad_norm=args.max_grad_norm, precision=args.precision, compile=args.compile,
         device=args.device, seed=args.seed, save_every=args.save_every, keep=args.keep,
-        log_every=args.log_every, resume=args.resume, progress=not args.no_progress)
+        log_every=args.log_every, resume=args.resume, progress=not args.no_progress,
+        num_workers=args.num_workers)
     try:
         result = pretrain(model, examples, build_collator(args, tokenizer), train_args,
                           tokenizer=tokenizer)

@@ -128,7 +128,11 @@ class MLMCollator:
                            attention_mask=batch["attention_mask"], allowed_ids=self.allowed_ids)
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
-        batch = pad_batch(examples, self.pad_token_id)
+        return self.from_padded(pad_batch(examples, self.pad_token_id))
+
+    def from_padded(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Mask a batch laid out as `pad_batch` lays it out (datasets on shards build it
+        vectorised, see `train/data/shard_datasets.PackedBlocks.padded_batch`)."""
         if not self.static:
             masked, labels = self._mask(batch, self.generator)
         else:
@@ -163,7 +167,9 @@ class CausalLMCollator:
         self.pad_token_id = tokenizer.pad_token_id
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
-        batch = pad_batch(examples, self.pad_token_id)
+        return self.from_padded(pad_batch(examples, self.pad_token_id))
+
+    def from_padded(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
                 "token_type_ids": batch["token_type_ids"], "labels": labels}

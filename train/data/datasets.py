@@ -16,8 +16,9 @@
 
 Examples are dicts with input_ids, token_type_ids, special_tokens_mask and word_ids (word
 numbers stay distinct across the lines joined into one block), ready for `train.data.collator`.
-Left out on purpose: streaming (files are read whole, as the chapter's 10.7 MB corpus allows),
-caching tokenised data to disk, multiprocessing.
+Left out on purpose: streaming (files are read whole, as the chapter's 10.7 MB corpus allows).
+Corpora larger than memory: `minibert prepare-data` tokenizes them once into shards on disk,
+and `train/data/shard_datasets.py` builds these same examples from them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,203 @@
+"""Pretraining from shards: NSP pairs keep BERT's polarity and 50/50 rule (hypothesis), ranks
+read disjoint rows that cover each epoch, a resumed run equals an uninterrupted one exactly
+(one process, and 2 processes over gloo), loader workers change nothing, and the command
+line runs `prepare-data` then `pretrain --data`."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_shards import bpe_dir, corpus, wp_dir  # noqa: F401 (fixtures)
+
+from minibert.config import BertConfig
+from tokenizer import load_tokenizer
+from train import ddp, objectives
+from train.checkpointing import latest_checkpoint
+from train.data.collator import MLMCollator
+from train.data.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM
+from train.data.prepare import prepare
+from train.data.shard_datasets import NSPPairs, PackedBlocks
+from train.data.shard_loader import RankBatches, rank_stream
+from train.data.shards import Shards
+from train.pretrain import PretrainArgs, pretrain
+
+
+def _nsp_corpus(folder, sizes: list[int]):
+    """Documents of numbered sentences: line j of document i reads 'alpha d{i} s{j}'."""
+    docs = ["\n".join(f"alpha d{i} s{j}" for j in range(n)) for i, n in enumerate(sizes)]
+    path = folder / "docs.txt"
+    path.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    return path
+
+
+def _sentences(tok, ids) -> list[tuple[int, int]]:
+    return [(int(d), int(s)) for d, s in re.findall(r"d(\d+) s(\d+)", tok.decode(ids))]
+
+
+def _check_pair(tok, example) -> None:
+    ids, types = example["input_ids"], example["token_type_ids"]
+    first_sep = ids.index(tok.sep_token_id)
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+    assert types == [0] * (first_sep + 1) + [1] * (len(ids) - first_sep - 1)
+    a, b = _sentences(tok, ids[1:first_sep]), _sentences(tok, ids[first_sep + 1:-1])
+    for part in (a, b):  # each segment is a stretch of one document
+        assert all(d == part[0][0] and s == part[0][1] + k for k, (d, s) in enumerate(part))
+    if example["next_sentence_label"] == LABEL_IS_NEXT:
+        assert b[0] == (a[-1][0], a[-1][1] + 1), (a, b)
+    else:
+        assert example["next_sentence_label"] == LABEL_IS_RANDOM and b[0][0] != a[0][0], (a, b)
+
+
+@settings(max_examples=12, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=7), seed=st.integers(0, 2**20))
+def test_nsp_pairs_on_shards_keep_the_polarity(wp_dir, tmp_path_factory, sizes, seed):  # noqa: F811
+    folder = tmp_path_factory.mktemp("nsp")
+    prepare(wp_dir, [_nsp_corpus(folder, sizes)], folder / "d", workers=1, progress=False)
+    tok = load_tokenizer(wp_dir)
+    pairs = NSPPairs(Shards.open(folder / "d"), tok, max_seq_length=64, seed=seed)
+    assert len(pairs) == len(sizes)  # short documents: one chunk each
+    for epoch in range(3):
+        for i in range(len(pairs)):
+            _check_pair(tok, pairs.example(i, epoch))
+
+
+@pytest.fixture(scope="module")
+def nsp_data(wp_dir, tmp_path_factory):  # noqa: F811
+    folder = tmp_path_factory.mktemp("nsp60")
+    prepare(wp_dir, [_nsp_corpus(folder, [4] * 60)], folder / "d", workers=1, progress=False)
+    return Shards.open(folder / "d")
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**20))
+def test_nsp_on_shards_is_half_random(nsp_data, wp_dir, seed):  # noqa: F811
+    pairs = NSPPairs(nsp_data, load_tokenizer(wp_dir), max_seq_length=64, seed=seed)
+    labels = [pairs.example(i, e)["next_sentence_label"] for e in range(5)
+              for i in range(len(pairs))]
+    assert len(labels) == 300 and 0.35 < np.mean(labels) < 0.65  # 5 standard deviations
+
+
+class _Rows:
+    """A dataset whose examples are their own indices."""
+
+    def __len__(self):
+        return 23
+
+    def example(self, i, epoch):
+        return i
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_ranks_read_disjoint_rows_that_cover_the_epoch(world):
+    per_epoch = 23 // 6 if world > 1 else -(-23 // 6)  # as train/pretrain.py: drop_last on DDP
+    ranks = [RankBatches(_Rows(), lambda rows: rows, batch_size=6, per_epoch=per_epoch, seed=3,
+                         shuffle=True, info=ddp.DistInfo(rank=r, world_size=world))
+             for r in range(world)]
+    for epoch in range(2):
+        seen = [i for m in range(epoch * per_epoch, (epoch + 1) * per_epoch)
+                for r in ranks for i in r[m]]
+        assert len(seen) == len(set(seen)) == min(23, per_epoch * 6)  # disjoint, all rows
+        if world == 1:
+            assert sorted(seen) == list(range(23))
+    assert ranks[0][0] != ranks[0][per_epoch]  # a new order every epoch
+
+
+def _blocks(bpe_dir, tmp_path):  # noqa: F811
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(f"line {i}: the critique of pure reason, part {i % 7}"
+                              for i in range(50)), "utf-8")
+    prepare(bpe_dir, [text], tmp_path / "d", workers=1, piece_bytes=2000, progress=False)
+    tok = load_tokenizer(bpe_dir)
+    return PackedBlocks(Shards.open(tmp_path / "d"), tok, block_size=30), tok
+
+
+def _model(tok):
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=37, max_position_embeddings=40,
+                        type_vocab_size=1, model_type="roberta", pad_token_id=tok.pad_token_id,
+                        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    return objectives.model_class("roberta")(config)
+
+
+def _run(blocks, tok, out, on_step=None, resume=False, batch_size=8):
+    args = PretrainArgs(objective="roberta", out_dir=str(out), batch_size=batch_size,
+                        grad_accum=2, epochs=2, lr=3e-3, warmup_steps=2, save_every=2,
+                        resume=resume, num_workers=0, progress=False, plot=False,
+                        device="cpu")
+    model = _model(tok)
+    return pretrain(model, blocks, MLMCollator(tok, seed=7), args, on_step=on_step), model
+
+
+def _stop_at_3(step, loss):
+    if step == 3:
+        raise KeyboardInterrupt
+
+
+def _full_and_resumed(blocks, tok, tmp_path, batch_size=8):
+    full, _ = _run(blocks, tok, tmp_path / "full", batch_size=batch_size)
+    with pytest.raises(KeyboardInterrupt):
+        _run(blocks, tok, tmp_path / "cut", on_step=_stop_at_3, batch_size=batch_size)
+    assert latest_checkpoint(tmp_path / "cut" / "checkpoints").name == "step-00000003"
+    resumed, _ = _run(blocks, tok, tmp_path / "cut", resume=True, batch_size=batch_size)
+    return full.losses, resumed.losses
+
+
+def test_resumed_run_on_shards_equals_uninterrupted(bpe_dir, tmp_path):  # noqa: F811
+    blocks, tok = _blocks(bpe_dir, tmp_path)
+    assert 40 < len(blocks) < 80  # a few steps per epoch, so the resumed part crosses one
+    full, resumed = _full_and_resumed(blocks, tok, tmp_path)
+    assert len(full) > 4 and resumed == full  # exactly, not approximately
+    batch = MLMCollator(tok)([blocks[i] for i in range(8)])
+    assert bool(batch["attention_mask"].all())  # full blocks: no padding in a batch
+
+
+def test_loader_workers_change_nothing(bpe_dir, tmp_path):  # noqa: F811
+    """Batches built in 2 worker processes, from micro-batch 5 on, equal those built here."""
+    blocks, tok = _blocks(bpe_dir, tmp_path)
+    source = RankBatches(blocks, MLMCollator(tok, seed=7), batch_size=8, per_epoch=7, seed=1,
+                         shuffle=True, info=ddp.DistInfo())
+    here = list(rank_stream(source, 5, 12, num_workers=0))
+    there = list(rank_stream(source, 5, 12, num_workers=2))
+    assert len(here) == len(there) == 7
+    for a, b in zip(here, there):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _ddp_resume(rank: int, bpe_dir, out: str) -> None:  # noqa: F811
+    from pathlib import Path
+
+    out = Path(out)
+    (out / f"data{rank}").mkdir()
+    blocks, tok = _blocks(bpe_dir, out / f"data{rank}")
+    full, resumed = _full_and_resumed(blocks, tok, out / "runs", batch_size=8)
+    torch.save({"full": full, "resumed": resumed}, out / f"rank{rank}.pt")
+
+
+def test_resume_on_shards_with_two_processes(bpe_dir, tmp_path):  # noqa: F811
+    ddp.spawn(_ddp_resume, 2, bpe_dir, str(tmp_path))
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0 == r1  # the loss is all-reduced: both ranks report the same numbers
+    assert len(r0["full"]) > 2 and r0["resumed"] == r0["full"]
+
+
+def test_command_line_prepares_then_pretrains(bpe_dir, corpus, tmp_path):  # noqa: F811
+    from train.cli import main
+
+    data = str(tmp_path / "data")
+    assert main(["prepare-data", "--tokenizer", str(bpe_dir), "--out", data, "--workers", "2",
+                 "--no-progress", *map(str, corpus)]) == 0
+    for objective, dataset in [("roberta", "grouped"), ("roberta", "lines"), ("bert", "lines")]:
+        out = tmp_path / f"{objective}-{dataset}"
+        assert main(["pretrain", "--objective", objective, "--tokenizer", str(bpe_dir),
+                     "--data", data, "--dataset", dataset, "--hidden-size", "32",
+                     "--num-hidden-layers", "1", "--num-attention-heads", "4",
+                     "--intermediate-size", "37", "--vocab-size", "tokenizer",
+                     "--block-size", "32", "--batch-size", "8", "--max-steps", "2",
+                     "--num-workers", "1", "--no-progress", "--out", str(out)]) == 0
+        assert (out / "model.safetensors").is_file()

@@ -1,0 +1,205 @@
+"""Tokenized shards (train/data/shards.py, prepare.py): they round-trip to the tokenizer's own
+output with the right line / document / word boundaries, pick uint16 or uint32, resume an
+interrupted prepare, do nothing when re-run, and refuse a corrupt shard or another tokenizer.
+The datasets on shards (shard_datasets.py) give the in-memory datasets' examples."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from tokenizer import load_tokenizer
+from train.data.collator import MLMCollator, pad_batch
+from train.data.datasets import (
+    GroupedTextDataset,
+    LineByLineTextDataset,
+    read_documents,
+    read_text,
+)
+from train.data.prepare import prepare
+from train.data.shard_datasets import LineBlocks, PackedBlocks
+from train.data.shards import ShardError, Shards, id_dtype, word_ids
+
+
+@pytest.fixture(scope="module")
+def wp_dir(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("wordpiece")
+    shutil.copy(data / "bert_vocab" / "bert-base-uncased-vocab.txt", folder / "vocab.txt")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def bpe_dir(tmp_path_factory, data):
+    from train.cli import main
+
+    folder = tmp_path_factory.mktemp("bpe")
+    head = folder / "head.txt"
+    head.write_text("\n".join(read_text(data / "kant" / "kant.txt").splitlines()[:300]), "utf-8")
+    assert main(["train-tokenizer", "--type", "bpe", "--vocab-size", "400", str(head),
+                 "--out", str(folder / "tok")]) == 0
+    return folder / "tok"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, data):
+    """Two files: kant.txt's first 25 kB (it starts with a byte-order mark) and a file with
+    blank-line runs, CRLF endings, whitespace-only lines and no final newline."""
+    folder = tmp_path_factory.mktemp("corpus")
+    head = (data / "kant" / "kant.txt").read_bytes()[:25_000]
+    (folder / "a.txt").write_bytes(head[:head.rfind(b"\n") + 1])
+    (folder / "b.txt").write_bytes(b"First doc, line one.\r\nline two\r\n\r\n  \n\n"
+                                   b"Second doc: caf\xc3\xa9 na\xc3\xafve\n   indented line  \n"
+                                   b"\nThird doc without a final newline")
+    return [folder / "a.txt", folder / "b.txt"]
+
+
+def _lines(files) -> list[str]:
+    return [line for f in files for line in read_text(f).splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "bpe"])
+def test_shards_round_trip(kind, wp_dir, bpe_dir, corpus, tmp_path):
+    tok_dir = wp_dir if kind == "wordpiece" else bpe_dir
+    tok = load_tokenizer(tok_dir)
+    manifest = prepare(tok_dir, corpus, tmp_path / "d", workers=1, piece_bytes=4000,
+                       progress=False)
+    assert len(manifest["shards"]) > 3  # small pieces: lines and documents cross shard ends
+    shards = Shards.open(tmp_path / "d", tokenizer_dir=tok_dir)
+    lines = _lines(corpus)
+    assert shards.n_lines == len(lines) == manifest["n_lines"]
+    for k, text in enumerate(lines):
+        _, want_ids, _, want_words = tok._encode_pieces(text)
+        ids, starts = shards.line(k)
+        assert ids.tolist() == want_ids, (k, text)
+        assert word_ids(starts).tolist() == want_words, (k, text)
+    assert shards.n_tokens == sum(len(tok._encode_pieces(t)[1]) for t in lines)
+    docs = read_documents(corpus)
+    first_lines = np.cumsum([0] + [len(d) for d in docs[:-1]])
+    assert shards.doc_starts().tolist() == first_lines.tolist()
+    first = tok.decode(shards.line(0)[0].tolist())
+    assert "\ufeff" not in first and first.strip().lower().startswith("the critique")
+
+
+def test_ids_dtype_fits_the_vocabulary(wp_dir, corpus, tmp_path):
+    assert id_dtype(2**16) == np.uint16 and id_dtype(2**16 + 1) == np.uint32
+    big = tmp_path / "big"
+    big.mkdir()
+    words = (wp_dir / "vocab.txt").read_text("utf-8").splitlines()
+    # 40,000 extra tokens before the real ones: many ids do not fit in 16 bits
+    (big / "vocab.txt").write_text("\n".join([f"[unused-{i}]" for i in range(40_000)] + words),
+                                   "utf-8")
+    manifest = prepare(big, corpus[1:], tmp_path / "d", workers=1, progress=False)
+    assert manifest["dtype"] == "uint32"
+    shards = Shards.open(tmp_path / "d")
+    want = [i for t in _lines(corpus[1:]) for i in load_tokenizer(big)._encode_pieces(t)[1]]
+    assert shards.shards[0].ids.dtype == np.uint32 and max(want) >= 2**16
+    assert shards.tokens(0, shards.n_tokens)[0].tolist() == want
+    small = prepare(wp_dir, corpus[1:], tmp_path / "d16", workers=1, progress=False)
+    assert small["dtype"] == "uint16"
+
+
+def test_workers_write_the_same_shards(bpe_dir, corpus, tmp_path):
+    one = prepare(bpe_dir, corpus, tmp_path / "one", workers=1, piece_bytes=6000,
+                  progress=False)
+    two = prepare(bpe_dir, corpus, tmp_path / "two", workers=2, piece_bytes=6000,
+                  progress=False)
+    assert [s["sha256"] for s in one["shards"]] == [s["sha256"] for s in two["shards"]]
+
+
+def test_rerun_is_a_no_op_and_an_interrupted_prepare_resumes(bpe_dir, corpus, tmp_path):
+    out = tmp_path / "d"
+    first = prepare(bpe_dir, corpus, out, workers=1, piece_bytes=6000, progress=False)
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert prepare(bpe_dir, corpus, out, workers=1, piece_bytes=6000, progress=False) == first
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
+    # as a kill would leave it: no manifest, one shard missing, one half-written temp folder
+    (out / "manifest.json").unlink()
+    shutil.rmtree(out / "shard-00001")
+    (out / ".shard-00002.abc123.tmp").mkdir()
+    (out / ".shard-00002.abc123.tmp" / "ids.npy").write_bytes(b"half")
+    assert prepare(bpe_dir, corpus, out, workers=1, piece_bytes=6000, progress=False) == first
+    assert not list(out.glob(".shard-*"))
+
+
+def test_other_tokenizer_is_refused(wp_dir, bpe_dir, corpus, tmp_path):
+    prepare(bpe_dir, corpus, tmp_path / "d", workers=1, progress=False)
+    with pytest.raises(ShardError, match="different tokenizer.*another --out"):
+        prepare(wp_dir, corpus, tmp_path / "d", workers=1, progress=False)
+    with pytest.raises(ShardError, match="fingerprint"):
+        Shards.open(tmp_path / "d", tokenizer_dir=wp_dir)
+    with pytest.raises(ShardError, match="other inputs"):
+        prepare(bpe_dir, corpus[:1], tmp_path / "d", workers=1, progress=False)
+
+
+def test_corrupt_or_missing_shard_is_a_clear_error(bpe_dir, corpus, tmp_path):
+    prepare(bpe_dir, corpus, tmp_path / "d", workers=1, piece_bytes=6000, progress=False)
+    ids = tmp_path / "d" / "shard-00001" / "ids.npy"
+    raw = bytearray(ids.read_bytes())
+    raw[-1] ^= 1
+    ids.write_bytes(bytes(raw))
+    with pytest.raises(ShardError, match=r"shard-00001/ids.npy: sha256 differs"):
+        Shards.open(tmp_path / "d")
+    ids.unlink()
+    with pytest.raises(ShardError, match=r"shard-00001/ids.npy: missing"):
+        Shards.open(tmp_path / "d")
+    with pytest.raises(ShardError, match="no manifest.json; prepare it first"):
+        Shards.open(tmp_path)
+
+
+def test_bad_inputs_are_named(bpe_dir, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\nstill fine\nbroken \xff here\n")
+    with pytest.raises(ValueError, match=r"bad.txt: line 3 \(byte 23\) is not valid UTF-8"):
+        prepare(bpe_dir, [bad], tmp_path / "d", workers=1, progress=False)
+    with pytest.raises(FileNotFoundError, match="nothing.txt: no such file"):
+        prepare(bpe_dir, [tmp_path / "nothing.txt"], tmp_path / "e", progress=False)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.md").write_text("mine")
+    with pytest.raises(ShardError, match="other files in it"):
+        prepare(bpe_dir, [bad], tmp_path / "busy", progress=False)
+
+
+def test_packed_blocks_equal_group_texts(bpe_dir, corpus, tmp_path):
+    tok = load_tokenizer(bpe_dir)
+    prepare(bpe_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
+    blocks = PackedBlocks(Shards.open(tmp_path / "d"), tok, block_size=61)
+    want = GroupedTextDataset(tok, corpus, block_size=61)
+    assert len(blocks) == len(want) > 10
+    for got, ref in zip(blocks, want):
+        assert got["input_ids"] == ref["input_ids"]
+        assert got["special_tokens_mask"] == ref["special_tokens_mask"]
+        # the same words, numbered from 0 in each block
+        ref_words = [None if w is None else w - ref["word_ids"][1] for w in ref["word_ids"]]
+        assert got["word_ids"] == ref_words
+    lengths = [len(b["input_ids"]) for b in blocks]
+    assert set(lengths[:-1]) == {61} and 2 < lengths[-1] <= 61
+
+
+def test_line_blocks_equal_line_by_line(wp_dir, corpus, tmp_path):
+    tok = load_tokenizer(wp_dir)
+    prepare(wp_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
+    lines = LineBlocks(Shards.open(tmp_path / "d"), tok, block_size=16)
+    want = LineByLineTextDataset(tok, corpus, block_size=16)
+    assert [x["input_ids"] for x in lines] == [x["input_ids"] for x in want]
+    assert [x["word_ids"] for x in lines] == [x["word_ids"] for x in want]
+
+
+def test_vectorised_batches_equal_the_collator(wp_dir, corpus, tmp_path):
+    """PackedBlocks.padded_batch (the loader's fast road) == pad_batch of the examples, and
+    masking it gives the same batch as the collator on the examples (same generator)."""
+    tok = load_tokenizer(wp_dir)
+    prepare(wp_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
+    blocks = PackedBlocks(Shards.open(tmp_path / "d"), tok, block_size=40)
+    for rows in ([3, 0, len(blocks) - 1, 7], [5, 1], [len(blocks) - 1]):  # the last is short
+        fast = blocks.padded_batch(rows, tok.pad_token_id)
+        slow = pad_batch([blocks[i] for i in rows], tok.pad_token_id)
+        assert fast.keys() == slow.keys()
+        for key in slow:
+            assert torch.equal(fast[key], slow[key]), key
+        a, b = MLMCollator(tok, whole_word=True, seed=3), MLMCollator(tok, whole_word=True, seed=3)
+        want = b([blocks[i] for i in rows])
+        for key, value in a.from_padded(fast).items():
+            assert torch.equal(value, want[key]), key

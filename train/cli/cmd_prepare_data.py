@@ -1,0 +1,57 @@
+"""`minibert prepare-data`: tokenize text files once into memory-mapped shards for pretraining.
+
+    minibert prepare-data --tokenizer KantaiBERT --out data/kant kant.txt
+    minibert prepare-data --tokenizer TOK --out data/wiki --workers 8 'wiki/**/*.txt'
+    minibert pretrain --data data/wiki --tokenizer TOK ...
+
+Inputs are files, folders (every file under them) or glob patterns. The work is done by
+`train/data/prepare.py` (see there: pieces, workers, resuming, the manifest); the format is
+described in `train/data/shards.py`. Running it again on the same inputs with the same
+tokenizer does nothing; Ctrl-C (or a crash) leaves a folder that the same command resumes.
+Left out on purpose: options that change the text (cleaning, lowercasing beyond the tokenizer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="FILES",
+                        help="UTF-8 text files, folders or glob patterns")
+    parser.add_argument("--tokenizer", required=True, help="directory written by train-tokenizer")
+    parser.add_argument("--out", required=True, help="the data folder to write")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="tokenizing processes (default: the CPU count)")
+    parser.add_argument("--piece-mb", type=int, default=32,
+                        help="text per shard in MB (memory is about 4x this per worker)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from train.data.prepare import prepare
+    from train.data.shards import ShardError
+
+    if args.workers < 1:
+        print(f"error: --workers must be at least 1, got {args.workers}")
+        return 2
+    if args.piece_mb < 1:
+        print(f"error: --piece-mb must be at least 1, got {args.piece_mb}")
+        return 2
+    t0 = time.perf_counter()
+    try:
+        manifest = prepare(args.tokenizer, args.inputs, args.out, workers=args.workers,
+                           piece_bytes=args.piece_mb << 20, progress=not args.no_progress)
+    except (ShardError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}")
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: run the same command again to resume into {args.out}")
+        return 130
+    seconds = time.perf_counter() - t0
+    print(f"{args.out}: {manifest['n_tokens']:,} tokens, {manifest['n_lines']:,} lines, "
+          f"{manifest['n_docs']:,} documents in {len(manifest['shards'])} shards "
+          f"({manifest['dtype']}); {manifest['bytes'] / 2**20:,.1f} MB of text, {seconds:.1f} s")
+    return 0
