@@ -13,7 +13,9 @@ Two paths compute the same thing (tests check they agree within 1e-5 in fp32):
     asked for (output_attentions=True), for teaching and attention plots;
   * fused (otherwise): torch.nn.functional.scaled_dot_product_attention, which does the scale,
     mask, softmax, dropout and the product with V in one call and, where it can, never stores
-    the (B, nh, T, T) matrix.
+    the (B, nh, T, T) matrix. Its fused kernels have no second derivative: for double
+    backward (a gradient penalty), run under torch.nn.attention.sdpa_kernel(SDPBackend.MATH),
+    PyTorch's own composite path, as tests/test_model_training_parity.py does.
 
 The mask is built once per forward pass, in build_attention_bias, padding and causal parts
 together; every layer adds the same tensor. It uses torch.finfo(dtype).min rather than -inf or
