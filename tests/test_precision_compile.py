@@ -120,3 +120,46 @@ def test_compiled_fine_tuning_gives_eager_losses(toy_task):
     assert "torch.compile" in lines[0]
     torch.testing.assert_close(torch.tensor(compiled.batch_losses),
                                torch.tensor(eager.batch_losses), atol=1e-4, rtol=1e-4)
+
+
+def test_cli_flags_reach_the_fine_tuning_config():
+    import argparse
+
+    from train.cli.cmd_finetune import add_arguments, build_config
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["cola", "--precision", "bf16", "--compile"])
+    cfg, _ = build_config(args, hidden_size=384, seed=1)
+    assert (cfg.precision, cfg.compile) == ("bf16", True)
+    cfg, _ = build_config(parser.parse_args(["cola"]), hidden_size=384, seed=1)
+    assert (cfg.precision, cfg.compile) == ("auto", False)
+
+
+def test_compile_flag_wraps_both_loops_with_dynamic_shapes(toy_task, monkeypatch):
+    """--compile's wiring in fine-tuning and pretraining: torch.compile is called with
+    dynamic=True and the compiled module does the training (same losses as eager). The backend
+    is swapped for dynamo's "eager" (trace only) to keep CI fast; the test above traces
+    forward and backward, and the inductor run is the slow test."""
+    from tests.test_pretrain import collator, make_examples, quiet, tiny_model
+    from train.pretrain import pretrain
+
+    real_compile, calls = torch.compile, []
+
+    def recording_compile(model, **kw):
+        calls.append(kw)
+        return real_compile(model, **{**kw, "backend": "eager"})
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    eager, _ = run(toy_task, epochs=1)
+    compiled, _ = run(toy_task, epochs=1, compile=True)
+    torch.testing.assert_close(torch.tensor(compiled.batch_losses),
+                               torch.tensor(eager.batch_losses), atol=1e-5, rtol=1e-5)
+    args = {"objective": "roberta", "batch_size": 5, "epochs": 1, "lr": 1e-3}
+    plain = pretrain(tiny_model("roberta"), make_examples("roberta", 10), collator("roberta"),
+                     quiet(**args))
+    comp = pretrain(tiny_model("roberta"), make_examples("roberta", 10), collator("roberta"),
+                    quiet(**args, compile=True))
+    torch.testing.assert_close(torch.tensor(comp.losses), torch.tensor(plain.losses),
+                               atol=1e-5, rtol=1e-5)
+    assert calls == [{"dynamic": True}, {"dynamic": True}]
