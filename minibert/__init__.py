@@ -1,9 +1,10 @@
 """minibert: BERT and RoBERTa in pure PyTorch, loading and saving Hugging Face checkpoints.
 
 Start reading at embeddings.py, then attention.py, layers.py, heads.py, modeling_bert.py,
-modeling_roberta.py; modeling_utils.py holds initialisation, tying and checkpoint I/O.
-The CPU training fast paths live in dropout.py and linear.py, generation's cache in
-kv_cache.py.
+modeling_roberta.py; modeling_utils.py holds initialisation, tying and checkpoint I/O,
+kv_cache.py generation's key/value cache. Every part is a plain PyTorch module (nn.Linear,
+nn.Dropout, nn.LayerNorm, scaled_dot_product_attention): speed comes from autocast and
+torch.compile, which the training loops turn on (train/device.py).
 """
 
 from .config import BertConfig, ConfigError, preset

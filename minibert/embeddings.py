@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from .config import BertConfig
-from .dropout import dropout
 
 
 def roberta_position_ids(input_ids: torch.Tensor, padding_idx: int,
@@ -57,27 +56,40 @@ class Embeddings(nn.Module):
 
     def _check_inputs(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
                       position_ids: torch.Tensor | None) -> None:
-        """Fail with a message a learner can act on, instead of torch's 'index out of range'."""
+        """Fail with a message a learner can act on, instead of torch's 'index out of range'.
+
+        Shapes are checked always. Values only in eager mode on the CPU, where reading them
+        costs a small reduction: on a GPU it would stall the host on every step, and under
+        torch.compile it would break the graph (CUDA's own index check still fires there).
+        """
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}")
-        T, V = input_ids.size(1), self.config.vocab_size
+        if token_type_ids is not None and token_type_ids.shape != input_ids.shape:
+            raise ValueError(f"token_type_ids shape {tuple(token_type_ids.shape)} != "
+                             f"input_ids shape {tuple(input_ids.shape)}")
+        T, P = input_ids.size(1), self.config.max_position_embeddings
+        limit = P - (self.padding_idx + 1 if self.roberta_positions else 0)
+        if position_ids is None and T > limit and not self.roberta_positions:
+            raise ValueError(f"sequence length {T} is longer than this model allows "
+                             f"({limit} tokens: max_position_embeddings={P}); truncate the input")
+        if input_ids.device.type == "cpu" and not torch.compiler.is_compiling():
+            self._check_values(input_ids, token_type_ids, position_ids, limit)
+
+    def _check_values(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
+                      position_ids: torch.Tensor | None, limit: int) -> None:
+        V, P = self.config.vocab_size, self.config.max_position_embeddings
         if int(input_ids.min()) < 0 or int(input_ids.max()) >= V:
             raise ValueError(f"input_ids must lie in [0, {V}) (vocab_size), got values in "
                              f"[{int(input_ids.min())}, {int(input_ids.max())}]")
-        P = self.config.max_position_embeddings
-        limit = P - (self.padding_idx + 1 if self.roberta_positions else 0)
         # RoBERTa counts only real tokens, so a long but mostly padded batch may still fit.
-        if position_ids is None and T > limit and (
-                not self.roberta_positions
-                or int(input_ids.ne(self.padding_idx).sum(1).max()) > limit):
-            raise ValueError(f"sequence length {T} is longer than this model allows "
-                                 f"({limit} tokens: max_position_embeddings={P}); truncate the input")
+        if (position_ids is None and self.roberta_positions and input_ids.size(1) > limit
+                and int(input_ids.ne(self.padding_idx).sum(1).max()) > limit):
+            raise ValueError(f"sequence length {int(input_ids.ne(self.padding_idx).sum(1).max())}"
+                             f" is longer than this model allows ({limit} tokens: "
+                             f"max_position_embeddings={P}); truncate the input")
         if position_ids is not None and int(position_ids.max()) >= P:
             raise ValueError(f"position id {int(position_ids.max())} >= max_position_embeddings={P}")
         if token_type_ids is not None:
-            if token_type_ids.shape != input_ids.shape:
-                raise ValueError(f"token_type_ids shape {tuple(token_type_ids.shape)} != "
-                                 f"input_ids shape {tuple(input_ids.shape)}")
             n = self.config.type_vocab_size
             if int(token_type_ids.max()) >= n or int(token_type_ids.min()) < 0:
                 hint = (" (this model has a single segment, as RoBERTa: pass no token_type_ids "
@@ -101,4 +113,4 @@ class Embeddings(nn.Module):
         else:
             x = x + self.token_type_embeddings(token_type_ids)
         x = x + self.position_embeddings(position_ids)  # (1 or B, T, H) broadcasts
-        return dropout(self.LayerNorm(x), self.dropout.p, self.training)
+        return self.dropout(self.LayerNorm(x))

@@ -24,9 +24,7 @@ from torch import nn
 
 from .attention import Attention
 from .config import BertConfig
-from .dropout import dropout_add
 from .kv_cache import KVCache, LayerCache
-from .linear import Linear
 
 # Hugging Face's names for activations. "gelu" is the exact erf form BERT was trained with.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -51,7 +49,7 @@ class Intermediate(nn.Module):
 
     def __init__(self, config: BertConfig):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.intermediate_size)
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
         self.act = activation(config.hidden_act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,13 +61,12 @@ class Output(nn.Module):
 
     def __init__(self, config: BertConfig):
         super().__init__()
-        self.dense = Linear(config.intermediate_size, config.hidden_size)
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        h = dropout_add(self.dense(x), residual, self.dropout.p, self.training)  # (B, T, H)
-        return self.LayerNorm(h)
+        return self.LayerNorm(residual + self.dropout(self.dense(x)))  # (B, T, H)
 
 
 class Layer(nn.Module):
@@ -81,10 +78,10 @@ class Layer(nn.Module):
         self.intermediate = Intermediate(config)
         self.output = Output(config)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
                 output_attentions: bool = False, cache: LayerCache | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        a, probs = self.attention(x, bias, causal, output_attentions, cache)
+        a, probs = self.attention(x, bias, output_attentions, cache)
         return self.output(self.intermediate(a), a), probs
 
 
@@ -95,14 +92,14 @@ class Encoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, causal: bool = False,
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
                 output_attentions: bool = False, output_hidden_states: bool = False,
                 cache: KVCache | None = None):
         """Returns (last hidden state, all hidden states or None, all attentions or None)."""
         hidden_states = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
         for i, layer in enumerate(self.layer):
-            x, probs = layer(x, bias, causal, output_attentions,
+            x, probs = layer(x, bias, output_attentions,
                              cache[i] if cache is not None else None)
             if output_hidden_states:
                 hidden_states.append(x)
@@ -117,7 +114,7 @@ class Pooler(nn.Module):
 
     def __init__(self, config: BertConfig):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.dense(hidden[:, 0]))  # (B, H)

@@ -24,13 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import build_attention_bias
+from .attention import build_attention_bias, scores_dtype
 from .config import BertConfig
 from .embeddings import Embeddings, roberta_position_ids
 from .heads import OnlyMLMHead, OnlyNSPHead, PreTrainingHeads
 from .kv_cache import KVCache
 from .layers import Encoder, Pooler
-from .linear import Linear
 from .modeling_utils import PreTrainedModel
 from .outputs import (
     BaseModelOutputWithPooling,
@@ -121,10 +120,9 @@ class BertModel(PreTrainedModel):
                              f"{(B, past + T)} (input_ids {tuple(input_ids.shape)}"
                              f"{f' after {past} cached tokens' if past else ''})")
         x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
-        bias = build_attention_bias(attention_mask, T, x.dtype, self.causal, past, x.device)
-        # With a past, the causal part of the mask is in `bias` (or not needed for one query).
-        causal = self.causal and past == 0
-        x, hidden_states, attentions = self.encoder(x, bias, causal, output_attentions,
+        bias = build_attention_bias(attention_mask, T, scores_dtype(x), self.causal, past,
+                                    x.device)
+        x, hidden_states, attentions = self.encoder(x, bias, output_attentions,
                                                     output_hidden_states, past_key_values)
         pooled = self.pooler(x) if self.pooler is not None else None
         return BaseModelOutputWithPooling(last_hidden_state=x, pooler_output=pooled,
@@ -232,7 +230,7 @@ class BertForSequenceClassification(PreTrainedModel):
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
         self.dropout = _head_dropout(config)
-        self.classifier = Linear(config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
@@ -254,7 +252,7 @@ class BertForTokenClassification(PreTrainedModel):
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = _head_dropout(config)
-        self.classifier = Linear(config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
@@ -274,7 +272,7 @@ class BertForQuestionAnswering(PreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config, add_pooling_layer=False)
-        self.qa_outputs = Linear(config.hidden_size, 2)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,

@@ -11,7 +11,9 @@ Two changes make it fast without changing the maths of a batch:
   * length bucketing: within windows of `bucket_batches` batches, sentences are sorted by
     length before batching, so a batch's members are similar in length (less padding still);
     the window contents and the batch order are shuffled from the run's seed every epoch.
-bf16 autocast on CUDA (`train/device.py`) and SDPA attention (the model's default) do the rest.
+Mixed precision (`precision`: bf16 autocast where the hardware computes it, `train/device.py`),
+`compile` (torch.compile with dynamic shapes, so bucketed batches of many lengths share one
+graph) and SDPA attention (the model's default) do the rest.
 
 Legend for shape comments: B = batch size, T = longest sequence in the batch, K = labels.
 Left out on purpose: gradient accumulation, early stopping, multi-GPU (see train/ddp.py).
@@ -30,7 +32,7 @@ from pathlib import Path
 import torch
 
 from minibert.atomic import atomic_dir
-from train.device import autocast
+from train.device import autocast, resolve_precision
 from train.evaluate import predict_logits
 from train.metrics import accuracy, matthews_corrcoef
 from train.optim import build_optimizer, linear_schedule
@@ -50,7 +52,8 @@ class FinetuneConfig:
     split_seed: int = 42         # the held-out 10% stay the same when --seeds vary
     seed: int = 42
     bucket_batches: int = 50     # 0 = no bucketing (plain shuffled batches)
-    precision: str = "auto"      # auto: bf16 on CUDA, fp32 elsewhere
+    precision: str = "auto"      # auto | fp32 | bf16 | fp16 (train/device.py)
+    compile: bool = False        # torch.compile the training forward pass (dynamic shapes)
     eval_batch_size: int = 64
     progress: bool = True
 
@@ -159,6 +162,11 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
     scheduler = linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
     result = result if result is not None else FinetuneResult()
     best_mcc, best_state = -math.inf, None
+    precision, why = resolve_precision(cfg.precision, device)
+    log(f"precision {precision} ({why}){'; torch.compile, dynamic shapes' if cfg.compile else ''}")
+    # fp16's narrow range needs loss scaling; bf16 and fp32 do not (the scaler is then a no-op).
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    forward = torch.compile(model, dynamic=True) if cfg.compile else model
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -167,11 +175,13 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
         bar = _progress(batches, len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
         for index in bar:
             batch = collate(tokenizer, train_enc, train_labels, index, device)
-            with autocast(device, cfg.precision):
-                loss = model(**batch).loss
-            loss.backward()
+            with autocast(device, precision):
+                loss = forward(**batch).loss
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             result.batch_losses.append(loss.item())

@@ -9,8 +9,8 @@ run's exactly on CPU. Losses are sums over targets divided by the step's global 
 (see `train/objectives.py`), so accumulation and DDP change nothing numerically.
 
 Recipe: AdamW with no decay on biases / LayerNorm (`train/optim.py`), linear warmup then
-linear decay, gradient clipping, bf16 autocast on CUDA (fp16 + GradScaler on request), an
-optional `torch.compile`. Follows the BERT/RoBERTa papers and the KantaiBERT chapter's
+linear decay, gradient clipping, bf16 autocast where the hardware has it (fp16 + GradScaler on
+request), an optional `torch.compile` with dynamic shapes. Follows the BERT/RoBERTa papers and the KantaiBERT chapter's
 Trainer settings; written as a plain loop so every line can be read.
 
 Safety: a NaN/inf loss stops the run before the optimizer step (the weights stay finite) with
@@ -52,7 +52,7 @@ from train.checkpointing import (
 )
 from train.data.shard_datasets import ShardDataset
 from train.data.shard_loader import RankBatches, rank_stream
-from train.device import autocast, pick_device
+from train.device import autocast, pick_device, resolve_precision
 from train.optim import build_optimizer, linear_schedule
 from train.training_log import MetricsLog
 
@@ -169,7 +169,10 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     model.to(device).train()
     optimizer = build_optimizer(model, args.lr, args.weight_decay)
     scheduler = linear_schedule(optimizer, min(args.warmup_steps, total_steps), total_steps)
-    scaler = torch.amp.GradScaler(device.type) if args.precision == "fp16" else None
+    precision, why = resolve_precision(args.precision, device)
+    if info.is_main:
+        print(f"precision {precision} ({why}){'; torch.compile' if args.compile else ''}")
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     out = Path(args.out_dir) if args.out_dir else None
     ckpt_root = out / "checkpoints" if out else None
     metrics = MetricsLog(out / "metrics.jsonl") if out and info.is_main else None
@@ -203,7 +206,8 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
             print(f"resumed from {found} (step {step}/{total_steps})")
 
     net = DistributedDataParallel(model) if info.enabled else model
-    forward = torch.compile(net) if args.compile else net
+    # dynamic shapes: batches of different lengths share one compiled graph
+    forward = torch.compile(net, dynamic=True) if args.compile else net
     stream = None  # datasets on shards: this rank's rows only, built ahead by loader workers
     if isinstance(dataset, ShardDataset):
         stream = rank_stream(RankBatches(dataset, collate, batch_size=args.batch_size,
@@ -267,7 +271,7 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
                 for i, b in enumerate(batches):
                     sync = i == len(batches) - 1 or not info.enabled
                     with nullcontext() if sync else net.no_sync():
-                        with autocast(device, args.precision):
+                        with autocast(device, precision):
                             out_ = forward(**objectives.forward_inputs(args.objective, b))
                             sums = objectives.loss_sums(args.objective, out_, b)
                         loss = sum(s / c for s, c in zip(sums.values(), targets))

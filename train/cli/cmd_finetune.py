@@ -75,7 +75,10 @@ def add_arguments(p) -> None:
     p.add_argument("--seeds", default="42", help="comma-separated; several give mean ± std")
     p.add_argument("--bucket-batches", type=int, default=50, help="0 turns bucketing off")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: bf16 where the hardware computes it natively, else fp32")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the training step (dynamic shapes; pays on GPUs)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -149,7 +152,8 @@ def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str
     cfg = FinetuneConfig(weight_decay=args.weight_decay, eps=args.eps, clip=args.clip,
                          max_length=args.max_length, val_fraction=args.val_fraction,
                          split_seed=args.split_seed, seed=seed, bucket_batches=args.bucket_batches,
-                         precision=args.precision, progress=not args.no_progress, **chosen)
+                         precision=args.precision, compile=args.compile,
+                         progress=not args.no_progress, **chosen)
     return cfg, recipe
 
 
