@@ -176,6 +176,14 @@ def validate(args: argparse.Namespace) -> None:
     if not Path(args.tokenizer).is_dir():
         raise errors.UsageError(f"--tokenizer {args.tokenizer}: no such folder; make one with "
                                 f"`minibert train-tokenizer`")
+    if (args.data is None) == (args.train is None):
+        raise errors.UsageError("give either --train FILE... (read into memory) or --data "
+                                "DATA_DIR (shards written by `minibert prepare-data`)")
+    if args.data is not None:
+        if not (Path(args.data) / "manifest.json").is_file():
+            raise errors.UsageError(f"--data {args.data}: no manifest.json there; write the "
+                                    f"shards with `minibert prepare-data`")
+        return
     errors.files_exist(args.train, "--train")
     for path in args.train:
         if first_bad_line(path) is not None:
