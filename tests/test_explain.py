@@ -26,7 +26,7 @@ TEXT = "The animal didn't cross the street because it was too tired."
 
 def page_data(page: str) -> dict:
     block = re.search(r'<script type="application/json" id="explain-data">(.*?)</script>',
-                      page, re.S)
+                      page, re.DOTALL)
     assert block, "the page has no data block"
     return json.loads(block.group(1))
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from minibert import BertForMaskedLM, BertForSequenceClassification, BertConfig
+from minibert import BertConfig, BertForMaskedLM, BertForSequenceClassification
 from tokenizer import WordPieceTokenizer
 
-WORDS = ("the animal didn ' t cross street because it was too tired . cat sat on mat "
-         "a dog ran ##s ##ed").split()
+WORDS = ["the", "animal", "didn", "'", "t", "cross", "street", "because", "it", "was", "too",
+         "tired", ".", "cat", "sat", "on", "mat", "a", "dog", "ran", "##s", "##ed"]
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 

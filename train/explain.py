@@ -34,8 +34,7 @@ def _model_class(config: BertConfig, keys: set[str]):
     import minibert
 
     roberta = config.model_type == "roberta"
-    if any(k.endswith("classifier.weight") or k.endswith("classifier.out_proj.weight")
-           for k in keys):
+    if any(k.endswith(("classifier.weight", "classifier.out_proj.weight")) for k in keys):
         return (minibert.RobertaForSequenceClassification if roberta
                 else minibert.BertForSequenceClassification)
     if any(k.startswith(("lm_head.", "cls.predictions.")) for k in keys):
