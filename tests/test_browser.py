@@ -20,8 +20,8 @@ import subprocess
 import time
 
 import pytest
+from tiny_models import save_tiny
 
-from tests.tiny_models import save_tiny
 from tokenizer import load_tokenizer
 from train.explain import explain, load_for_explain
 from train.explain_page import write_page

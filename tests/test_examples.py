@@ -61,8 +61,7 @@ def test_every_lesson_has_a_test_and_the_course_shape():
         assert len(block) == 2 and block[1].count("\n# ") > 5, f"{name}: expected output missing"
 
 
-def test_lesson01_tokenization(tmp_path, data):
-    out = run_lesson("01_tokenization.py", tmp_path, data)
+def check_lesson01(out: str, folder: Path) -> None:
     assert "vocab size: 30522" in out
     assert "'[UNK]'" in out and "'##cend'" in out and "'ĠCrit'" in out
     assert "decode round trip: Kant's Königsberg 🤗" in out
@@ -71,26 +70,38 @@ def test_lesson01_tokenization(tmp_path, data):
     assert number(r"WordPiece: (\d+) tokens", out) > 1_000
 
 
-def test_lesson02_embeddings_and_attention(tmp_path, data, minilm_dir):
-    out = run_lesson("02_embeddings_and_attention.py", tmp_path, data)
+def test_lesson01_tokenization(tmp_path, data):
+    out = run_lesson("01_tokenization.py", tmp_path, data)
+    check_lesson01(out, tmp_path)
+
+
+def check_lesson02(out: str, folder: Path) -> None:
     assert number(r"by hand - model.embeddings\| = (\S+)", out) < 1e-4
     assert number(r"by hand - model's probabilities\| = (\S+)", out) < 1e-5
     assert number(r"\|SDPA - explicit\| += (\S+)", out) < 1e-4
     assert number(r"\|padded batch - alone\| \(sentence 2\) = (\S+)", out) < 1e-4
     assert 0.0 < number(r"cosine of the two inputs (\S+)", out) < 0.999
     for layer in (0, 5):
-        png(tmp_path / f"attention_layer{layer}.png")
+        png(folder / f"attention_layer{layer}.png")
 
 
-def test_lesson03_counting_parameters(tmp_path, data):
-    out = run_lesson("03_counting_parameters.py", tmp_path, data)
+def test_lesson02_embeddings_and_attention(tmp_path, data, minilm_dir):
+    out = run_lesson("02_embeddings_and_attention.py", tmp_path, data)
+    check_lesson02(out, tmp_path)
+
+
+def check_lesson03(out: str, folder: Path) -> None:
     assert "total from the formulas: 83,504,416;  model.num_parameters(): 83,504,416" in out
     assert "total from the formulas: 109,482,240;  model.num_parameters(): 109,482,240" in out
     assert "decoder weight is the word-embedding tensor: True" in out
 
 
-def test_lesson04_masked_language_modelling(tmp_path, data):
-    out = run_lesson("04_masked_language_modelling.py", tmp_path, data)
+def test_lesson03_counting_parameters(tmp_path, data):
+    out = run_lesson("03_counting_parameters.py", tmp_path, data)
+    check_lesson03(out, tmp_path)
+
+
+def check_lesson04(out: str, folder: Path) -> None:
     assert 13.0 < number(r"selected = ([\d.]+) %", out) < 17.0
     assert 76.0 < number(r"\[MASK\] ([\d.]+) %", out) < 84.0
     assert 7.0 < number(r"random ([\d.]+) %", out) < 13.0
@@ -99,29 +110,41 @@ def test_lesson04_masked_language_modelling(tmp_path, data):
                   r"masked +(\d+)", out) == 0
     assert number(r"whole_word=False: multi-piece words touched +[\d,]+, of them only partly "
                   r"masked +([\d,]+)", out) > 0
-    png(tmp_path / "masking.png")
+    png(folder / "masking.png")
 
 
-def test_lesson05_next_sentence_prediction(tmp_path, data):
-    out = run_lesson("05_next_sentence_prediction.py", tmp_path, data)
+def test_lesson04_masked_language_modelling(tmp_path, data):
+    out = run_lesson("04_masked_language_modelling.py", tmp_path, data)
+    check_lesson04(out, tmp_path)
+
+
+def check_lesson05(out: str, folder: Path) -> None:
     is_next, is_random = number(r"IsNext ([\d,]+)", out), number(r"IsRandom ([\d,]+)", out)
     assert is_next > 50 and is_random > 50
     assert 0.5 < number(r"NSP ([\d.]+)", out) < 0.9  # about ln 2 untrained
     assert 9.0 < number(r"MLM ([\d.]+) \+", out) < 11.5  # about ln 30522 untrained
-    png(tmp_path / "nsp_lengths.png")
+    png(folder / "nsp_lengths.png")
+
+
+def test_lesson05_next_sentence_prediction(tmp_path, data):
+    out = run_lesson("05_next_sentence_prediction.py", tmp_path, data)
+    check_lesson05(out, tmp_path)
+
+
+def check_lesson06(out: str, folder: Path) -> None:
+    assert 8.5 < number(r"steps: loss ([\d.]+) ->", out) < 9.8  # about ln(9485) = 9.16
+    saved_model(folder)
+    assert (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+    png(folder / "loss_curve.png")
+    assert out.count("Human thinking involves human") >= 4  # the prompt and its 3 fillings
 
 
 def test_lesson06_pretraining_kantaibert(tmp_path, data):
     out = run_lesson("06_pretraining_kantaibert.py", tmp_path, data)
-    assert 8.5 < number(r"steps: loss ([\d.]+) ->", out) < 9.8  # about ln(9485) = 9.16
-    saved_model(tmp_path)
-    assert (tmp_path / "vocab.json").is_file() and (tmp_path / "merges.txt").is_file()
-    png(tmp_path / "loss_curve.png")
-    assert out.count("Human thinking involves human") >= 4  # the prompt and its 3 fillings
+    check_lesson06(out, tmp_path)
 
 
-def test_lesson07_loading_real_weights(tmp_path, data, minilm_dir):
-    out = run_lesson("07_loading_real_weights.py", tmp_path, data)
+def check_lesson07(out: str, folder: Path) -> None:
     assert number(r"-> loaded (\d+), newly initialised 0", out) >= 100
     assert "newly initialised: ['classifier.weight', 'classifier.bias']" in out
     if "max |minibert - transformers|" in out:
@@ -131,22 +154,30 @@ def test_lesson07_loading_real_weights(tmp_path, data, minilm_dir):
     assert sims[1] > 0.4 > sims[2], sims  # guitar ~ instrument, not ~ the stock market
     assert number(r"reloaded: newly initialised (\d+)", out) == 0
     assert number(r"max difference (\S+)", out) < 1e-6
-    saved_model(tmp_path / "minilm-copy")
+    saved_model(folder / "minilm-copy")
 
 
-def test_lesson08_finetuning_cola(tmp_path, data, minilm_dir):
-    out = run_lesson("08_finetuning_cola.py", tmp_path, data)
+def test_lesson07_loading_real_weights(tmp_path, data, minilm_dir):
+    out = run_lesson("07_loading_real_weights.py", tmp_path, data)
+    check_lesson07(out, tmp_path)
+
+
+def check_lesson08(out: str, folder: Path) -> None:
     assert "always 'acceptable'  accuracy 0.686   MCC +0.000" in out
     assert "the truth            accuracy 1.000   MCC +1.000" in out
     assert -1.0 <= number(r"MCC (-?[\d.]+) \(scikit-learn", out) <= 1.0
     assert len(re.findall(r"^P\(acceptable\) = (0\.\d\d|1\.00)  ", out, re.MULTILINE)) == 5
-    saved_model(tmp_path / "checkpoint")
-    png(tmp_path / "loss_curve.png")
-    png(tmp_path / "confusion_out_of_domain_dev.png")
+    saved_model(folder / "checkpoint")
+    png(folder / "loss_curve.png")
+    png(folder / "confusion_out_of_domain_dev.png")
 
 
-def test_lesson09_generation_causal_roberta(tmp_path, data):
-    out = run_lesson("09_generation_causal_roberta.py", tmp_path, data)
+def test_lesson08_finetuning_cola(tmp_path, data, minilm_dir):
+    out = run_lesson("08_finetuning_cola.py", tmp_path, data)
+    check_lesson08(out, tmp_path)
+
+
+def check_lesson09(out: str, folder: Path) -> None:
     head = out.split("above the diagonal is the future, always 0:\n", 1)[1].split("\n\n", 1)[0]
     matrix = [[float(x) for x in line.split()] for line in head.splitlines()]
     assert len(matrix) > 3 and all(len(row) == len(matrix) for row in matrix)
@@ -155,5 +186,10 @@ def test_lesson09_generation_causal_roberta(tmp_path, data):
     vocab = number(r"a uniform guess: (\d+)", out)
     assert 1 < number(r"perplexity (\d+)", out) <= vocab * 1.5
     assert out.count("greedy     : ") == 3 and out.count("sampled #") == 6
-    saved_model(tmp_path)
-    png(tmp_path / "loss_curve.png")
+    saved_model(folder)
+    png(folder / "loss_curve.png")
+
+
+def test_lesson09_generation_causal_roberta(tmp_path, data):
+    out = run_lesson("09_generation_causal_roberta.py", tmp_path, data)
+    check_lesson09(out, tmp_path)

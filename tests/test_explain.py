@@ -14,8 +14,8 @@ import re
 
 import pytest
 import torch
+from tiny_models import save_tiny
 
-from tests.tiny_models import save_tiny
 from tokenizer import load_tokenizer
 from train.cli import main
 from train.explain import explain, load_for_explain
