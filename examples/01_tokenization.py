@@ -73,14 +73,21 @@ print("decode round trip:", gpt2.decode(gpt2.encode("Kant's Königsberg 🤗").i
 
 # %% [markdown]
 # `Ġ` is how a space looks after the byte→character table: BPE learns merges on strings of
-# printable characters, so each of the 256 bytes gets one (printable bytes map to themselves,
-# the others, like space 0x20 or the bytes of `ö` and of the emoji, are shifted to code
-# points above 255). Nothing is ever unknown: the emoji is four bytes, each a token.
+# printable characters, so each of the 256 bytes gets one. Bytes that are printable Latin-1
+# characters map to themselves: the two bytes of `ö` (195, 182) become `Ã` and `¶`, which is
+# why `Ã¶` appears above. The others (space 0x20, newline, control bytes, 0x7F-0xA0, 0xAD)
+# are shifted to code points from 256 up: space becomes `Ġ` (256 + 32). The emoji 🤗 is four
+# bytes, F0 9F A4 97: F0 and A4 map to themselves (`ð`, `¤`), 9F and 97 are shifted (`Ł`,
+# `Ĺ`). Nothing is ever unknown, but bytes are merged like any other symbols, so the emoji
+# ends up in pieces that cut across its bytes: `'ĠðŁ', '¤', 'Ĺ'` (the space, two bytes; one
+# byte; one byte).
 
 # %%
 table = bytes_to_unicode()
 print("space ->", repr(table[ord(" ")]), "  newline ->", repr(table[ord("\n")]))
 print("'ö' is bytes", list("ö".encode()), "->", "".join(table[b] for b in "ö".encode()))
+print("'🤗' is bytes", [f"{b:02X}" for b in "🤗".encode()], "->",
+      [table[b] for b in "🤗".encode()])
 print("GPT-2's first 5 merges:", gpt2.merges[:5])
 
 # %% [markdown]
@@ -160,6 +167,7 @@ print(f"tokens needed for the sentence: Kant BPE {len(bpe.encode(sentence))} "
 # decode round trip: Kant's Königsberg 🤗
 # space -> 'Ġ'   newline -> 'Ċ'
 # 'ö' is bytes [195, 182] -> Ã¶
+# '🤗' is bytes ['F0', '9F', 'A4', '97'] -> ['ð', 'Ł', '¤', 'Ĺ']
 # GPT-2's first 5 merges: [('Ġ', 't'), ('Ġ', 'a'), ('h', 'e'), ('i', 'n'), ('r', 'e')]
 #
 # == training on kant.txt ==================================================

@@ -71,7 +71,8 @@ print(f"{len(documents)} documents")
 section("NSP pairs")
 examples = create_nsp_examples(documents, tok, max_seq_length=128, rng=random.Random(0))
 labels = Counter(e["next_sentence_label"] for e in examples)
-print(f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {labels[LABEL_IS_RANDOM]:,}")
+print(f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {labels[LABEL_IS_RANDOM]:,}"
+      f" ({100 * labels[LABEL_IS_RANDOM] / len(examples):.0f} % random)")
 
 
 def show(e):
@@ -90,10 +91,18 @@ e = examples[0]
 print("token types of one pair:", e["token_type_ids"][:12], "...", e["token_type_ids"][-6:])
 
 # %% [markdown]
-# About half the pairs are random — a bit more than half, because a chunk of a single
-# sentence cannot be split and always gets a random B. Most pairs fill the 128 tokens; the
-# short ones come from the 10 % of documents that drew a short target, and from the ends of
-# documents.
+# The coin says half, yet 58 % of the pairs are random (full mode), for two reasons in the
+# recipe (`train/data/nsp.py`, as Google's `create_instances_from_document`):
+# * a chunk of a single sentence cannot be split into A and B, so it always gets a random B.
+#   Philosophers write long sentences: one of them alone often reaches the 125-token target,
+#   and so does any sentence once a document drew a short target;
+# * a random B leaves the chunk's unused sentences in the document ("put back"), where they
+#   start the next chunk, so a document yields more pairs on the random side than on the
+#   IsNext side, which uses up its whole chunk.
+#
+# Most pairs fill the 128 tokens; the short ones come from the 10 % of documents that drew a
+# short target, and from the ends of documents. The histogram's count axis is logarithmic:
+# on a linear one the full pairs dwarf the short ones.
 
 # %%
 lengths = [len(e["input_ids"]) for e in examples]
@@ -105,7 +114,8 @@ for label, name in ((LABEL_IS_NEXT, "IsNext (0)"), (LABEL_IS_RANDOM, "IsRandom (
     ax.hist([len(e["input_ids"]) for e in examples if e["next_sentence_label"] == label],
             bins=range(0, 133, 4), alpha=0.6, label=name)
 ax.set_xlabel("pair length in tokens ([CLS] A [SEP] B [SEP])")
-ax.set_ylabel("pairs")
+ax.set_ylabel("pairs (log scale)")
+ax.set_yscale("log")
 ax.set_title("NSP pairs from five books, max_seq_length=128")
 ax.legend()
 fig.tight_layout()
@@ -155,7 +165,7 @@ print(f"untrained: total loss {out.loss.item():.3f} = MLM {out.loss.item() - nsp
 # 647 documents
 #
 # == NSP pairs =============================================================
-# 5,798 pairs: IsNext 2,433, IsRandom 3,365
+# 5,798 pairs: IsNext 2,433, IsRandom 3,365 (58 % random)
 # label 0 (IsNext), 128 tokens
 #    A: [CLS], let us only understand profoundly enough napoleon ' s astonishment when he saw goethe it reveals what had been regarded for centuries as the " german spirit " " voila un homme! " - - that was as much as to say " but this is a man! and i only expected to see a german! " 210 [SEP]
 #    B: that in the picture of the philosophers of the future, some trait suggests the question whether they must not perhaps be skeptics in the last - mentioned sense, something in them would only be designated thereby - - and not they themselves. with equal right they might call themselves critics, and as

@@ -78,9 +78,10 @@ batch = tok.to_tensors(tok.encode_batch(["The book was read by everyone.",
                                          "The book everyone was read by."], padding=True))
 inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
 for seed in (0, 1):
-    clf.classifier.reset_parameters()  # a new random head, as a fresh load would draw
-    torch.nn.init.normal_(clf.classifier.weight, std=0.02,
+    # a new random head drawn as a fresh load draws it: N(0, 0.02) weights, a zero bias
+    torch.nn.init.normal_(clf.classifier.weight, std=clf.config.initializer_range,
                           generator=torch.Generator().manual_seed(seed))
+    torch.nn.init.zeros_(clf.classifier.bias)
     with torch.no_grad():
         p = clf(**inputs).logits.softmax(-1)
     print(f"random head #{seed}: P(acceptable) = {p[0, 1].item():.3f}, {p[1, 1].item():.3f}")
@@ -114,6 +115,7 @@ except ImportError:
     print("transformers not installed; skipping (pip install transformers to compare)")
 if transformers is not None:
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # its "Loading weights" bar
     hf = transformers.BertModel.from_pretrained(str(MINILM)).eval()
     with torch.no_grad():
         theirs = hf(**inputs).last_hidden_state

@@ -102,3 +102,30 @@ def show(item) -> None:
         display(notebook_view(item))
     else:
         display(Image(filename=str(item)))
+
+
+def try_your_own(prompt: str, answer) -> None:
+    """Let the learner type sentences: a text box in a notebook (ipywidgets, as the seeds had),
+    `input()` in a script run from a terminal; `answer(text)` prints the result. Without a
+    terminal (CI, a pipe) there is nobody to ask, so it says so and returns."""
+    if in_notebook():
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        box = widgets.Text(placeholder=prompt, continuous_update=False,
+                           layout=widgets.Layout(width="80%"))
+        shown = widgets.Output()
+
+        def on_enter(change) -> None:
+            with shown:
+                shown.clear_output()
+                if change["new"].strip():
+                    answer(change["new"].strip())
+
+        box.observe(on_enter, names="value")
+        display(box, shown)
+    elif sys.stdin is not None and sys.stdin.isatty():
+        while text := input(f"{prompt} (an empty line ends): ").strip():
+            answer(text)
+    else:
+        print(f"(no terminal: run the lesson in a terminal or a notebook to type {prompt}s)")
