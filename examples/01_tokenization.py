@@ -181,3 +181,54 @@ print(f"tokens needed for the sentence: Kant BPE {len(bpe.encode(sentence))} "
 # GPT-2 BPE     : ['Met', 'aph', 'ysics', 'Ġis', 'Ġthe', 'Ġbattle', '-', 'field', 'Ġof', 'Ġendless', 'Ġcontroversies', '.']
 # tokens needed for the sentence: Kant BPE 15 (incl. <s> </s>), GPT-2 12, bert 13 (incl. [CLS] [SEP])
 # ```
+
+# %% [markdown]
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
+# ```
+#
+# == WordPiece: bert-base-uncased's 30,522-token vocabulary ================
+# vocab size: 30522
+# 'The Critique of Pure Reason'
+#    tokens ['[CLS]', 'the', 'critique', 'of', 'pure', 'reason', '[SEP]']
+#    ids    [101, 1996, 16218, 1997, 5760, 3114, 102]
+# 'Transcendental apperception is unbelievably hard.'
+#    tokens ['[CLS]', 'trans', '##cend', '##ental', 'app', '##er', '##ception', 'is', 'un', '##bel', '##ie', '##va', '##bly', 'hard', '.', '[SEP]']
+#    ids    [101, 9099, 23865, 21050, 10439, 2121, 24422, 2003, 4895, 8671, 2666, 3567, 6321, 2524, 1012, 102]
+# "Kant's Königsberg 🤗"
+#    tokens ['[CLS]', 'kant', "'", 's', 'ko', '##nig', '##sberg', '[UNK]', '[SEP]']
+#    ids    [101, 26044, 1005, 1055, 12849, 25518, 11711, 100, 102]
+# decode: kant ' s konigsberg
+# [CLS] = 101  [SEP] = 102  [UNK] = 100  [MASK] = 103
+# a sentence pair: ['[CLS]', 'reason', 'is', 'pure', '.', '[SEP]', 'it', 'is', 'critical', '.', '[SEP]'] 
+#   segment (type) ids: [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+#
+# == byte-level BPE: GPT-2's encoder.json + vocab.bpe ======================
+# vocab size: 50257  merges: 50000
+# 'The Critique of Pure Reason'
+#    tokens ['The', 'ĠCrit', 'ique', 'Ġof', 'ĠPure', 'ĠReason']
+#    ids    [464, 10056, 2350, 286, 17129, 23219]
+# 'Transcendental apperception is unbelievably hard.'
+#    tokens ['Trans', 'cend', 'ental', 'Ġapp', 'er', 'ception', 'Ġis', 'Ġunbelievably', 'Ġhard', '.']
+#    ids    [8291, 15695, 2470, 598, 263, 4516, 318, 48943, 1327, 13]
+# "Kant's Königsberg 🤗"
+#    tokens ['K', 'ant', "'s", 'ĠK', 'Ã¶n', 'igs', 'berg', 'ĠðŁ', '¤', 'Ĺ']
+#    ids    [42, 415, 338, 509, 48863, 9235, 3900, 12520, 97, 245]
+# decode round trip: Kant's Königsberg 🤗
+# space -> 'Ġ'   newline -> 'Ċ'
+# 'ö' is bytes [195, 182] -> Ã¶
+# '🤗' is bytes ['F0', '9F', 'A4', '97'] -> ['ð', 'Ł', '¤', 'Ĺ']
+# GPT-2's first 5 merges: [('Ġ', 't'), ('Ġ', 'a'), ('h', 'e'), ('i', 'n'), ('r', 'e')]
+#
+# == training on kant.txt ==================================================
+# 3,000 lines of Kant
+# BPE: 4077 tokens; 3816 merges; stopped because the most frequent pair occurs 1 times, below min_frequency=2
+#   first 12 merges: ['Ġt', 'he', 'Ġa', 'on', 'in', 'Ġo', 'Ġthe', 're', 'ti', 'en', 'Ġof', 'it']
+# WordPiece: 5079 tokens; 4982 learned by merging
+#   first 12 learned: ['th', '##on', 'the', '##ti', '##en', '##er', 'of', '##tion', '##in', 'in', '##es', '##al']
+# Kant BPE      : ['<s>', 'M', 'e', 'taphys', 'ics', 'Ġis', 'Ġthe', 'Ġb', 'at', 'tle', '-', 'f', 'ield', 'Ġof', 'Ġend', 'less', 'Ġcontrover', 'sies', '.', '</s>']
+# Kant WordPiece: ['[CLS]', 'metaphysics', 'is', 'the', 'ba', '##t', '##tle', '-', 'field', 'of', 'endless', 'controversies', '.', '[SEP]']
+# GPT-2 BPE     : ['Met', 'aph', 'ysics', 'Ġis', 'Ġthe', 'Ġbattle', '-', 'field', 'Ġof', 'Ġendless', 'Ġcontroversies', '.']
+# tokens needed for the sentence: Kant BPE 20 (incl. <s> </s>), GPT-2 12, bert 13 (incl. [CLS] [SEP])
+# ```

@@ -199,3 +199,36 @@ print(f"max |padded batch - alone| (sentence 2) = {(padded[1, :n] - short[0]).ab
 # max |SDPA - explicit|                 = 2.41e-06
 # max |padded batch - alone| (sentence 2) = 1.70e-06
 # ```
+
+# %% [markdown]
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
+# ```
+# all-MiniLM-L6-v2: 6 layers, hidden 384, 12 heads of 32, 22,713,216 parameters
+# ['[CLS]', 'the', 'animal', 'didn', "'", 't', 'cross', 'the', 'street', 'because', 'it', 'was', 'too', 'tired', '.', '[SEP]']
+#
+# == embeddings by hand ====================================================
+# tables: word (30522, 384), position (512, 384), token type (2, 384)
+# max |by hand - model.embeddings| = 9.54e-07
+# 'the' at positions [1, 7]: same word row, cosine of the two inputs 0.855 (not 1: position differs)
+#
+# == one head by hand ======================================================
+# layer 0 head 3: max |by hand - model's probabilities| = 2.98e-08
+# head output (16, 32); rows of the attention matrix sum to 1.0000..1.0000
+#
+# == attention heatmaps ====================================================
+# layer 0: mean row entropy 2.09, weight on [CLS] 0.21, on [SEP] 0.07
+# layer 1: mean row entropy 1.22, weight on [CLS] 0.54, on [SEP] 0.02
+# layer 2: mean row entropy 1.19, weight on [CLS] 0.58, on [SEP] 0.01
+# layer 3: mean row entropy 1.64, weight on [CLS] 0.49, on [SEP] 0.03
+# layer 4: mean row entropy 1.45, weight on [CLS] 0.60, on [SEP] 0.02
+# layer 5: mean row entropy 1.97, weight on [CLS] 0.37, on [SEP] 0.03
+# wrote attention_layer0.png
+# wrote attention_layer5.png
+# wrote explorer.html (6 layers x 12 heads)
+#
+# == fast path vs readable path, padding ===================================
+# max |SDPA - explicit|                 = 1.01e-06
+# max |padded batch - alone| (sentence 2) = 1.43e-06
+# ```

@@ -32,7 +32,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
-from _course import QUICK, data_dir, out_dir, section
+from _course import QUICK, data_dir, out_dir, section, show
 from matplotlib.colors import ListedColormap
 
 from tokenizer import WordPieceTokenizer
@@ -181,7 +181,8 @@ for ax, whole in zip(axes, (False, True)):
 fig.tight_layout()
 png = OUT / "masking.png"
 fig.savefig(png, dpi=110)
-print("wrote", png.name, "in", OUT.name)
+print("wrote", png.name)
+show(png)
 
 # %% [markdown]
 # ## Exercises
@@ -226,5 +227,5 @@ print("wrote", png.name, "in", OUT.name)
 # whole_word=True : multi-piece words touched 4,878, of them only partly masked     0
 # {'input_ids': (4, 32), 'attention_mask': (4, 32), 'token_type_ids': (4, 32), 'labels': (4, 32)}
 # first row as the model sees it: [CLS] ii [MASK] [MASK] human intellect, even in an unphilosophical state [MASK] is in possession of certain cognitions " a priori ". [SEP]
-# wrote masking.png in 04_mlm
+# wrote masking.png
 # ```

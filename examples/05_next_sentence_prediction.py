@@ -32,7 +32,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
-from _course import QUICK, data_dir, out_dir, section
+from _course import QUICK, data_dir, out_dir, section, show
 
 from minibert import BertConfig, BertForPreTraining
 from tokenizer import WordPieceTokenizer
@@ -75,7 +75,7 @@ print(f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {lab
       f" ({100 * labels[LABEL_IS_RANDOM] / len(examples):.0f} % random)")
 
 
-def show(e):
+def print_pair(e):
     ids, types = e["input_ids"], e["token_type_ids"]
     a = [i for i, t in zip(ids, types) if t == 0]
     b = [i for i, t in zip(ids, types) if t == 1]
@@ -85,8 +85,8 @@ def show(e):
     print("   B:", tok.decode(b)[:300])
 
 
-show(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_NEXT))
-show(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_RANDOM))
+print_pair(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_NEXT))
+print_pair(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_RANDOM))
 e = examples[0]
 print("token types of one pair:", e["token_type_ids"][:12], "...", e["token_type_ids"][-6:])
 
@@ -120,7 +120,8 @@ ax.set_title("NSP pairs from five books, max_seq_length=128")
 ax.legend()
 fig.tight_layout()
 fig.savefig(OUT / "nsp_lengths.png", dpi=100)
-print("wrote nsp_lengths.png in", OUT.name)
+print("wrote nsp_lengths.png")
+show(OUT / "nsp_lengths.png")
 
 # %% [markdown]
 # ## 3. Into a batch and through BERT's two heads
@@ -174,7 +175,7 @@ print(f"untrained: total loss {out.loss.item():.3f} = MLM {out.loss.item() - nsp
 #    B: , it being only planks laid a foot from the ground, and a thin mat upon them. two more of his chief men, for want of room, pressed by and upon us ; so that we were worse weary of our lodging than of our journey. ” at one o ’ clock the next day massasoit “ brought two fishes that [SEP]
 # token types of one pair: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] ... [1, 1, 1, 1, 1, 1]
 # length: mean 120.8, full (128) 83.1 %, shortest 18
-# wrote nsp_lengths.png in 05_nsp
+# wrote nsp_lengths.png
 #
 # == a pretraining batch ===================================================
 # {'input_ids': (8, 128), 'attention_mask': (8, 128), 'token_type_ids': (8, 128), 'labels': (8, 128), 'next_sentence_label': (8,)}

@@ -111,6 +111,7 @@ report = evaluate(model, tok, "out_of_domain_dev", encode(tok, [r.sentence for r
                   [r.label for r in dev_rows], LABELS, torch.device("cpu"))
 print(format_report(report))
 save_confusion_png(report, OUT / "confusion_out_of_domain_dev.png")
+show(OUT / "confusion_out_of_domain_dev.png")
 print("wrote", sorted(p.name for p in OUT.iterdir()))
 
 # %% [markdown]
@@ -158,7 +159,7 @@ try_your_own("a sentence to judge", judge)
 #    change most between the two?
 
 # %% [markdown]
-# ## Expected output (quick mode; timings and threads vary by machine)
+# ## Expected output, quick mode
 # ```
 # CoLA: 8,551 training sentences, 516 out-of-domain dev
 #   1 Our friends won't buy this analysis, let alone the next one we propose.

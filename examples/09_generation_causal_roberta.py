@@ -32,7 +32,7 @@
 import csv
 
 import torch
-from _course import QUICK, data_dir, out_dir, section
+from _course import QUICK, data_dir, out_dir, section, show
 
 from minibert import RobertaForCausalLM, preset
 from tokenizer import BPETrainer
@@ -104,6 +104,7 @@ last = sum(result.losses[-10:]) / len(result.losses[-10:])
 print(f"{result.steps} steps: loss {result.losses[0]:.2f} -> {last:.2f} (mean of the last 10); "
       f"perplexity {torch.tensor(last).exp().item():.0f} (a uniform guess: {tok.vocab_size})")
 print("wrote", sorted(p.name for p in OUT.iterdir()))
+show(OUT / "loss_curve.png")
 
 # %% [markdown]
 # ## 4. Writing tweets

@@ -4,6 +4,15 @@ Each lesson is started as a subprocess (`python examples/NN_name.py --quick --ou
 MINIBERT_QUICK=1 and two threads), so what is tested is exactly what the README tells people
 to type. Beyond "it exits with 0", each test checks the artefacts the lesson promises (PNGs,
 saved models) and that the numbers it prints are where the lesson says they should be.
+
+Each lesson also ends with the output of a quick run ("## Expected output, quick mode"), and
+every test compares a fresh quick run with it line by line (`compare_with_expected`): the
+same lines and the same text; integers equal; decimals within 2 % or two units of the last
+printed digit (values below 1e-4 are rounding noise and all agree); times and speeds (a
+number followed by s, ms, tokens/s, or h:mm:ss) not compared. Lines a lesson marks in
+LOOSE (text sampled from a barely trained model, where the order of near-equal
+probabilities can flip between CPUs) need only be there. The pasted output cannot drift
+from the code.
 """
 
 from __future__ import annotations
@@ -28,6 +37,59 @@ def run_lesson(name: str, out: Path, data: Path) -> str:
     assert proc.returncode == 0, (f"{name} exited with {proc.returncode}\n--- stdout\n"
                                   f"{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}")
     return proc.stdout
+
+
+QUICK_HEADING = "## Expected output, quick mode"
+NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?")
+CLOCK = re.compile(r"\b\d+:\d\d:\d\d\b")
+TIMING = re.compile(r"^ ?(?:s\b|ms\b|tokens/s\b|it/s\b)")
+# lesson -> lines (a regex on the expected line) whose content may differ between CPUs
+LOOSE = {
+    "06": re.compile(r"^ +\d\.\d{4} "),  # fill-mask guesses of a 6-step model: near-ties
+    "09": re.compile(r"^ +(greedy|sampled #\d) +:"),  # samples of a 6-step model
+}
+
+
+def expected_quick(name: str) -> list[str]:
+    """The lines between the fences of the lesson's quick-mode expected-output block."""
+    text = (LESSONS / name).read_text(encoding="utf-8")
+    assert QUICK_HEADING in text, f"{name}: no '{QUICK_HEADING}' block"
+    block = text.split(QUICK_HEADING, 1)[1].split("# ```\n", 2)[1]
+    return [line[2:] if line.startswith("# ") else line[1:] for line in block.splitlines()]
+
+
+def _same_number(want: str, got: str, unit_after: str) -> bool:
+    if TIMING.match(unit_after):
+        return True
+    if not any(c in want for c in ".e"):
+        return want == got
+    w, g = float(want.replace(",", "")), float(got.replace(",", ""))
+    decimals = len(want.split(".")[1].split("e")[0]) if "." in want else 0
+    if "e" in want.lower():  # scientific: compare relative only
+        return abs(w) < 1e-4 and abs(g) < 1e-4 or abs(w - g) <= 0.02 * abs(w)
+    return abs(w - g) <= max(0.02 * abs(w), 2 * 10 ** -decimals)
+
+
+def same_line(want: str, got: str) -> bool:
+    want, got = CLOCK.sub("<clock>", want), CLOCK.sub("<clock>", got)
+    w_text, g_text = NUMBER.split(want), NUMBER.split(got)
+    if w_text != g_text:
+        return False
+    return all(_same_number(w, g, after) for w, g, after in
+               zip(NUMBER.findall(want), NUMBER.findall(got), w_text[1:]))
+
+
+def compare_with_expected(name: str, out: str) -> None:
+    """Fail unless `out` matches the lesson's pasted quick-mode output (see the docstring)."""
+    want, got = expected_quick(name), out.rstrip("\n").splitlines()
+    loose = LOOSE.get(name[:2])
+    bad = [f"line {i + 1}:\n  expected {w!r}\n  got      {g!r}"
+           for i, (w, g) in enumerate(zip(want, got))
+           if not (loose is not None and loose.match(w) and loose.match(g)) and not same_line(w, g)]
+    assert len(want) == len(got) and not bad, (
+        f"{name}: the quick run no longer prints the lesson's expected output "
+        f"({len(got)} lines, expected {len(want)}); update the block or the code:\n"
+        + "\n".join(bad[:8]))
 
 
 def number(pattern: str, text: str) -> float:
@@ -59,6 +121,7 @@ def test_every_lesson_has_a_test_and_the_course_shape():
         assert "Read alongside" in text and "## Exercises" in text, f"{name}: reading list, exercises"
         block = text.split("## Expected output", 1)
         assert len(block) == 2 and block[1].count("\n# ") > 5, f"{name}: expected output missing"
+        assert len(expected_quick(name)) > 5, f"{name}: quick-mode expected output missing"
 
 
 def check_lesson01(out: str, folder: Path) -> None:
@@ -73,6 +136,7 @@ def check_lesson01(out: str, folder: Path) -> None:
 def test_lesson01_tokenization(tmp_path, data):
     out = run_lesson("01_tokenization.py", tmp_path, data)
     check_lesson01(out, tmp_path)
+    compare_with_expected("01_tokenization.py", out)
 
 
 def check_lesson02(out: str, folder: Path) -> None:
@@ -83,11 +147,14 @@ def check_lesson02(out: str, folder: Path) -> None:
     assert 0.0 < number(r"cosine of the two inputs (\S+)", out) < 0.999
     for layer in (0, 5):
         png(folder / f"attention_layer{layer}.png")
+    page = (folder / "explorer.html").read_text(encoding="utf-8")
+    assert '"kind":"encoder"' in page and '"tokens":["[CLS]","the","animal"' in page
 
 
 def test_lesson02_embeddings_and_attention(tmp_path, data, minilm_dir):
     out = run_lesson("02_embeddings_and_attention.py", tmp_path, data)
     check_lesson02(out, tmp_path)
+    compare_with_expected("02_embeddings_and_attention.py", out)
 
 
 def check_lesson03(out: str, folder: Path) -> None:
@@ -99,6 +166,7 @@ def check_lesson03(out: str, folder: Path) -> None:
 def test_lesson03_counting_parameters(tmp_path, data):
     out = run_lesson("03_counting_parameters.py", tmp_path, data)
     check_lesson03(out, tmp_path)
+    compare_with_expected("03_counting_parameters.py", out)
 
 
 def check_lesson04(out: str, folder: Path) -> None:
@@ -116,6 +184,7 @@ def check_lesson04(out: str, folder: Path) -> None:
 def test_lesson04_masked_language_modelling(tmp_path, data):
     out = run_lesson("04_masked_language_modelling.py", tmp_path, data)
     check_lesson04(out, tmp_path)
+    compare_with_expected("04_masked_language_modelling.py", out)
 
 
 def check_lesson05(out: str, folder: Path) -> None:
@@ -129,19 +198,24 @@ def check_lesson05(out: str, folder: Path) -> None:
 def test_lesson05_next_sentence_prediction(tmp_path, data):
     out = run_lesson("05_next_sentence_prediction.py", tmp_path, data)
     check_lesson05(out, tmp_path)
+    compare_with_expected("05_next_sentence_prediction.py", out)
 
 
 def check_lesson06(out: str, folder: Path) -> None:
-    assert 8.5 < number(r"steps: loss ([\d.]+) ->", out) < 9.8  # about ln(9485) = 9.16
+    uniform = number(r"uniform guess: ln\(\d+\) = ([\d.]+)", out)
+    assert abs(number(r"steps: loss ([\d.]+) ->", out) - uniform) < 0.6  # untrained: ln(V)
+    assert 0 < number(r"unigram baseline \(token frequencies alone\): ([\d.]+)", out) < uniform
     saved_model(folder)
     assert (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
     png(folder / "loss_curve.png")
+    png(folder / "loss_vs_unigram.png")
     assert out.count("Human thinking involves human") >= 4  # the prompt and its 3 fillings
 
 
 def test_lesson06_pretraining_kantaibert(tmp_path, data):
     out = run_lesson("06_pretraining_kantaibert.py", tmp_path, data)
     check_lesson06(out, tmp_path)
+    compare_with_expected("06_pretraining_kantaibert.py", out)
 
 
 def check_lesson07(out: str, folder: Path) -> None:
@@ -160,6 +234,7 @@ def check_lesson07(out: str, folder: Path) -> None:
 def test_lesson07_loading_real_weights(tmp_path, data, minilm_dir):
     out = run_lesson("07_loading_real_weights.py", tmp_path, data)
     check_lesson07(out, tmp_path)
+    compare_with_expected("07_loading_real_weights.py", out)
 
 
 def check_lesson08(out: str, folder: Path) -> None:
@@ -175,6 +250,7 @@ def check_lesson08(out: str, folder: Path) -> None:
 def test_lesson08_finetuning_cola(tmp_path, data, minilm_dir):
     out = run_lesson("08_finetuning_cola.py", tmp_path, data)
     check_lesson08(out, tmp_path)
+    compare_with_expected("08_finetuning_cola.py", out)
 
 
 def check_lesson09(out: str, folder: Path) -> None:
@@ -193,3 +269,4 @@ def check_lesson09(out: str, folder: Path) -> None:
 def test_lesson09_generation_causal_roberta(tmp_path, data):
     out = run_lesson("09_generation_causal_roberta.py", tmp_path, data)
     check_lesson09(out, tmp_path)
+    compare_with_expected("09_generation_causal_roberta.py", out)

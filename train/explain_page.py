@@ -104,7 +104,8 @@ function drawLines() {
       if ((chosen !== null && chosen !== i) || A[i][j] < 0.01) continue;
       svg.appendChild(el('line', {x1: 116, y1: y, x2: 304, y2: top + j * row,
                                   stroke: '#3b7dd8', 'stroke-width': 1 + 3 * A[i][j],
-                                  'stroke-opacity': A[i][j].toFixed(3)}));
+                                  // sqrt: weak links stay visible, strong ones dominate
+                                  'stroke-opacity': Math.sqrt(A[i][j]).toFixed(3)}));
     }
   }
 }
