@@ -176,32 +176,8 @@ print(f"max |padded batch - alone| (sentence 2) = {(padded[1, :n] - short[0]).ab
 #    does "it" read, and does that tell you what "it" refers to?
 
 # %% [markdown]
-# ## Expected output (full mode; timings and threads vary by machine)
-# ```
-# all-MiniLM-L6-v2: 6 layers, hidden 384, 12 heads of 32, 22,713,216 parameters
-# ['[CLS]', 'the', 'animal', 'didn', "'", 't', 'cross', 'the', 'street', 'because', 'it', 'was', 'too', 'tired', '.', '[SEP]']
-#
-# == embeddings by hand ====================================================
-# tables: word (30522, 384), position (512, 384), token type (2, 384)
-# max |by hand - model.embeddings| = 9.54e-07
-# 'the' at positions [1, 7]: same word row, cosine of the two inputs 0.855 (not 1: position differs)
-#
-# == one head by hand ======================================================
-# layer 0 head 3: max |by hand - model's probabilities| = 2.98e-08
-# head output (16, 32); rows of the attention matrix sum to 1.0000..1.0000
-#
-# == attention heatmaps ====================================================
-# wrote attention_layer0.png
-# wrote attention_layer5.png
-# 'it' reads most from another word in layer 0, head 2: 'because' 1.00, 'street' 0.00, "'" 0.00
-#
-# == fast path vs readable path, padding ===================================
-# max |SDPA - explicit|                 = 2.41e-06
-# max |padded batch - alone| (sentence 2) = 1.70e-06
-# ```
-
-# %% [markdown]
-# ## Expected output, quick mode (`--quick`, as CI runs it)
+# ## Expected output, quick mode (`--quick`, as CI runs it; this lesson has no quick mode
+# of its own, so a full run prints the same)
 # tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
 # lines, numbers within 2 %; times and speeds are not compared.
 # ```

@@ -125,73 +125,8 @@ print(f"bert-base: {n_bert:,} = {n_bert / 1e6:.1f} M (the paper rounds to 110 M)
 #    `SelfAttention.split_heads` in `minibert/attention.py`.)
 
 # %% [markdown]
-# ## Expected output (full mode; timings and threads vary by machine)
-# ```
-# BertConfig(vocab_size=52000, hidden_size=768, num_hidden_layers=6, num_attention_heads=12, intermediate_size=3072, hidden_act='gelu', hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, max_position_embeddings=514, type_vocab_size=1, initializer_range=0.02, layer_norm_eps=1e-12, pad_token_id=1, bos_token_id=0, eos_token_id=2, model_type='roberta', position_embedding_type='absolute', is_decoder=False, num_labels=2, id2label=None, label2id=None, problem_type=None, classifier_dropout=None)
-#
-# == KantaiBERT = RobertaForMaskedLM(preset('kantaibert')) =================
-#   roberta.embeddings.word_embeddings.weight                   (52000, 768)  V*H =  39,936,000
-#   roberta.embeddings.position_embeddings.weight                 (514, 768)  P*H =     394,752
-#   roberta.embeddings.token_type_embeddings.weight                 (1, 768)  S*H =         768
-#   roberta.embeddings.LayerNorm.weight                               (768,)    H =         768
-#   roberta.embeddings.LayerNorm.bias                                 (768,)    H =         768
-#   roberta.encoder.layer.0.attention.self.query.weight           (768, 768)  H*H =     589,824
-#   roberta.encoder.layer.0.attention.self.query.bias                 (768,)    H =         768
-#   roberta.encoder.layer.0.attention.self.key.weight             (768, 768)  H*H =     589,824
-#   roberta.encoder.layer.0.attention.self.key.bias                   (768,)    H =         768
-#   roberta.encoder.layer.0.attention.self.value.weight           (768, 768)  H*H =     589,824
-#   roberta.encoder.layer.0.attention.self.value.bias                 (768,)    H =         768
-#   roberta.encoder.layer.0.attention.output.dense.weight         (768, 768)  H*H =     589,824
-#   roberta.encoder.layer.0.attention.output.dense.bias               (768,)    H =         768
-#   roberta.encoder.layer.0.attention.output.LayerNorm.weight         (768,)    H =         768
-#   roberta.encoder.layer.0.attention.output.LayerNorm.bias           (768,)    H =         768
-#   roberta.encoder.layer.0.intermediate.dense.weight            (3072, 768)  I*H =   2,359,296
-#   roberta.encoder.layer.0.intermediate.dense.bias                  (3072,)    I =       3,072
-#   roberta.encoder.layer.0.output.dense.weight                  (768, 3072)  H*I =   2,359,296
-#   roberta.encoder.layer.0.output.dense.bias                         (768,)    H =         768
-#   roberta.encoder.layer.0.output.LayerNorm.weight                   (768,)    H =         768
-#   roberta.encoder.layer.0.output.LayerNorm.bias                     (768,)    H =         768
-#   lm_head.bias                                                    (52000,)    V =      52,000
-#   lm_head.dense.weight                                          (768, 768)  H*H =     589,824
-#   lm_head.dense.bias                                                (768,)    H =         768
-#   lm_head.layer_norm.weight                                         (768,)    H =         768
-#   lm_head.layer_norm.bias                                           (768,)    H =         768
-#   one layer: 4H² + 4H + 2HI + I + H + 4H = 7,087,872;  x 6 layers
-#   total from the formulas: 83,504,416;  model.num_parameters(): 83,504,416
-# decoder weight is the word-embedding tensor: True
-# without tying KantaiBERT would have 123,440,416 parameters; the vocabulary alone holds 39,936,000 (47.8 %)
-#
-# == bert-base = BertModel(preset('bert-base-uncased')) ====================
-#   embeddings.word_embeddings.weight                           (30522, 768)  V*H =  23,440,896
-#   embeddings.position_embeddings.weight                         (512, 768)  P*H =     393,216
-#   embeddings.token_type_embeddings.weight                         (2, 768)  S*H =       1,536
-#   embeddings.LayerNorm.weight                                       (768,)    H =         768
-#   embeddings.LayerNorm.bias                                         (768,)    H =         768
-#   encoder.layer.0.attention.self.query.weight                   (768, 768)  H*H =     589,824
-#   encoder.layer.0.attention.self.query.bias                         (768,)    H =         768
-#   encoder.layer.0.attention.self.key.weight                     (768, 768)  H*H =     589,824
-#   encoder.layer.0.attention.self.key.bias                           (768,)    H =         768
-#   encoder.layer.0.attention.self.value.weight                   (768, 768)  H*H =     589,824
-#   encoder.layer.0.attention.self.value.bias                         (768,)    H =         768
-#   encoder.layer.0.attention.output.dense.weight                 (768, 768)  H*H =     589,824
-#   encoder.layer.0.attention.output.dense.bias                       (768,)    H =         768
-#   encoder.layer.0.attention.output.LayerNorm.weight                 (768,)    H =         768
-#   encoder.layer.0.attention.output.LayerNorm.bias                   (768,)    H =         768
-#   encoder.layer.0.intermediate.dense.weight                    (3072, 768)  I*H =   2,359,296
-#   encoder.layer.0.intermediate.dense.bias                          (3072,)    I =       3,072
-#   encoder.layer.0.output.dense.weight                          (768, 3072)  H*I =   2,359,296
-#   encoder.layer.0.output.dense.bias                                 (768,)    H =         768
-#   encoder.layer.0.output.LayerNorm.weight                           (768,)    H =         768
-#   encoder.layer.0.output.LayerNorm.bias                             (768,)    H =         768
-#   pooler.dense.weight                                           (768, 768)  H*H =     589,824
-#   pooler.dense.bias                                                 (768,)    H =         768
-#   one layer: 4H² + 4H + 2HI + I + H + 4H = 7,087,872;  x 12 layers
-#   total from the formulas: 109,482,240;  model.num_parameters(): 109,482,240
-# bert-base: 109,482,240 = 109.5 M (the paper rounds to 110 M): embeddings 23,837,184 + 12 layers 85,054,464 + pooler 590,592
-# ```
-
-# %% [markdown]
-# ## Expected output, quick mode (`--quick`, as CI runs it)
+# ## Expected output, quick mode (`--quick`, as CI runs it; this lesson has no quick mode
+# of its own, so a full run prints the same)
 # tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
 # lines, numbers within 2 %; times and speeds are not compared.
 # ```

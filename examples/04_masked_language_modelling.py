@@ -229,3 +229,43 @@ show(png)
 # first row as the model sees it: [CLS] ii [MASK] [MASK] human intellect, even in an unphilosophical state [MASK] is in possession of certain cognitions " a priori ". [SEP]
 # wrote masking.png
 # ```
+
+# %% [markdown]
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
+# ```
+# 64 passages of Kant, e.g.
+#   'I. Solution of the Cosmological Idea of the Totality of the Composition of Phenomena in the Universe.'
+#
+# == one draw ==============================================================
+#          token     model sees          label
+#          [CLS]          [CLS]              -
+#          trans          trans              -
+#         ##cend         [MASK]         ##cend
+#        ##ental        ##ental              -
+#            app         [MASK]            app
+#           ##er         [MASK]           ##er
+#      ##ception      ##ception              -
+#             is             is              -
+#            the            the              -
+#      condition      condition              -
+#             of             of              -
+#          every          every              -
+#       possible       possible              -
+#     experience     experience              -
+#              .              .              -
+#          [SEP]          [SEP]              -
+#
+# == statistics over many draws ============================================
+# 5 draws over 1,425 maskable tokens: 1,066 selected = 14.96 % (rule: 15 %)
+# of the selected: [MASK] 80.02 %, random 10.60 %, unchanged 9.38 % (rule: 80 / 10 / 10)
+# special or padding positions changed: 0
+#
+# == whole-word masking ====================================================
+# whole_word=False: multi-piece words touched   236, of them only partly masked   226
+# whole_word=True : multi-piece words touched   111, of them only partly masked     0
+# {'input_ids': (4, 32), 'attention_mask': (4, 32), 'token_type_ids': (4, 32), 'labels': (4, 32)}
+# first row as the model sees it: [CLS] ii [MASK] [MASK] human intellect, even in an unphilosophical state [MASK] is in possession of certain cognitions " a priori ". [SEP]
+# wrote masking.png
+# ```
