@@ -159,7 +159,9 @@ try_your_own("a sentence to judge", judge)
 #    change most between the two?
 
 # %% [markdown]
-# ## Expected output, quick mode
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
 # ```
 # CoLA: 8,551 training sentences, 516 out-of-domain dev
 #   1 Our friends won't buy this analysis, let alone the next one we propose.
@@ -175,11 +177,11 @@ try_your_own("a sentence to judge", judge)
 #
 # == fine-tuning ===========================================================
 # newly initialised: ['classifier.weight', 'classifier.bias']
-# epoch 1: train loss 0.6432  val loss 0.5973  val acc 0.800  val MCC 0.000  (1s)
+# epoch 1: train loss 0.6432  val loss 0.5973  val acc 0.800  val MCC 0.000  (90s)
 # epoch | train loss | valid loss | valid acc | valid MCC | train time | valid time
 # ---------------------------------------------------------------------------------
-#     1 |     0.6432 |     0.5973 |     0.800 |     0.000 |    0:00:01 |    0:00:00 *
-# * best epoch by validation MCC (kept); total 0:00:01
+#     1 |     0.6432 |     0.5973 |     0.800 |     0.000 |    0:01:30 |    0:00:02 *
+# * best epoch by validation MCC (kept); total 0:01:35
 #
 # == evaluation ============================================================
 # == out_of_domain_dev (64 sentences) ==
@@ -199,4 +201,5 @@ try_your_own("a sentence to judge", judge)
 # P(acceptable) = 0.57  Kant wrote three critiques.
 # P(acceptable) = 0.57  Kant wrote critiques three.
 # P(acceptable) = 0.58  Whom did you say that left?
+# (no terminal: run the lesson in a terminal or a notebook to type a sentence to judges)
 # ```

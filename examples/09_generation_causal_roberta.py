@@ -125,11 +125,12 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
 
 # %% [markdown]
 # Perplexity is e^loss: the number of equally likely tokens the model is, on average, still
-# choosing between (a uniform guess: all 4,000). After six epochs the samples read like
-# tweets: a place or an event, hashtags, "@" names and the `http://t.co/...` links every
-# tweet in the set ends with. They do not mean anything; greedy decoding still falls into
-# loops ("the fire in the fire in ..."), which is why chatbots sample. A causal model gets one
-# training signal per token, but writing sense takes far more text and steps than this.
+# choosing between (a uniform guess: all 4,000). What to look for in the samples: the shape
+# of a tweet (a place or an event, hashtags, "@" names, and the `http://t.co/...` links so
+# many tweets in the set end with) rather than a string of the commonest tokens. They will
+# not mean anything, and greedy decoding tends to fall into loops, which is why chatbots
+# sample. A causal model gets one training signal per token, but writing sense takes far
+# more text and steps than this.
 #
 # ## Exercises
 # 1. Change `temperature` to 0.3 and to 1.5: what happens to repetition and to spelling?
@@ -142,42 +143,45 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
 #    included). Check the tokens are equal. How does the gap grow with n, and why?
 
 # %% [markdown]
-# ## Expected output (full mode; timings and threads vary by machine)
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
 # ```
-# 7,613 tweets, e.g. 'Forest fire near La Ronge Sask. Canada'
+# 256 tweets, e.g. 'Forest fire near La Ronge Sask. Canada'
 #
 # == tokenizer and data ====================================================
-# BPE training: 7739 merges, vocabulary 8000 tokens, from 31145 distinct words (179712 in all), 3.15 s; stopped because the vocabulary reached vocab_size=8000
-# one example: ['<s>', 'F', 'orest', 'Ġfire', 'Ġnear', 'ĠLa', 'ĠRon', 'ge', 'ĠS', 'ask', '.', 'ĠCanada', '</s>']
+# BPE training: 1515 merges, vocabulary 1776 tokens, from 1954 distinct words (5689 in all), 0.99 s; stopped because the most frequent pair occurs 1 times, below min_frequency=2
+# one example: ['<s>', 'F', 'orest', 'Ġfire', 'Ġnear', 'ĠL', 'a', 'ĠR', 'onge', 'ĠS', 'as', 'k', '.', 'ĠCan', 'ad', 'a', '</s>']
 #
 # == model =================================================================
-# RobertaForCausalLM: 1,454,144 parameters, is_decoder=True
+# RobertaForCausalLM: 191,088 parameters, is_decoder=True
 # layer 0 head 0 attention (row = query); above the diagonal is the future, always 0:
-#    1.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00
-#    0.52 0.48 0.00 0.00 0.00 0.00 0.00 0.00 0.00
-#    0.35 0.32 0.32 0.00 0.00 0.00 0.00 0.00 0.00
-#    0.25 0.24 0.26 0.24 0.00 0.00 0.00 0.00 0.00
-#    0.23 0.19 0.18 0.20 0.20 0.00 0.00 0.00 0.00
-#    0.18 0.16 0.17 0.16 0.17 0.16 0.00 0.00 0.00
-#    0.14 0.15 0.15 0.15 0.14 0.13 0.15 0.00 0.00
-#    0.13 0.13 0.13 0.12 0.12 0.12 0.12 0.13 0.00
-#    0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.12 0.12
+#    1.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.50 0.50 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.33 0.34 0.33 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.25 0.25 0.25 0.25 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.20 0.20 0.20 0.20 0.20 0.00 0.00 0.00 0.00 0.00
+#    0.17 0.16 0.17 0.17 0.17 0.17 0.00 0.00 0.00 0.00
+#    0.14 0.14 0.14 0.15 0.14 0.14 0.14 0.00 0.00 0.00
+#    0.13 0.13 0.13 0.13 0.12 0.12 0.12 0.12 0.00 0.00
+#    0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.00
+#    0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10
 #
 # == training ==============================================================
-# 238 steps: loss 8.98 -> 6.36 (mean of the last 10); perplexity 576 (a uniform guess: 8000)
+# 6 steps: loss 7.50 -> 7.42 (mean of the last 10); perplexity 1670 (a uniform guess: 1776)
 # wrote ['checkpoints', 'config.json', 'loss_curve.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
 #
 # == generation ============================================================
 # 'Forest fire near'
-#    greedy     : Forest fire near the the the the the the the the the the the the the the the the the the the the
-#    sampled #1 : Forest fire near that to you a a an the'm... http://t.co/GB0ZA
-#    sampled #2 : Forest fire near: a was the Mil_
+#    greedy     : Forest fire near
+#    sampled #1 : Forest fire near right ambulanceit that placeear:jQ firei | guesstersnihilat streets�an're ambulance're
+#    sampled #2 : Forest fire near ICEMOON 1
 # 'Emergency services'
-#    greedy     : Emergency services in the the the the the the the the the the the the the the the the the the the
-#    sampled #1 : Emergency servicesing to fire I a an the'm... http://t.co/GB0ZA
-#    sampled #2 : Emergency services: a was the Min_
+#    greedy     : Emergency services
+#    sampled #1 : Emergency services're'reD that #'re ofter fireukcoNIHILATEDtersnihilat ps guess
+#    sampled #2 : Emergency serviceswe airplaneterLf aftershock fewuck�10 1're'reime ambulance're burned theset theucking
 # "I can't believe the"
-#    greedy     : I can't believe the the the the the the the the the the the the the the the the the the the the.
-#    sampled #1 : I can't believe the that to fire I a an the'm... http://t.co/GB0ZA
-#    sampled #2 : I can't believe the: a was the are the that M
+#    greedy     : I can't believe the 1 thatStrict
+#    sampled #1 : I can't believe the're ambulance. that placeear:1 firei |DS.anpS guessame WIcraft
+#    sampled #2 : I can't believe theco 1
 # ```
