@@ -71,8 +71,9 @@ print(f"{len(documents)} documents")
 section("NSP pairs")
 examples = create_nsp_examples(documents, tok, max_seq_length=128, rng=random.Random(0))
 labels = Counter(e["next_sentence_label"] for e in examples)
-print(f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {labels[LABEL_IS_RANDOM]:,}"
-      f" ({100 * labels[LABEL_IS_RANDOM] / len(examples):.0f} % random)")
+is_next, is_random = labels[LABEL_IS_NEXT], labels[LABEL_IS_RANDOM]
+print(f"{len(examples):,} pairs: IsNext {is_next:,}, IsRandom {is_random:,}"
+      f" ({100 * is_random / len(examples):.0f} % random)")
 
 
 def print_pair(e):

@@ -103,7 +103,8 @@ print("one block:", tok.decode(examples[10]["input_ids"])[:200], "...")
 
 # %%
 section("model")
-small = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512}
+small = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,
+         "intermediate_size": 512}
 tiny = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
 sizes = tiny if QUICK else small
 config = preset("kantaibert", vocab_size=tok.vocab_size, max_position_embeddings=block + 2,

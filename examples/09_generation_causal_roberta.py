@@ -70,7 +70,8 @@ print("one example:", tok.encode(tweets[1]).tokens)
 
 # %%
 section("model")
-small = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512}
+small = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,
+         "intermediate_size": 512}
 tiny = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
 config = preset("roberta-base", vocab_size=tok.vocab_size, max_position_embeddings=64 + 2,
                 pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,

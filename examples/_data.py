@@ -17,7 +17,8 @@ import urllib.request
 from pathlib import Path
 
 RAW = "https://raw.githubusercontent.com"
-COLA = f"{RAW}/nyu-mll/CoLA-baselines/dd095d3646ed05a315280aaa8ed4ec84ba435b3e/acceptability_corpus/cola_public/raw"
+COLA = (f"{RAW}/nyu-mll/CoLA-baselines/dd095d3646ed05a315280aaa8ed4ec84ba435b3e"
+        "/acceptability_corpus/cola_public/raw")
 BOOKS = f"{RAW}/JLeikam/ai-lstm/d75b3f18c00a087121da8bfc5fcba464516af827/ebooks"
 TWEETS = f"{RAW}/J-Dymond/COMP6208/2043b33bbaef363cee4ef444ba74dc58a69154b9/nlp-getting-started"
 GPT2 = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main"

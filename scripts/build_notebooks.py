@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import jupytext  # noqa: F401
     except ImportError:
-        raise SystemExit("building notebooks needs jupytext: pip install -e '.[notebook]'") from None
+        raise SystemExit("building notebooks needs jupytext: "
+                         "pip install -e '.[notebook]'") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     repo_url = origin_url() if args.repo_url is None else args.repo_url

@@ -58,7 +58,10 @@ function colour(p) {
   const f = x - i, a = STOPS[i], b = STOPS[i + 1];
   return 'rgb(' + a.map((v, k) => Math.round(v + f * (b[k] - v))).join(',') + ')';
 }
-function label(i) { return D.tokens[i].length > 12 ? D.tokens[i].slice(0, 11) + '…' : D.tokens[i]; }
+function label(i) {
+  const t = D.tokens[i];
+  return t.length > 12 ? t.slice(0, 11) + '…' : t;
+}
 function matrix() { return D.attentions[+$('layer').value][+$('head').value]; }
 function drawHeatmap() {
   const A = matrix(), cell = Math.max(8, Math.min(26, Math.floor(480 / T))), pad = 90;
@@ -69,8 +72,8 @@ function drawHeatmap() {
   for (let i = 0; i < T; i++) {
     svg.appendChild(el('text', {x: pad - 4, y: pad + i * cell + cell * 0.7, 'text-anchor': 'end'},
                        label(i)));
-    svg.appendChild(el('text', {transform: `translate(${pad + i * cell + cell * 0.7},${pad - 4}) rotate(-60)`},
-                       label(i)));
+    const x = pad + i * cell + cell * 0.7;
+    svg.appendChild(el('text', {transform: `translate(${x},${pad - 4}) rotate(-60)`}, label(i)));
     for (let j = 0; j < T; j++) {
       const r = el('rect', {x: pad + j * cell, y: pad + i * cell, width: cell, height: cell,
                             fill: colour(A[i][j])});
@@ -114,11 +117,17 @@ function showPredictions() {
   box.replaceChildren();
   if (!D.predictions) return;
   const head = document.createElement('div');
-  if (chosen === null) { head.textContent = 'Click a token to see the model\'s guesses.'; box.appendChild(head); return; }
+  box.appendChild(head);
+  if (chosen === null) {
+    head.textContent = 'Click a token to see the model\'s guesses.';
+    return;
+  }
   const top = D.predictions[chosen];
   head.textContent = `${D.tokens[chosen]} — ${D.predictions_title}:`;
-  box.appendChild(head);
-  if (!top) { const n = document.createElement('div'); n.textContent = '(special token: no guess)'; box.appendChild(n); return; }
+  if (!top) {
+    head.textContent += ' (a special token: no guess)';
+    return;
+  }
   const table = document.createElement('table');
   for (const [token, p] of top) {
     const tr = table.insertRow(), bar = document.createElement('span');
