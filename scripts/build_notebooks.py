@@ -53,6 +53,7 @@ if importlib.util.find_spec("_course") is None:  # not in a checkout at all
         subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(checkout)], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e",
                     f"{{checkout}}[notebook]"], check=True)
+    importlib.invalidate_caches()  # so this kernel sees what pip just installed
     os.chdir(checkout / "examples")
     sys.path.insert(0, str(checkout / "examples"))
 import _course
