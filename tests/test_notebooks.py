@@ -43,6 +43,15 @@ def notebooks(tmp_path_factory) -> Path:
     return out
 
 
+# lessons that show a figure inline (the script only writes the PNG)
+FIGURES = {"02", "04", "05", "06", "08", "09"}
+
+
+def displayed(notebook, mime: str) -> list[str]:
+    return [o["data"][mime] for cell in notebook.cells if cell.cell_type == "code"
+            for o in cell.get("outputs", []) if mime in o.get("data", {})]
+
+
 def stdout_of(notebook) -> str:
     return "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                    for o in cell.get("outputs", []) if o.get("name") == "stdout")
@@ -64,3 +73,7 @@ def test_lesson_runs_as_a_notebook(lesson, notebooks, tmp_path, data, monkeypatc
     out = stdout_of(notebook)
     assert f"data: {data}" in out  # the setup cell found the data and fetched nothing
     getattr(test_examples, f"check_lesson{lesson[:2]}")(out, tmp_path)
+    if lesson[:2] in FIGURES:
+        assert displayed(notebook, "image/png"), f"{lesson}: no figure shown inline"
+    if lesson[:2] == "02":  # the explorer, inline in an iframe holding the whole page
+        assert any("<iframe srcdoc=" in html for html in displayed(notebook, "text/html"))
