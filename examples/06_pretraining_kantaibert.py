@@ -179,7 +179,9 @@ for text in ["Human thinking involves human <mask>.",
 # Look at `loss_vs_unigram.png`: a fast fall from ln(4000) ≈ 8.3 to the unigram line, where
 # the model knows how often each token occurs ("," "the" "of" are Kant's commonest) and
 # offers them for every mask, whatever the sentence; then a slower fall below the line. The
-# training line prints the gap: every nat below the baseline is the context at work. Compare
+# training line prints the gap. Part of it is cheap: one predicted token in ten is shown to
+# the model unchanged (the 80/10/10 rule), and copying it is easy; the rest is the context
+# at work (exercise 1 separates the two). Compare
 # the guesses for the three sentences: a model on the unigram line gives the same list for
 # each; one that reads the context gives nouns after "human", and different words for each
 # mask. Keep the scale in mind: 275,000 tokens of one book, seen seven times, while the
@@ -193,9 +195,11 @@ for text in ["Human thinking involves human <mask>.",
 # and the answers become fluent.
 #
 # ## Exercises
-# 1. Some answers are still odd: a piece of a word (" trans"), punctuation, a word that fits
-#    the grammar but not the sense. Which of them would a model that read only the two tokens
-#    before the mask also give? Check with a 1-layer model.
+# 1. How much of the gap below the unigram line is copying? Take a batch from the collator,
+#    set `input_ids` to `<mask>` wherever `labels != -100` (every selected token hidden), and
+#    compare the model's loss on it with the baseline. Then look at the odd answers (a piece
+#    of a word, punctuation, a word that fits the grammar but not the sense): would a model
+#    that read only the token before the mask give them too?
 # 2. Replace `GroupedTextDataset(...)` by `LineByLineTextDataset(tok, KANT, block_size=64)`
 #    (as in the chapter). How many examples, how many tokens — and which learns faster per step?
 # 3. Train with `batch_size=64` and `epochs=7`: the same tokens in a quarter of the steps.
