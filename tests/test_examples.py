@@ -33,7 +33,7 @@ def run_lesson(name: str, out: Path, data: Path) -> str:
            "OMP_NUM_THREADS": "2", "TQDM_DISABLE": "1", "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.run([sys.executable, str(LESSONS / name), "--quick", "--out", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
+                          stdin=subprocess.DEVNULL, check=False)  # no terminal: nothing asks
     assert proc.returncode == 0, (f"{name} exited with {proc.returncode}\n--- stdout\n"
                                   f"{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}")
     return proc.stdout
