@@ -201,5 +201,5 @@ try_your_own("a sentence to judge", judge)
 # P(acceptable) = 0.57  Kant wrote three critiques.
 # P(acceptable) = 0.57  Kant wrote critiques three.
 # P(acceptable) = 0.58  Whom did you say that left?
-# (no terminal: run the lesson in a terminal or a notebook to type a sentence to judges)
+# (no terminal: run the lesson in a terminal or a notebook to enter a sentence to judge)
 # ```

@@ -128,4 +128,4 @@ def try_your_own(prompt: str, answer) -> None:
         while text := input(f"{prompt} (an empty line ends): ").strip():
             answer(text)
     else:
-        print(f"(no terminal: run the lesson in a terminal or a notebook to type {prompt}s)")
+        print(f"(no terminal: run the lesson in a terminal or a notebook to enter {prompt})")
