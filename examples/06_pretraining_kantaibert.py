@@ -95,8 +95,8 @@ print("one block:", tok.decode(examples[10]["input_ids"])[:200], "...")
 #
 # The preset is the chapter's `RobertaConfig` (6 layers, 12 heads, hidden 768); we keep the
 # RoBERTa layout and shrink the sizes to what five minutes of two CPU cores can train:
-# 4 layers of width 128 (4 heads of 32), about 1.3 M parameters, half of them the embedding
-# table. Depth matters more than width here: reading the context takes at least two layers
+# 4 layers of width 128 (4 heads of 32), about 1.3 M parameters, 0.5 M of them the token
+# embeddings (shared with the output layer). Depth matters more than width here: reading the context takes at least two layers
 # (one to gather the neighbours, one to use them), and four leave room for more. Position
 # ids in RoBERTa start after the padding id, so a block of 64 needs
 # `max_position_embeddings` ≥ 64 + 2.
