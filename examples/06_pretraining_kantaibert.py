@@ -5,9 +5,10 @@
 # Pure Reason*: a byte-level BPE tokenizer trained on the book, `RobertaForMaskedLM` with 6
 # layers (83.5 M parameters, lesson 3), dynamic 15 % masking (lesson 4), no NSP (RoBERTa
 # dropped it, lesson 5), and a `fill-mask` pipeline at the end. The full model wants a GPU;
-# here the same recipe is scaled down to about five minutes on two CPU cores (seven epochs
-# over the book; quick mode: under a minute, with a toy model that learns little), and still
-# gets clearly past the point where it only knows how often each token occurs.
+# here the same recipe is scaled down to about six minutes on two CPU cores (seven epochs
+# over the book; quick mode: under a minute, with a toy model that learns little). The loss
+# goes below the line of a model that only knows how often each token occurs, which is where
+# learning from the context starts; how far this budget gets is the subject of the end.
 #
 # Each step below is one function call into the project; the same run from the shell is
 #
@@ -184,7 +185,10 @@ for text in ["Human thinking involves human <mask>.",
 # at work (exercise 1 separates the two). Compare
 # the guesses for the three sentences: a model on the unigram line gives the same list for
 # each; one that reads the context gives nouns after "human", and different words for each
-# mask. Keep the scale in mind: 275,000 tokens of one book, seen seven times, while the
+# mask. In our run of these settings (1,883 steps) the loss ended at 5.69 against a baseline
+# of 6.22, yet the top guesses were still " the", ",", " of" for all three sentences, with
+# different probabilities: the context has begun to move the distribution, not yet enough to
+# change its top. A lower loss can come long before better answers. Keep the scale in mind: 275,000 tokens of one book, seen seven times, while the
 # chapter's model (83 M parameters) and real language models see millions to billions of
 # tokens.
 #
