@@ -73,14 +73,21 @@ print("decode round trip:", gpt2.decode(gpt2.encode("Kant's Königsberg 🤗").i
 
 # %% [markdown]
 # `Ġ` is how a space looks after the byte→character table: BPE learns merges on strings of
-# printable characters, so each of the 256 bytes gets one (printable bytes map to themselves,
-# the others, like space 0x20 or the bytes of `ö` and of the emoji, are shifted to code
-# points above 255). Nothing is ever unknown: the emoji is four bytes, each a token.
+# printable characters, so each of the 256 bytes gets one. Bytes that are printable Latin-1
+# characters map to themselves: the two bytes of `ö` (195, 182) become `Ã` and `¶`, which is
+# why `Ã¶` appears above. The others (space 0x20, newline, control bytes, 0x7F-0xA0, 0xAD)
+# are shifted to code points from 256 up: space becomes `Ġ` (256 + 32). The emoji 🤗 is four
+# bytes, F0 9F A4 97: F0 and A4 map to themselves (`ð`, `¤`), 9F and 97 are shifted (`Ł`,
+# `Ĺ`). Nothing is ever unknown, but bytes are merged like any other symbols, so the emoji
+# ends up in pieces that cut across its bytes: `'ĠðŁ', '¤', 'Ĺ'` (the space, two bytes; one
+# byte; one byte).
 
 # %%
 table = bytes_to_unicode()
 print("space ->", repr(table[ord(" ")]), "  newline ->", repr(table[ord("\n")]))
 print("'ö' is bytes", list("ö".encode()), "->", "".join(table[b] for b in "ö".encode()))
+print("'🤗' is bytes", [f"{b:02X}" for b in "🤗".encode()], "->",
+      [table[b] for b in "🤗".encode()])
 print("GPT-2's first 5 merges:", gpt2.merges[:5])
 
 # %% [markdown]
@@ -160,6 +167,7 @@ print(f"tokens needed for the sentence: Kant BPE {len(bpe.encode(sentence))} "
 # decode round trip: Kant's Königsberg 🤗
 # space -> 'Ġ'   newline -> 'Ċ'
 # 'ö' is bytes [195, 182] -> Ã¶
+# '🤗' is bytes ['F0', '9F', 'A4', '97'] -> ['ð', 'Ł', '¤', 'Ĺ']
 # GPT-2's first 5 merges: [('Ġ', 't'), ('Ġ', 'a'), ('h', 'e'), ('i', 'n'), ('r', 'e')]
 #
 # == training on kant.txt ==================================================
@@ -172,4 +180,55 @@ print(f"tokens needed for the sentence: Kant BPE {len(bpe.encode(sentence))} "
 # Kant WordPiece: ['[CLS]', 'metaphysics', 'is', 'the', 'battle', '-', 'field', 'of', 'endless', 'controversies', '.', '[SEP]']
 # GPT-2 BPE     : ['Met', 'aph', 'ysics', 'Ġis', 'Ġthe', 'Ġbattle', '-', 'field', 'Ġof', 'Ġendless', 'Ġcontroversies', '.']
 # tokens needed for the sentence: Kant BPE 15 (incl. <s> </s>), GPT-2 12, bert 13 (incl. [CLS] [SEP])
+# ```
+
+# %% [markdown]
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
+# ```
+#
+# == WordPiece: bert-base-uncased's 30,522-token vocabulary ================
+# vocab size: 30522
+# 'The Critique of Pure Reason'
+#    tokens ['[CLS]', 'the', 'critique', 'of', 'pure', 'reason', '[SEP]']
+#    ids    [101, 1996, 16218, 1997, 5760, 3114, 102]
+# 'Transcendental apperception is unbelievably hard.'
+#    tokens ['[CLS]', 'trans', '##cend', '##ental', 'app', '##er', '##ception', 'is', 'un', '##bel', '##ie', '##va', '##bly', 'hard', '.', '[SEP]']
+#    ids    [101, 9099, 23865, 21050, 10439, 2121, 24422, 2003, 4895, 8671, 2666, 3567, 6321, 2524, 1012, 102]
+# "Kant's Königsberg 🤗"
+#    tokens ['[CLS]', 'kant', "'", 's', 'ko', '##nig', '##sberg', '[UNK]', '[SEP]']
+#    ids    [101, 26044, 1005, 1055, 12849, 25518, 11711, 100, 102]
+# decode: kant ' s konigsberg
+# [CLS] = 101  [SEP] = 102  [UNK] = 100  [MASK] = 103
+# a sentence pair: ['[CLS]', 'reason', 'is', 'pure', '.', '[SEP]', 'it', 'is', 'critical', '.', '[SEP]'] 
+#   segment (type) ids: [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+#
+# == byte-level BPE: GPT-2's encoder.json + vocab.bpe ======================
+# vocab size: 50257  merges: 50000
+# 'The Critique of Pure Reason'
+#    tokens ['The', 'ĠCrit', 'ique', 'Ġof', 'ĠPure', 'ĠReason']
+#    ids    [464, 10056, 2350, 286, 17129, 23219]
+# 'Transcendental apperception is unbelievably hard.'
+#    tokens ['Trans', 'cend', 'ental', 'Ġapp', 'er', 'ception', 'Ġis', 'Ġunbelievably', 'Ġhard', '.']
+#    ids    [8291, 15695, 2470, 598, 263, 4516, 318, 48943, 1327, 13]
+# "Kant's Königsberg 🤗"
+#    tokens ['K', 'ant', "'s", 'ĠK', 'Ã¶n', 'igs', 'berg', 'ĠðŁ', '¤', 'Ĺ']
+#    ids    [42, 415, 338, 509, 48863, 9235, 3900, 12520, 97, 245]
+# decode round trip: Kant's Königsberg 🤗
+# space -> 'Ġ'   newline -> 'Ċ'
+# 'ö' is bytes [195, 182] -> Ã¶
+# '🤗' is bytes ['F0', '9F', 'A4', '97'] -> ['ð', 'Ł', '¤', 'Ĺ']
+# GPT-2's first 5 merges: [('Ġ', 't'), ('Ġ', 'a'), ('h', 'e'), ('i', 'n'), ('r', 'e')]
+#
+# == training on kant.txt ==================================================
+# 3,000 lines of Kant
+# BPE: 4077 tokens; 3816 merges; stopped because the most frequent pair occurs 1 times, below min_frequency=2
+#   first 12 merges: ['Ġt', 'he', 'Ġa', 'on', 'in', 'Ġo', 'Ġthe', 're', 'ti', 'en', 'Ġof', 'it']
+# WordPiece: 5079 tokens; 4982 learned by merging
+#   first 12 learned: ['th', '##on', 'the', '##ti', '##en', '##er', 'of', '##tion', '##in', 'in', '##es', '##al']
+# Kant BPE      : ['<s>', 'M', 'e', 'taphys', 'ics', 'Ġis', 'Ġthe', 'Ġb', 'at', 'tle', '-', 'f', 'ield', 'Ġof', 'Ġend', 'less', 'Ġcontrover', 'sies', '.', '</s>']
+# Kant WordPiece: ['[CLS]', 'metaphysics', 'is', 'the', 'ba', '##t', '##tle', '-', 'field', 'of', 'endless', 'controversies', '.', '[SEP]']
+# GPT-2 BPE     : ['Met', 'aph', 'ysics', 'Ġis', 'Ġthe', 'Ġbattle', '-', 'field', 'Ġof', 'Ġendless', 'Ġcontroversies', '.']
+# tokens needed for the sentence: Kant BPE 20 (incl. <s> </s>), GPT-2 12, bert 13 (incl. [CLS] [SEP])
 # ```

@@ -32,7 +32,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
-from _course import QUICK, data_dir, out_dir, section
+from _course import QUICK, data_dir, out_dir, section, show
 
 from minibert import BertConfig, BertForPreTraining
 from tokenizer import WordPieceTokenizer
@@ -71,10 +71,12 @@ print(f"{len(documents)} documents")
 section("NSP pairs")
 examples = create_nsp_examples(documents, tok, max_seq_length=128, rng=random.Random(0))
 labels = Counter(e["next_sentence_label"] for e in examples)
-print(f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {labels[LABEL_IS_RANDOM]:,}")
+is_next, is_random = labels[LABEL_IS_NEXT], labels[LABEL_IS_RANDOM]
+print(f"{len(examples):,} pairs: IsNext {is_next:,}, IsRandom {is_random:,}"
+      f" ({100 * is_random / len(examples):.0f} % random)")
 
 
-def show(e):
+def print_pair(e):
     ids, types = e["input_ids"], e["token_type_ids"]
     a = [i for i, t in zip(ids, types) if t == 0]
     b = [i for i, t in zip(ids, types) if t == 1]
@@ -84,16 +86,24 @@ def show(e):
     print("   B:", tok.decode(b)[:300])
 
 
-show(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_NEXT))
-show(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_RANDOM))
+print_pair(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_NEXT))
+print_pair(next(e for e in examples if e["next_sentence_label"] == LABEL_IS_RANDOM))
 e = examples[0]
 print("token types of one pair:", e["token_type_ids"][:12], "...", e["token_type_ids"][-6:])
 
 # %% [markdown]
-# About half the pairs are random — a bit more than half, because a chunk of a single
-# sentence cannot be split and always gets a random B. Most pairs fill the 128 tokens; the
-# short ones come from the 10 % of documents that drew a short target, and from the ends of
-# documents.
+# The coin says half, yet 58 % of the pairs are random (full mode), for two reasons in the
+# recipe (`train/data/nsp.py`, as Google's `create_instances_from_document`):
+# * a chunk of a single sentence cannot be split into A and B, so it always gets a random B.
+#   Philosophers write long sentences: one of them alone often reaches the 125-token target,
+#   and so does any sentence once a document drew a short target;
+# * a random B leaves the chunk's unused sentences in the document ("put back"), where they
+#   start the next chunk, so a document yields more pairs on the random side than on the
+#   IsNext side, which uses up its whole chunk.
+#
+# Most pairs fill the 128 tokens; the short ones come from the 10 % of documents that drew a
+# short target, and from the ends of documents. The histogram's count axis is logarithmic:
+# on a linear one the full pairs dwarf the short ones.
 
 # %%
 lengths = [len(e["input_ids"]) for e in examples]
@@ -105,12 +115,14 @@ for label, name in ((LABEL_IS_NEXT, "IsNext (0)"), (LABEL_IS_RANDOM, "IsRandom (
     ax.hist([len(e["input_ids"]) for e in examples if e["next_sentence_label"] == label],
             bins=range(0, 133, 4), alpha=0.6, label=name)
 ax.set_xlabel("pair length in tokens ([CLS] A [SEP] B [SEP])")
-ax.set_ylabel("pairs")
+ax.set_ylabel("pairs (log scale)")
+ax.set_yscale("log")
 ax.set_title("NSP pairs from five books, max_seq_length=128")
 ax.legend()
 fig.tight_layout()
 fig.savefig(OUT / "nsp_lengths.png", dpi=100)
-print("wrote nsp_lengths.png in", OUT.name)
+print("wrote nsp_lengths.png")
+show(OUT / "nsp_lengths.png")
 
 # %% [markdown]
 # ## 3. Into a batch and through BERT's two heads
@@ -155,7 +167,7 @@ print(f"untrained: total loss {out.loss.item():.3f} = MLM {out.loss.item() - nsp
 # 647 documents
 #
 # == NSP pairs =============================================================
-# 5,798 pairs: IsNext 2,433, IsRandom 3,365
+# 5,798 pairs: IsNext 2,433, IsRandom 3,365 (58 % random)
 # label 0 (IsNext), 128 tokens
 #    A: [CLS], let us only understand profoundly enough napoleon ' s astonishment when he saw goethe it reveals what had been regarded for centuries as the " german spirit " " voila un homme! " - - that was as much as to say " but this is a man! and i only expected to see a german! " 210 [SEP]
 #    B: that in the picture of the philosophers of the future, some trait suggests the question whether they must not perhaps be skeptics in the last - mentioned sense, something in them would only be designated thereby - - and not they themselves. with equal right they might call themselves critics, and as
@@ -164,10 +176,42 @@ print(f"untrained: total loss {out.loss.item():.3f} = MLM {out.loss.item() - nsp
 #    B: , it being only planks laid a foot from the ground, and a thin mat upon them. two more of his chief men, for want of room, pressed by and upon us ; so that we were worse weary of our lodging than of our journey. ” at one o ’ clock the next day massasoit “ brought two fishes that [SEP]
 # token types of one pair: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] ... [1, 1, 1, 1, 1, 1]
 # length: mean 120.8, full (128) 83.1 %, shortest 18
-# wrote nsp_lengths.png in 05_nsp
+# wrote nsp_lengths.png
 #
 # == a pretraining batch ===================================================
 # {'input_ids': (8, 128), 'attention_mask': (8, 128), 'token_type_ids': (8, 128), 'labels': (8, 128), 'next_sentence_label': (8,)}
 # prediction_logits (8, 128, 30522), seq_relationship_logits (8, 2)
 # untrained: total loss 11.024 = MLM 10.332 + NSP 0.692
+# ```
+
+# %% [markdown]
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
+# ```
+#
+# == documents =============================================================
+#             kant.txt: 300 sentences, e.g. 'At the same time, this indifference, which has arisen in the world of '
+#    all_too_human.txt: 300 sentences, e.g. 'In philosophy, above all, as the apex of the entire, pyramid of scienc'
+#      meditations.txt: 300 sentences, e.g. 'The gods will do thee no hurt, thou mayest be sure.'
+#        nietzsche.txt: 300 sentences, e.g. 'And finally, to call to mind the enormous influence which "German phil'
+#           walden.txt: 300 sentences, e.g. 'We are made to exaggerate the importance of what work we do; and yet h'
+# 75 documents
+#
+# == NSP pairs =============================================================
+# 699 pairs: IsNext 288, IsRandom 411 (59 % random)
+# label 0 (IsNext), 128 tokens
+#    A: [CLS] for, without any exaggeration, the educated man in europe who has read la rochefoucauld and his kindred in mind and art, is rarely found, and still more rare is he who knows them and does not blame them. [SEP]
+#    B: find much less pleasure in them than the form of this artist should afford him ; for even the clearest head is not capable of rightly estimating the art of shaping and polishing maxims unless he has really been brought up to it and has competed in it. without this practical teaching one deems this s
+# label 1 (IsRandom), 128 tokens
+#    A: [CLS] our sensations of space and time are false, for they lead - - examined in sequence - - to logical contradictions. [SEP]
+#    B: the hierarchy of possessions, however, is not fixed and equal at all times ; if any one prefers vengeance to justice he is moral according to the standard of an earlier civilisation, but immoral according to the present one. to be " immoral, " therefore, denotes that an individual has not felt, or n
+# token types of one pair: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] ... [1, 1, 1, 1, 1, 1]
+# length: mean 122.0, full (128) 84.8 %, shortest 28
+# wrote nsp_lengths.png
+#
+# == a pretraining batch ===================================================
+# {'input_ids': (8, 128), 'attention_mask': (8, 128), 'token_type_ids': (8, 128), 'labels': (8, 128), 'next_sentence_label': (8,)}
+# prediction_logits (8, 128, 30522), seq_relationship_logits (8, 2)
+# untrained: total loss 11.026 = MLM 10.336 + NSP 0.690
 # ```

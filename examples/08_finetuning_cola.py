@@ -13,7 +13,10 @@
 #
 #     MCC = (TP·TN − FP·FN) / √((TP+FP)(TP+FN)(TN+FP)(TN+FN))
 #
-# 0 for any constant or random guesser, 1 for perfect, −1 for always wrong.
+# 1 for perfect, −1 for always wrong, about 0 for a random guesser. For a constant guesser the
+# formula is 0/0 (one factor under the root is 0: it never predicts the other class); MCC is
+# then *defined* as 0, by convention (scikit-learn's and `train/metrics.py`'s), which is the
+# honest score for a guesser that knows nothing.
 #
 # Read alongside: `train/metrics.py` (`matthews_corrcoef`, `confusion_matrix`),
 # `train/data/cola.py`, `train/finetune.py` (`finetune`: the loop; `stats_table`,
@@ -29,13 +32,14 @@
 
 # %%
 import torch
-from _course import QUICK, data_dir, minilm_dir, out_dir, section
+from _course import QUICK, data_dir, minilm_dir, out_dir, section, show, try_your_own
 
 from minibert import BertForSequenceClassification
 from tokenizer import WordPieceTokenizer
 from train.cli.cmd_predict import classify
 from train.data.cola import cola_split
 from train.evaluate import evaluate, format_report, save_confusion_png
+from train.explain import explain
 from train.finetune import (
     FinetuneConfig,
     encode,
@@ -107,6 +111,7 @@ report = evaluate(model, tok, "out_of_domain_dev", encode(tok, [r.sentence for r
                   [r.label for r in dev_rows], LABELS, torch.device("cpu"))
 print(format_report(report))
 save_confusion_png(report, OUT / "confusion_out_of_domain_dev.png")
+show(OUT / "confusion_out_of_domain_dev.png")
 print("wrote", sorted(p.name for p in OUT.iterdir()))
 
 # %% [markdown]
@@ -121,6 +126,20 @@ for text, p in zip(mine, probs):
     print(f"P(acceptable) = {p[1].item():.2f}  {text}")
 
 # %% [markdown]
+# Try your own: in a notebook, type a sentence in the box and press Enter (you get the
+# probability and the explorer of lesson 2 for this classifier); run as a script in a
+# terminal, the lesson asks with `input()` instead (an empty line ends).
+
+# %%
+def judge(text: str) -> None:
+    p = classify(model, tok, [text], None, torch.device("cpu"))[0, 1].item()
+    print(f"P(acceptable) = {p:.2f}  {text}")
+    show(explain(model, tok, text))
+
+
+try_your_own("a sentence to judge", judge)
+
+# %% [markdown]
 # In quick mode the model has seen a hundred sentences once: it predicts "acceptable" for
 # everything (MCC 0, and `format_report` warns), exactly the trap MCC is there to expose.
 # The full run (five epochs, the CLI's `small` recipe) is still majority-class after its first
@@ -132,11 +151,17 @@ for text, p in zip(mine, probs):
 # ## Exercises
 # 1. Train with `lr=2e-5` (the bert-base recipe) for 2 epochs, then with 1e-4. What happens to MCC and to the
 #    confusion matrix? Why does a small model want a larger learning rate?
-# 2. Compute MCC per batch of 32 over the dev set (as some tutorials do) and average: why is
-#    that number different from the whole-set MCC, and which one should you report?
+# 2. After the full run, list the dev sentences the model gets wrong in each direction
+#    (`report` has the predictions; compare with `truth`). What kinds of unacceptable
+#    sentences does it accept, and which acceptable ones does it reject?
+# 3. Type sentences into the box above that differ by one word ("The book was written by
+#    John." / "The book was written John."). In the explorer, which heads of the last layer
+#    change most between the two?
 
 # %% [markdown]
-# ## Expected output (quick mode; timings and threads vary by machine)
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
 # ```
 # CoLA: 8,551 training sentences, 516 out-of-domain dev
 #   1 Our friends won't buy this analysis, let alone the next one we propose.
@@ -152,11 +177,11 @@ for text, p in zip(mine, probs):
 #
 # == fine-tuning ===========================================================
 # newly initialised: ['classifier.weight', 'classifier.bias']
-# epoch 1: train loss 0.6432  val loss 0.5973  val acc 0.800  val MCC 0.000  (1s)
+# epoch 1: train loss 0.6432  val loss 0.5973  val acc 0.800  val MCC 0.000  (90s)
 # epoch | train loss | valid loss | valid acc | valid MCC | train time | valid time
 # ---------------------------------------------------------------------------------
-#     1 |     0.6432 |     0.5973 |     0.800 |     0.000 |    0:00:01 |    0:00:00 *
-# * best epoch by validation MCC (kept); total 0:00:01
+#     1 |     0.6432 |     0.5973 |     0.800 |     0.000 |    0:01:30 |    0:00:02 *
+# * best epoch by validation MCC (kept); total 0:01:35
 #
 # == evaluation ============================================================
 # == out_of_domain_dev (64 sentences) ==
@@ -176,4 +201,5 @@ for text, p in zip(mine, probs):
 # P(acceptable) = 0.57  Kant wrote three critiques.
 # P(acceptable) = 0.57  Kant wrote critiques three.
 # P(acceptable) = 0.58  Whom did you say that left?
+# (no terminal: run the lesson in a terminal or a notebook to enter a sentence to judge)
 # ```

@@ -24,14 +24,15 @@
 # From the shell: `python -m train.cli pretrain --objective causal ...` then
 # `python -m train.cli generate DIR "Forest fire"`.
 #
-# Run: `python examples/09_generation_causal_roberta.py [--quick]` (full: a few minutes on two
-# laptop cores; quick: seconds, and gibberish) → `runs/examples/09_tweets/`.
+# Run: `python examples/09_generation_causal_roberta.py [--quick]` (full: about five minutes
+# on two CPU cores, six epochs; quick: under a minute, and gibberish) →
+# `runs/examples/09_tweets/`.
 
 # %%
 import csv
 
 import torch
-from _course import QUICK, data_dir, out_dir, section
+from _course import QUICK, data_dir, out_dir, section, show
 
 from minibert import RobertaForCausalLM, preset
 from tokenizer import BPETrainer
@@ -52,7 +53,9 @@ print(f"{len(tweets):,} tweets, e.g. {tweets[1]!r}")
 
 # %%
 section("tokenizer and data")
-trainer = BPETrainer(vocab_size=8_000, min_frequency=2, show_progress=False)
+# 4,000 tokens, not 8,000: on a CPU budget the output layer (vocabulary × width per token)
+# is the largest cost, and a token seen a few times in 7,600 tweets is barely learned.
+trainer = BPETrainer(vocab_size=4_000, min_frequency=2, show_progress=False)
 tok = trainer.train(iter(tweets))
 print(trainer.report)
 examples = [{"input_ids": e.ids} for e in tok.encode_batch(tweets, truncation=True, max_length=64)]
@@ -60,10 +63,15 @@ print("one example:", tok.encode(tweets[1]).tokens)
 
 # %% [markdown]
 # ## 2. The model, and its causal mask
+#
+# Four layers of width 128 (about 1.3 M parameters): the same shape as lesson 6's model, for
+# the same budget. The attention below is read in eval mode: in training mode dropout
+# would zero random weights, and two identical calls would print different matrices.
 
 # %%
 section("model")
-small = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512}
+small = {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,
+         "intermediate_size": 512}
 tiny = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
 config = preset("roberta-base", vocab_size=tok.vocab_size, max_position_embeddings=64 + 2,
                 pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
@@ -72,6 +80,7 @@ torch.manual_seed(0)  # dropout masks during training
 model = RobertaForCausalLM(config)
 model.init_weights(torch.Generator().manual_seed(0))
 print(f"RobertaForCausalLM: {model.num_parameters():,} parameters, is_decoder={model.config.is_decoder}")
+model.eval()  # no dropout: the matrix is the model's, not a random draw (pretrain() sets train())
 with torch.no_grad():
     probs = model(torch.tensor([tok.encode("Forest fire near La Ronge").ids]),
                   output_attentions=True).attentions[0][0, 0]  # (T, T), layer 0 head 0
@@ -80,11 +89,15 @@ print("\n".join("   " + " ".join(f"{p:.2f}" for p in row) for row in probs.tolis
 
 # %% [markdown]
 # ## 3. Training: predict the next token
+#
+# Six epochs of batches of 32 tweets: about 1,400 steps. A causal model learns from every
+# token (an MLM only from the 15 % it masked), so it gets past token frequencies sooner than
+# lesson 6's; the learning rate 1e-3 with 100 warmup steps suits a model this small.
 
 # %%
 section("training")
-args = PretrainArgs(objective="causal", out_dir=str(OUT), epochs=1, max_steps=6 if QUICK else None,
-                    batch_size=16 if QUICK else 32, lr=1e-3, warmup_steps=2 if QUICK else 20,
+args = PretrainArgs(objective="causal", out_dir=str(OUT), epochs=6, max_steps=6 if QUICK else None,
+                    batch_size=16 if QUICK else 32, lr=1e-3, warmup_steps=2 if QUICK else 100,
                     precision="fp32", device="cpu", seed=0, keep=1, log_every=10,
                     progress=not QUICK)
 result = pretrain(model, examples, CausalLMCollator(tok), args, tokenizer=tok)
@@ -92,6 +105,7 @@ last = sum(result.losses[-10:]) / len(result.losses[-10:])
 print(f"{result.steps} steps: loss {result.losses[0]:.2f} -> {last:.2f} (mean of the last 10); "
       f"perplexity {torch.tensor(last).exp().item():.0f} (a uniform guess: {tok.vocab_size})")
 print("wrote", sorted(p.name for p in OUT.iterdir()))
+show(OUT / "loss_curve.png")
 
 # %% [markdown]
 # ## 4. Writing tweets
@@ -111,58 +125,64 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
         print(f"   sampled #{seed} :", text)
 
 # %% [markdown]
-# After one epoch on 180,000 words the model is where lesson 6's was: in the unigram stage
-# (perplexity ~600 against 8,000 for a uniform guess). Greedy decoding repeats the commonest
-# token; samples string frequent tokens together, and the same seed gives nearly the same
-# continuation whatever the prompt — the model barely reads its context yet. A causal model
-# gets one training signal per token (an MLM only one per masked token), but still needs far
-# more steps than a laptop gives in minutes to write sentences.
+# Perplexity is e^loss: the number of equally likely tokens the model is, on average, still
+# choosing between (a uniform guess: all 4,000). What to look for in the samples: the shape
+# of a tweet (a place or an event, hashtags, "@" names, and the `http://t.co/...` links so
+# many tweets in the set end with) rather than a string of the commonest tokens. They will
+# not mean anything, and greedy decoding tends to fall into loops, which is why chatbots
+# sample. A causal model gets one training signal per token, but writing sense takes far
+# more text and steps than this.
 #
 # ## Exercises
-# 1. Train 5 epochs (`epochs=5`). When does greedy decoding stop repeating "the"? Then change
-#    `temperature` to 0.3 and to 1.5: what happens to repetition and to spelling?
+# 1. Change `temperature` to 0.3 and to 1.5: what happens to repetition and to spelling?
+#    Then set `top_k=1`: which decoding is that?
 # 2. Train only on tweets with `target == 1` (real disasters) and then only on the others.
 #    Do the two generators write differently from the same prompt?
-# 3. Time `model.generate(ids, max_new_tokens=100)` with `use_cache=True` and `False`. Check
-#    the tokens are equal. How does the gap grow with the number of new tokens, and why?
+# 3. Time `model.generate(ids, max_new_tokens=n, eos_token_id=-1)` (-1 is no token's id, so
+#    it never stops early) with `use_cache=True` and `False`, for the prompt "Forest fire
+#    near" and n = 15, 30 and as many as fit (the position table holds 64 tokens, prompt
+#    included). Check the tokens are equal. How does the gap grow with n, and why?
 
 # %% [markdown]
-# ## Expected output (full mode; timings and threads vary by machine)
+# ## Expected output, quick mode (`--quick`, as CI runs it)
+# tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
+# lines, numbers within 2 %; times and speeds are not compared.
 # ```
-# 7,613 tweets, e.g. 'Forest fire near La Ronge Sask. Canada'
+# 256 tweets, e.g. 'Forest fire near La Ronge Sask. Canada'
 #
 # == tokenizer and data ====================================================
-# BPE training: 7739 merges, vocabulary 8000 tokens, from 31145 distinct words (179712 in all), 3.15 s; stopped because the vocabulary reached vocab_size=8000
-# one example: ['<s>', 'F', 'orest', 'Ġfire', 'Ġnear', 'ĠLa', 'ĠRon', 'ge', 'ĠS', 'ask', '.', 'ĠCanada', '</s>']
+# BPE training: 1515 merges, vocabulary 1776 tokens, from 1954 distinct words (5689 in all), 0.99 s; stopped because the most frequent pair occurs 1 times, below min_frequency=2
+# one example: ['<s>', 'F', 'orest', 'Ġfire', 'Ġnear', 'ĠL', 'a', 'ĠR', 'onge', 'ĠS', 'as', 'k', '.', 'ĠCan', 'ad', 'a', '</s>']
 #
 # == model =================================================================
-# RobertaForCausalLM: 1,454,144 parameters, is_decoder=True
+# RobertaForCausalLM: 191,088 parameters, is_decoder=True
 # layer 0 head 0 attention (row = query); above the diagonal is the future, always 0:
-#    1.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00
-#    0.52 0.48 0.00 0.00 0.00 0.00 0.00 0.00 0.00
-#    0.35 0.32 0.32 0.00 0.00 0.00 0.00 0.00 0.00
-#    0.25 0.24 0.26 0.24 0.00 0.00 0.00 0.00 0.00
-#    0.23 0.19 0.18 0.20 0.20 0.00 0.00 0.00 0.00
-#    0.18 0.16 0.17 0.16 0.17 0.16 0.00 0.00 0.00
-#    0.14 0.15 0.15 0.15 0.14 0.13 0.15 0.00 0.00
-#    0.13 0.13 0.13 0.12 0.12 0.12 0.12 0.13 0.00
-#    0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.12 0.12
+#    1.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.50 0.50 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.33 0.34 0.33 0.00 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.25 0.25 0.25 0.25 0.00 0.00 0.00 0.00 0.00 0.00
+#    0.20 0.20 0.20 0.20 0.20 0.00 0.00 0.00 0.00 0.00
+#    0.17 0.16 0.17 0.17 0.17 0.17 0.00 0.00 0.00 0.00
+#    0.14 0.14 0.14 0.15 0.14 0.14 0.14 0.00 0.00 0.00
+#    0.13 0.13 0.13 0.13 0.12 0.12 0.12 0.12 0.00 0.00
+#    0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.11 0.00
+#    0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10
 #
 # == training ==============================================================
-# 238 steps: loss 8.98 -> 6.36 (mean of the last 10); perplexity 576 (a uniform guess: 8000)
+# 6 steps: loss 7.50 -> 7.42 (mean of the last 10); perplexity 1670 (a uniform guess: 1776)
 # wrote ['checkpoints', 'config.json', 'loss_curve.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
 #
 # == generation ============================================================
 # 'Forest fire near'
-#    greedy     : Forest fire near the the the the the the the the the the the the the the the the the the the the
-#    sampled #1 : Forest fire near that to you a a an the'm... http://t.co/GB0ZA
-#    sampled #2 : Forest fire near: a was the Mil_
+#    greedy     : Forest fire near
+#    sampled #1 : Forest fire near right ambulanceit that placeear:jQ firei | guesstersnihilat streets�an're ambulance're
+#    sampled #2 : Forest fire near ICEMOON 1
 # 'Emergency services'
-#    greedy     : Emergency services in the the the the the the the the the the the the the the the the the the the
-#    sampled #1 : Emergency servicesing to fire I a an the'm... http://t.co/GB0ZA
-#    sampled #2 : Emergency services: a was the Min_
+#    greedy     : Emergency services
+#    sampled #1 : Emergency services're'reD that #'re ofter fireukcoNIHILATEDtersnihilat ps guess
+#    sampled #2 : Emergency serviceswe airplaneterLf aftershock fewuck�10 1're'reime ambulance're burned theset theucking
 # "I can't believe the"
-#    greedy     : I can't believe the the the the the the the the the the the the the the the the the the the the.
-#    sampled #1 : I can't believe the that to fire I a an the'm... http://t.co/GB0ZA
-#    sampled #2 : I can't believe the: a was the are the that M
+#    greedy     : I can't believe the 1 thatStrict
+#    sampled #1 : I can't believe the're ambulance. that placeear:1 firei |DS.anpS guessame WIcraft
+#    sampled #2 : I can't believe theco 1
 # ```

@@ -5,7 +5,10 @@ Each lesson starts with `from _course import ...`. Running `python examples/NN_n
 then import `minibert`, `tokenizer` and `train` straight from the checkout, installed or not.
 
 Quick mode (`--quick` or MINIBERT_QUICK=1) shrinks every lesson to seconds; CI runs that.
-Artefacts (PNGs, checkpoints) go to `--out DIR`, default `runs/examples/<lesson>/` (git-ignored).
+Artefacts (PNGs, checkpoints) go to `--out DIR` (or $MINIBERT_OUT, which is how a notebook is
+told), default `runs/examples/<lesson>/` (git-ignored). Run as a notebook (see
+scripts/build_notebooks.py), `show()` puts figures and the attention explorer inline; run as
+a script it does nothing, the files are on disk.
 """
 
 from __future__ import annotations
@@ -26,20 +29,41 @@ QUICK = "--quick" in sys.argv or os.environ.get("MINIBERT_QUICK", "") not in (""
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+# Where `ensure_data()` puts the course files on a machine that has none (Colab, fresh Jupyter).
+FETCHED = Path.home() / ".cache" / "minibert" / "course-data"
+
+
 def data_dir() -> Path:
-    """$MINIBERT_DATA, else ../shared/data beside the checkout; fails with what to do."""
+    """$MINIBERT_DATA, else ../shared/data beside the checkout, else the files ensure_data()
+    fetched; fails with what to do."""
     env = os.environ.get("MINIBERT_DATA")
     d = Path(env) if env else REPO.parent / "shared" / "data"
+    if not env and not d.is_dir() and FETCHED.is_dir():
+        d = FETCHED
     if not d.is_dir():
         raise SystemExit(f"data folder {d} not found: set MINIBERT_DATA to the folder holding "
-                         "kant/, cola/, gpt2_bpe/, bert_vocab/ and disaster_tweets/")
+                         "kant/, cola/, gpt2_bpe/, bert_vocab/ and disaster_tweets/ "
+                         "(or run `_course.ensure_data()` with a network to fetch them)")
     return d
 
 
+def ensure_data() -> Path:
+    """The data folder; when there is none, fetch the course files (sha256-checked) first."""
+    env = os.environ.get("MINIBERT_DATA")
+    if env or (REPO.parent / "shared" / "data").is_dir():
+        return data_dir()
+    from _data import fetch
+
+    return fetch(FETCHED)
+
+
 def out_dir(lesson: str) -> Path:
-    """The lesson's output folder (`--out DIR` or runs/examples/<lesson>), created."""
+    """The lesson's output folder (`--out DIR`, $MINIBERT_OUT or runs/examples/<lesson>),
+    created."""
     if "--out" in sys.argv:
         d = Path(sys.argv[sys.argv.index("--out") + 1])
+    elif os.environ.get("MINIBERT_OUT"):
+        d = Path(os.environ["MINIBERT_OUT"])
     else:
         d = REPO / "runs" / "examples" / lesson
     d.mkdir(parents=True, exist_ok=True)
@@ -58,3 +82,50 @@ def minilm_dir() -> Path:
 
 def section(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter/Colab kernel (where figures can be shown inline)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return type(shell).__name__ in ("ZMQInteractiveShell", "Shell")
+
+
+def show(item) -> None:
+    """In a notebook, display a PNG path or the explorer's data inline; in a script, nothing."""
+    if not in_notebook():
+        return
+    from IPython.display import Image, display
+
+    if isinstance(item, dict):
+        from train.explain_page import notebook_view
+
+        display(notebook_view(item))
+    else:
+        display(Image(filename=str(item)))
+
+
+def try_your_own(prompt: str, answer) -> None:
+    """Let the learner type sentences: a text box in a notebook (ipywidgets, as the seeds had),
+    `input()` in a script run from a terminal; `answer(text)` prints the result. Without a
+    terminal (CI, a pipe) there is nobody to ask, so it says so and returns."""
+    if in_notebook():
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        box = widgets.Text(placeholder=prompt, continuous_update=False,
+                           layout=widgets.Layout(width="80%"))
+        shown = widgets.Output()
+
+        def on_enter(change) -> None:
+            with shown:
+                shown.clear_output()
+                if change["new"].strip():
+                    answer(change["new"].strip())
+
+        box.observe(on_enter, names="value")
+        display(box, shown)
+    elif sys.stdin is not None and sys.stdin.isatty():
+        while text := input(f"{prompt} (an empty line ends): ").strip():
+            answer(text)
+    else:
+        print(f"(no terminal: run the lesson in a terminal or a notebook to enter {prompt})")

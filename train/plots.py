@@ -67,7 +67,7 @@ def save_confusion_matrix(path: str | os.PathLike, matrix, labels: Sequence[str]
                          f"got {len(rows)} rows of lengths {[len(r) for r in rows]}")
     fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2))
     image = ax.imshow(rows, cmap="Blues")
-    fig.colorbar(image, ax=ax)
+    fig.colorbar(image, ax=ax, shrink=0.8)  # shorter than the axes: its top tick clears the title
     top = max((v for r in rows for v in r), default=0)
     for i in range(n):
         for j in range(n):

@@ -32,6 +32,7 @@ COMMANDS = {
     "generate": ("train.cli.cmd_generate", "sample text from a causal RoBERTa"),
     "finetune": ("train.cli.cmd_finetune", "fine-tune a pretrained model on CoLA or your own CSV"),
     "predict": ("train.cli.cmd_predict", "classify sentences with a fine-tuned model"),
+    "explain": ("train.cli.cmd_explain", "write an HTML page exploring attention and predictions"),
 }
 
 

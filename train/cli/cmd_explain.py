@@ -1,0 +1,41 @@
+"""`minibert explain MODEL "sentence" [--pair "second"] --out page.html`: the attention explorer.
+
+Writes one self-contained HTML page (train/explain_page.py) with the tokens, the attention of
+every layer and head, and what the model's head says: for a masked LM the top guesses at any
+position you click (computed ahead: one extra forward pass per token, batched), for a causal
+LM the next token, for a fine-tuned classifier the label and its probabilities. MODEL is a
+folder with config.json, the weights and a tokenizer, or a name the hub resolves (e.g.
+all-MiniLM-L6-v2). Open the page in any browser; it needs no server and no network.
+Left out on purpose: serving the page, several sentences in one page.
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="a model folder (config.json, weights, tokenizer) or hub name")
+    p.add_argument("text", help="the sentence to look at")
+    p.add_argument("--pair", help="a second sentence (segment B), as in NSP or pair tasks")
+    p.add_argument("--out", default="explain.html", help="where to write the page")
+    p.add_argument("--top-k", type=int, default=5, help="guesses kept per position")
+    p.add_argument("--max-length", type=int, default=64,
+                   help="tokens kept (the page grows with layers x heads x tokens^2)")
+
+
+def run(args) -> int:
+    from minibert.hub import resolve_model_dir
+    from tokenizer import load_tokenizer
+    from train.explain import explain, load_for_explain
+    from train.explain_page import write_page
+
+    if args.top_k < 1 or args.max_length < 3:
+        raise SystemExit("explain: --top-k must be >= 1 and --max-length >= 3")
+    folder = resolve_model_dir(args.model)
+    model, tokenizer = load_for_explain(folder), load_tokenizer(folder)
+    data = explain(model, tokenizer, args.text, args.pair, top_k=args.top_k,
+                   max_length=args.max_length)
+    out = write_page(data, args.out)
+    layers, heads = len(data["attentions"]), len(data["attentions"][0])
+    print(f"wrote {out} ({out.stat().st_size:,} bytes): {len(data['tokens'])} tokens, "
+          f"{layers} layers x {heads} heads, {data['kind']}")
+    return 0
