@@ -64,6 +64,12 @@ class BertConfig:
     label2id: dict | None = None
     problem_type: str | None = None
     classifier_dropout: float | None = None
+    # What BertForSequenceClassification classifies: "cls" = the pooled [CLS] vector (BERT's
+    # recipe), "mean" = the mean of the last hidden states over real tokens (how sentence-
+    # embedding checkpoints such as all-MiniLM-L6-v2 were trained). The name is ModernBERT's
+    # config key; transformers' BertForSequenceClassification keeps the key but ignores it
+    # (it always classifies the pooler output), so a "mean" checkpoint gives other logits there.
+    classifier_pooling: str = "cls"
     # Unknown keys from a config.json, written back out so nothing is lost in a round trip.
     extra: dict = field(default_factory=dict, repr=False)
 
@@ -101,6 +107,9 @@ class BertConfig:
             raise ConfigError(
                 f"{source}: key 'model_type' must be 'bert' or 'roberta', got {self.model_type!r}"
             )
+        if self.classifier_pooling not in ("cls", "mean"):
+            raise ConfigError(f"{source}: key 'classifier_pooling' must be 'cls' or 'mean', "
+                              f"got {self.classifier_pooling!r}")
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                      "intermediate_size", "max_position_embeddings", "type_vocab_size"):
             if getattr(self, name) < 1:
@@ -158,6 +167,8 @@ class BertConfig:
         for k in ("bos_token_id", "eos_token_id", "problem_type", "classifier_dropout"):
             if d[k] is None:
                 d.pop(k)
+        if d["classifier_pooling"] == "cls":  # the default: keep BERT's config.json unchanged
+            d.pop("classifier_pooling")
         return d
 
     @classmethod
@@ -188,8 +199,8 @@ class BertConfig:
 
 _OPTIONAL = {"bos_token_id", "eos_token_id", "id2label", "label2id", "problem_type",
              "classifier_dropout"}
-_TYPES = {"hidden_act": str, "model_type": str, "position_embedding_type": str,
-          "is_decoder": bool, "id2label": dict, "label2id": dict, "problem_type": str,
+_TYPES = {"hidden_act": str, "classifier_pooling": str, "model_type": str,
+          "position_embedding_type": str, "is_decoder": bool, "id2label": dict, "label2id": dict, "problem_type": str,
           "hidden_dropout_prob": float, "attention_probs_dropout_prob": float,
           "initializer_range": float, "layer_norm_eps": float, "classifier_dropout": float}
 

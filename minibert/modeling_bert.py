@@ -146,6 +146,15 @@ class BertModel(PreTrainedModel):
 # ---- task models ---------------------------------------------------------------------------
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: Tensor) -> torch.Tensor:
+    """(B, T, H) -> (B, H): the mean over real tokens (padding, mask 0, left out), as
+    sentence-transformers pools all-MiniLM-L6-v2 and its kin."""
+    if attention_mask is None:
+        return hidden.mean(1)
+    m = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
 def _head_dropout(config: BertConfig) -> nn.Dropout:
     p = config.classifier_dropout
     return nn.Dropout(config.hidden_dropout_prob if p is None else p)
@@ -240,7 +249,11 @@ class BertForSequenceClassification(PreTrainedModel):
                 output_hidden_states=False) -> SequenceClassifierOutput:
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
                         output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(out.pooler_output))  # (B, num_labels)
+        if self.config.classifier_pooling == "mean":
+            sentence = mean_pool(out.last_hidden_state, attention_mask)  # (B, H)
+        else:
+            sentence = out.pooler_output  # (B, H)
+        logits = self.classifier(self.dropout(sentence))  # (B, num_labels)
         loss = classification_loss(logits, labels, self.config) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                         attentions=out.attentions)

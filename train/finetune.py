@@ -43,6 +43,7 @@ class FinetuneConfig:
     batch_size: int = 32
     warmup: float = 0.0          # fraction of all steps spent warming up (0.1 = 10%)
     weight_decay: float = 0.01
+    layer_decay: float = 1.0     # < 1: layer-wise lr decay (train/optim.py)
     eps: float = 1e-8
     clip: float = 1.0
     max_length: int = 128        # truncation only; batches are padded to their own longest
@@ -153,7 +154,8 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
     lengths = [len(e) for e in train_enc]
     steps_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
-    optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps)
+    optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps,
+                                layer_decay=cfg.layer_decay)
     scheduler = linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
     result, best_mcc, best_state = FinetuneResult(), -math.inf, None
     start = time.perf_counter()

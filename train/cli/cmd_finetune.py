@@ -38,8 +38,8 @@ from train.finetune import (
 )
 
 RECIPES = {
-    "seed": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0},
-    "small": {"lr": 1e-4, "epochs": 5, "batch_size": 32, "warmup": 0.1},
+    "seed": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0, "layer_decay": 1.0},
+    "small": {"lr": 1e-4, "epochs": 5, "batch_size": 32, "warmup": 0.1, "layer_decay": 1.0},
 }
 COLA_LABELS = ["unacceptable", "acceptable"]
 
@@ -60,6 +60,10 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--warmup", type=float, help="fraction of steps spent warming up, e.g. 0.1")
+    p.add_argument("--pooling", choices=["cls", "mean"],
+                   help="classify the pooled [CLS] vector or the mean of the last hidden states")
+    p.add_argument("--layer-decay", type=float,
+                   help="layer-wise lr decay: layer i of L trains at lr * decay ** (L - i)")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--eps", type=float, default=1e-8)
     p.add_argument("--clip", type=float, default=1.0)
@@ -114,7 +118,7 @@ def load_task(args):
 def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str]:
     recipe = args.recipe if args.recipe != "auto" else ("small" if hidden_size < 768 else "seed")
     chosen = dict(RECIPES[recipe])
-    for key in ("epochs", "lr", "batch_size", "warmup"):
+    for key in ("epochs", "lr", "batch_size", "warmup", "layer_decay"):
         if getattr(args, key) is not None:
             chosen[key] = getattr(args, key)
     cfg = FinetuneConfig(weight_decay=args.weight_decay, eps=args.eps, clip=args.clip,
@@ -153,8 +157,9 @@ def run(args) -> int:
         # dropout and the new head's initial weights draw from torch's global generator, so
         # seed it from this run's explicit seed; nothing else here uses global randomness
         torch.manual_seed(seed)
+        pooling = {"classifier_pooling": args.pooling} if args.pooling else {}
         model = BertForSequenceClassification.from_pretrained(
-            model_dir, verbose=n == 0, num_labels=len(names),
+            model_dir, verbose=n == 0, num_labels=len(names), **pooling,
             id2label=dict(enumerate(names)), label2id={x: i for i, x in enumerate(names)})
         result = finetune(model, tokenizer, [encodings[i] for i in train_idx],
                           [labels[i] for i in train_idx], [encodings[i] for i in val_idx],
