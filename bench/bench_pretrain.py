@@ -94,7 +94,7 @@ def main() -> None:
         config = preset("kantaibert", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
                         is_decoder=args.objective == "causal", **overrides)
         torch.manual_seed(0)
-        ours = objectives.model_class(args.objective)(config).to(args.device)
+        ours = objectives.trained_class(args.objective)(config).to(args.device)
         hf_config = transformers.RobertaConfig(**{
             k: v for k, v in config.to_dict().items() if k not in ("model_type",)})
         hf_config._attn_implementation = "sdpa"

@@ -27,7 +27,7 @@ from minibert import (
 )
 from minibert.checkpoint import CheckpointError, load_into, read_state_dict
 from train.cli import main as cli_main
-from train.cli.cmd_params import build, count_parameters, load_config
+from train.cli.cmd_params import build, load_config
 
 TINY = {"vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
             "intermediate_size": 37, "max_position_embeddings": 40}
@@ -366,7 +366,7 @@ def test_pickle_with_code_is_refused(tmp_path):
 ])
 def test_parameter_counts(name, head, total, tensors):
     model = build(load_config(name), head)
-    assert count_parameters(model) == total
+    assert model.num_parameters() == total
     assert len(list(model.parameters())) == tensors
 
 

@@ -38,7 +38,7 @@ def tiny_config(objective: str, dropout: float = 0.0) -> BertConfig:
 
 def tiny_model(objective: str, dropout: float = 0.0, seed: int = 0):
     torch.manual_seed(seed)
-    return objectives.model_class(objective)(tiny_config(objective, dropout))
+    return objectives.trained_class(objective)(tiny_config(objective, dropout))
 
 
 def make_examples(objective: str, n: int, seed: int = 0) -> list[dict]:

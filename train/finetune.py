@@ -133,7 +133,10 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 
 
 def validate(model, tokenizer, encodings, labels, cfg: FinetuneConfig, device):
-    """(mean loss, accuracy, MCC) on a labelled set, model in eval mode."""
+    """(mean loss, accuracy, MCC) on a labelled set, model in eval mode; NaNs for an empty
+    set."""
+    if not encodings:
+        return math.nan, math.nan, math.nan
     logits = predict_logits(model, tokenizer, encodings, cfg.eval_batch_size, device,
                             cfg.precision)  # (N, K)
     target = torch.tensor(labels, dtype=torch.long)
@@ -149,56 +152,83 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
     validation MCC, which are also saved (model, tokenizer) to `save_dir` when given."""
     assert len(train_enc) == len(train_labels) > 0, "need labelled training examples"
     assert len(val_enc) == len(val_labels), "validation texts and labels differ in number"
-    model.to(device)
+    optimizer, scheduler = set_up(model, len(train_enc), cfg, device)
     rng = random.Random(cfg.seed)
     lengths = [len(e) for e in train_enc]
-    steps_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps,
-                                layer_decay=cfg.layer_decay)
-    scheduler = linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
-    result, best_mcc, best_state = FinetuneResult(), -math.inf, None
+    result, best_score, best_state = FinetuneResult(), -math.inf, None
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        t0, running = time.perf_counter(), 0.0
+        t0 = time.perf_counter()
         batches = bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, rng)
-        bar = _progress(batches, len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
-        for index in bar:
-            batch = collate(tokenizer, train_enc, train_labels, index, device)
-            with autocast(device, cfg.precision):
-                loss = model(**batch).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            result.batch_losses.append(loss.item())
-            running += result.batch_losses[-1]
-            if cfg.progress:
-                bar.set_postfix(loss=f"{running / (len(result.batch_losses) - (epoch - 1) * steps_per_epoch):.4f}")
-        train_time = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        if val_enc:
-            val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
-        else:
-            val_loss, val_acc, val_mcc = float("nan"), float("nan"), float("nan")
-        stats = EpochStats(epoch, running / len(batches), val_loss, val_acc, val_mcc, train_time,
-                           time.perf_counter() - t1)
+        losses = train_epoch(model, tokenizer, train_enc, train_labels, batches, optimizer,
+                             scheduler, cfg, device, desc=f"epoch {epoch}/{cfg.epochs}")
+        result.batch_losses += losses
+        train_time, t1 = time.perf_counter() - t0, time.perf_counter()
+        val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
+        stats = EpochStats(epoch, sum(losses) / len(losses), val_loss, val_acc, val_mcc,
+                           train_time, time.perf_counter() - t1)
+        log_epoch(stats, log)
         result.epochs.append(stats)
-        log(f"epoch {epoch}: train loss {stats.train_loss:.4f}  val loss {val_loss:.4f}  "
-            f"val acc {val_acc:.3f}  val MCC {val_mcc:.3f}  ({train_time:.0f}s)")
         # without a validation set the last epoch counts as best
         score = val_mcc if val_enc else float(epoch)
-        if score > best_mcc:
-            best_mcc, result.best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-            if save_dir is not None:
-                save_finetuned(model, tokenizer, save_dir)
+        if score > best_score:
+            best_score, result.best_epoch = score, epoch
+            best_state = keep_best(model, tokenizer, save_dir)
     model.load_state_dict(best_state)
     model.eval()
     result.total_time = time.perf_counter() - start
     return result
+
+
+def set_up(model, n_train: int, cfg: FinetuneConfig, device: torch.device):
+    """Move the model to the device; AdamW and the warmup-then-linear-decay schedule over
+    every step of every epoch."""
+    model.to(device)
+    total_steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
+    optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps,
+                                layer_decay=cfg.layer_decay)
+    return optimizer, linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
+
+
+def train_epoch(model, tokenizer, encodings: list, labels: list[int], batches: list[list[int]],
+                optimizer, scheduler, cfg: FinetuneConfig, device: torch.device,
+                desc: str) -> list[float]:
+    """One pass over `batches` (lists of example indices); the loss of every batch."""
+    model.train()
+    losses = []
+    bar = _progress(batches, len(batches), desc, cfg.progress)
+    for index in bar:
+        batch = collate(tokenizer, encodings, labels, index, device)
+        losses.append(train_step(model, batch, optimizer, scheduler, cfg))
+        if cfg.progress:
+            bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}")
+    return losses
+
+
+def train_step(model, batch: dict[str, torch.Tensor], optimizer, scheduler,
+               cfg: FinetuneConfig) -> float:
+    """Forward with labels (the model computes the loss), backward, clip, one step."""
+    with autocast(batch["input_ids"].device, cfg.precision):
+        loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+def log_epoch(stats: EpochStats, log=print) -> None:
+    log(f"epoch {stats.epoch}: train loss {stats.train_loss:.4f}  val loss {stats.val_loss:.4f}"
+        f"  val acc {stats.val_accuracy:.3f}  val MCC {stats.val_mcc:.3f}  "
+        f"({stats.train_time:.0f}s)")
+
+
+def keep_best(model, tokenizer, save_dir: str | Path | None) -> dict:
+    """A copy of the weights of the best epoch so far, also saved to `save_dir` if given."""
+    if save_dir is not None:
+        save_finetuned(model, tokenizer, save_dir)
+    return copy.deepcopy(model.state_dict())
 
 
 def save_finetuned(model, tokenizer, directory: str | Path, extra: dict | None = None) -> Path:

@@ -133,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer)
     config = build_config(args, tokenizer)
     torch.manual_seed(args.seed)  # the initial weights come from --seed too
-    model = objectives.model_class(args.objective)(config)
+    model = objectives.trained_class(args.objective)(config)
     examples = build_dataset(args, tokenizer)
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = model.num_parameters()
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 talks
     if main_process:
         print(f"{type(model).__name__}: {n_params:,} parameters; {len(examples):,} examples")

@@ -40,7 +40,8 @@ from collections.abc import Sequence
 
 import torch
 
-IGNORE_INDEX = -100
+from minibert.modeling_bert import IGNORE_INDEX  # the label of an unscored position (-100)
+
 MASK_FRACTION = 0.8  # of the selected positions: become the mask token
 RANDOM_FRACTION = 0.1  # of the selected positions: become a random non-special token
 
