@@ -197,9 +197,12 @@ def time_steps(n: int, block: int, seed: int) -> dict:
             times[name] += time.perf_counter() - t0
     per_step = {k: v / n for k, v in times.items()}
     steps_per_epoch = math.ceil(0.9 * len(texts) / 32)
-    return {"steps_timed": n, "seconds_per_step": per_step,
-            "projected_4_epoch_training_s": {k: 4 * steps_per_epoch * v for k, v in per_step.items()},
-            "step_ratio": per_step["hf"] / per_step["ours"]}
+    return {
+        "steps_timed": n,
+        "seconds_per_step": per_step,
+        "projected_4_epoch_training_s": {k: 4 * steps_per_epoch * v for k, v in per_step.items()},
+        "step_ratio": per_step["hf"] / per_step["ours"],
+    }
 
 
 def main() -> int:
@@ -237,10 +240,12 @@ def main() -> int:
     if len(results) == 2:
         ratio = results["hf_seed_recipe"]["seconds"] / results["ours"]["seconds"]
         results["speedup"] = ratio
-        print(f"end-to-end wall time: seed recipe under transformers "
-              f"{results['hf_seed_recipe']['seconds']:.0f}s / ours {results['ours']['seconds']:.0f}s"
-              f" = {ratio:.2f}x faster; MCC {results['hf_seed_recipe']['mcc']:.4f} -> "
-              f"{results['ours']['mcc']:.4f}")
+        print(
+            f"end-to-end wall time: seed recipe under transformers "
+            f"{results['hf_seed_recipe']['seconds']:.0f}s / ours {results['ours']['seconds']:.0f}s"
+            f" = {ratio:.2f}x faster; MCC {results['hf_seed_recipe']['mcc']:.4f} -> "
+            f"{results['ours']['mcc']:.4f}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -27,8 +27,17 @@ from train import objectives
 
 SIZES = {
     # name: (config overrides of the kantaibert preset, batch, seq)
-    "small": ({"vocab_size": 8000, "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
-                   "intermediate_size": 1024}, 16, 128),
+    "small": (
+        {
+            "vocab_size": 8000,
+            "hidden_size": 256,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "intermediate_size": 1024,
+        },
+        16,
+        128,
+    ),
     "kantaibert": ({}, 8, 128),
 }
 HF_CLASSES = {"roberta": "RobertaForMaskedLM", "causal": "RobertaForCausalLM"}

@@ -71,7 +71,9 @@ print(f"{len(documents)} documents")
 section("NSP pairs")
 examples = create_nsp_examples(documents, tok, max_seq_length=128, rng=random.Random(0))
 labels = Counter(e["next_sentence_label"] for e in examples)
-print(f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {labels[LABEL_IS_RANDOM]:,}")
+print(
+    f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {labels[LABEL_IS_RANDOM]:,}"
+)
 
 
 def show(e):
@@ -98,8 +100,10 @@ print("token types of one pair:", e["token_type_ids"][:12], "...", e["token_type
 # %%
 lengths = [len(e["input_ids"]) for e in examples]
 full = sum(n == 128 for n in lengths)
-print(f"length: mean {sum(lengths) / len(lengths):.1f}, full (128) {100 * full / len(lengths):.1f} %,"
-      f" shortest {min(lengths)}")
+print(
+    f"length: mean {sum(lengths) / len(lengths):.1f}, full (128) {100 * full / len(lengths):.1f} %,"
+    f" shortest {min(lengths)}"
+)
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for label, name in ((LABEL_IS_NEXT, "IsNext (0)"), (LABEL_IS_RANDOM, "IsRandom (1)")):
     ax.hist([len(e["input_ids"]) for e in examples if e["next_sentence_label"] == label],
@@ -130,7 +134,9 @@ torch.manual_seed(0)  # dropout inside the model
 model = BertForPreTraining(config)
 model.init_weights(torch.Generator().manual_seed(0))
 out = model(**batch)
-nsp_loss = torch.nn.functional.cross_entropy(out.seq_relationship_logits, batch["next_sentence_label"])
+nsp_loss = torch.nn.functional.cross_entropy(
+    out.seq_relationship_logits, batch["next_sentence_label"]
+)
 print(f"prediction_logits {tuple(out.prediction_logits.shape)}, seq_relationship_logits "
       f"{tuple(out.seq_relationship_logits.shape)}")
 print(f"untrained: total loss {out.loss.item():.3f} = MLM {out.loss.item() - nsp_loss.item():.3f}"

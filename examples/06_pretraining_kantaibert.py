@@ -56,7 +56,9 @@ section("tokenizer")
 trainer = BPETrainer(vocab_size=52_000, min_frequency=2, show_progress=False)
 tok = trainer.train([KANT])
 print(trainer.report)
-print("special tokens:", {t: tok.token_to_id(t) for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")})
+print(
+    "special tokens:", {t: tok.token_to_id(t) for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")}
+)
 
 # %% [markdown]
 # ## 2. The data: the book cut into blocks of 64 tokens
@@ -84,8 +86,18 @@ print("one block:", tok.decode(examples[10]["input_ids"])[:200], "...")
 
 # %%
 section("model")
-small = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512}
-tiny = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
+small = {
+    "hidden_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 512,
+}
+tiny = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+}
 sizes = tiny if QUICK else small
 config = preset("kantaibert", vocab_size=tok.vocab_size, max_position_embeddings=block + 2,
                 pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,

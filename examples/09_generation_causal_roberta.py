@@ -63,15 +63,27 @@ print("one example:", tok.encode(tweets[1]).tokens)
 
 # %%
 section("model")
-small = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512}
-tiny = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
+small = {
+    "hidden_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 512,
+}
+tiny = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+}
 config = preset("roberta-base", vocab_size=tok.vocab_size, max_position_embeddings=64 + 2,
                 pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
                 eos_token_id=tok.eos_token_id, **(tiny if QUICK else small))
 torch.manual_seed(0)  # dropout masks during training
 model = RobertaForCausalLM(config)
 model.init_weights(torch.Generator().manual_seed(0))
-print(f"RobertaForCausalLM: {model.num_parameters():,} parameters, is_decoder={model.config.is_decoder}")
+print(
+    f"RobertaForCausalLM: {model.num_parameters():,} parameters, is_decoder={model.config.is_decoder}"
+)
 with torch.no_grad():
     probs = model(torch.tensor([tok.encode("Forest fire near La Ronge").ids]),
                   output_attentions=True).attentions[0][0, 0]  # (T, T), layer 0 head 0

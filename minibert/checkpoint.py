@@ -68,7 +68,9 @@ def read_state_dict(model_dir: str | os.PathLike) -> tuple[dict[str, torch.Tenso
         return _read_safetensors(safe), safe
     if index.is_file():
         try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            shards = sorted(
+                set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+            )
         except (json.JSONDecodeError, KeyError, AttributeError) as e:
             raise CheckpointError(f"{index}: not a safetensors index ({e})") from None
         state: dict[str, torch.Tensor] = {}
@@ -123,7 +125,9 @@ class LoadReport:
                          f"{_short(self.newly_initialized)} - expected when you put a new head "
                          "on a pretrained encoder.")
         if self.mismatched:
-            parts = [f"{k} {tuple(a)} in file vs {tuple(b)} in model" for k, a, b in self.mismatched]
+            parts = [
+                f"{k} {tuple(a)} in file vs {tuple(b)} in model" for k, a, b in self.mismatched
+            ]
             lines.append("  Re-initialised because the shape differs: " + "; ".join(parts))
         if self.unused:
             lines.append(f"  Unused from the checkpoint: {_short(self.unused)} - weights of a "
@@ -234,8 +238,11 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
             if ignore_mismatched_sizes and not _is_encoder_key(key, prefix):
                 report.mismatched.append((key, tuple(src.shape), tuple(dst.shape)))
                 continue
-            hint = ("" if _is_encoder_key(key, prefix) else
-                    " (a head of another size: pass ignore_mismatched_sizes=True to re-initialise it)")
+            hint = (
+                ""
+                if _is_encoder_key(key, prefix)
+                else " (a head of another size: pass ignore_mismatched_sizes=True to re-initialise it)"
+            )
             raise CheckpointError(f"{source}: key '{ckpt_key}' has shape {tuple(src.shape)} but "
                                   f"the model expects {tuple(dst.shape)}{hint}")
         dst.copy_(src.to(dst.dtype))

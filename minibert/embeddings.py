@@ -59,7 +59,9 @@ class Embeddings(nn.Module):
                       position_ids: torch.Tensor | None) -> None:
         """Fail with a message a learner can act on, instead of torch's 'index out of range'."""
         if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}")
+            raise ValueError(
+                f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}"
+            )
         T, V = input_ids.size(1), self.config.vocab_size
         if int(input_ids.min()) < 0 or int(input_ids.max()) >= V:
             raise ValueError(f"input_ids must lie in [0, {V}) (vocab_size), got values in "
@@ -70,10 +72,14 @@ class Embeddings(nn.Module):
         if position_ids is None and T > limit and (
                 not self.roberta_positions
                 or int(input_ids.ne(self.padding_idx).sum(1).max()) > limit):
-            raise ValueError(f"sequence length {T} is longer than this model allows "
-                                 f"({limit} tokens: max_position_embeddings={P}); truncate the input")
+            raise ValueError(
+                f"sequence length {T} is longer than this model allows "
+                f"({limit} tokens: max_position_embeddings={P}); truncate the input"
+            )
         if position_ids is not None and int(position_ids.max()) >= P:
-            raise ValueError(f"position id {int(position_ids.max())} >= max_position_embeddings={P}")
+            raise ValueError(
+                f"position id {int(position_ids.max())} >= max_position_embeddings={P}"
+            )
         if token_type_ids is not None:
             if token_type_ids.shape != input_ids.shape:
                 raise ValueError(f"token_type_ids shape {tuple(token_type_ids.shape)} != "

@@ -234,8 +234,9 @@ class BertForNextSentencePrediction(PreTrainedModel):
         logits = self.cls(out.pooler_output)  # (B, 2)
         target = labels if labels is not None else next_sentence_label
         loss = F.cross_entropy(logits.view(-1, 2), target.view(-1)) if target is not None else None
-        return NextSentencePredictorOutput(loss=loss, logits=logits,
-                                           hidden_states=out.hidden_states, attentions=out.attentions)
+        return NextSentencePredictorOutput(
+            loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions
+        )
 
 
 class BertForSequenceClassification(PreTrainedModel):

@@ -51,7 +51,14 @@ def test_to_and_from_byte_chars():
 
 def test_pre_tokenize_known_answers():
     assert pre_tokenize("Hello world's  end\n") == ["Hello", " world", "'s", " ", " end", "\n"]
-    assert pre_tokenize("I'M DON'T") == ["I", "'", "M", " DON", "'", "T"]  # contractions are lower-case only
+    assert pre_tokenize("I'M DON'T") == [
+        "I",
+        "'",
+        "M",
+        " DON",
+        "'",
+        "T",
+    ]  # contractions are lower-case only
     assert pre_tokenize("abc123 4.5!!") == ["abc", "123", " 4", ".", "5", "!!"]
     assert pre_tokenize("a   \n\n b") == ["a", "   \n\n", " b"]  # the last space goes with "b"
     assert pre_tokenize("a   b") == ["a", "  ", " b"]
@@ -85,7 +92,9 @@ def tiny_files(tmp_path):
     for left, right in merges:
         vocab[left + right] = len(vocab)
     (tmp_path / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (tmp_path / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+    (tmp_path / "merges.txt").write_text(
+        "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges)
+    )
     return tmp_path
 
 
@@ -102,8 +111,9 @@ def test_tiny_tokenizer_known_answer(tiny_files):
     assert tok.decode(enc.ids, skip_special_tokens=True) == "a low!"
     pair = tok.encode("a", "b")
     assert pair.tokens == ["<s>", "a", "</s>", "</s>", "b", "</s>"] and pair.type_ids == [0] * 6
-    gpt2_style = ByteLevelBPETokenizer.from_files(tiny_files / "vocab.json", tiny_files / "merges.txt",
-                                                  post_processor=None)
+    gpt2_style = ByteLevelBPETokenizer.from_files(
+        tiny_files / "vocab.json", tiny_files / "merges.txt", post_processor=None
+    )
     assert gpt2_style.encode("a", "b").type_ids == [0, 1]
 
 
@@ -115,7 +125,9 @@ def test_add_prefix_space(tiny_files):
 
 
 def test_save_round_trip(tiny_files, tmp_path):
-    tok = ByteLevelBPETokenizer.from_pretrained(tiny_files, add_prefix_space=True, model_max_length=64)
+    tok = ByteLevelBPETokenizer.from_pretrained(
+        tiny_files, add_prefix_space=True, model_max_length=64
+    )
     out = tok.save(tmp_path / "out")
     config = json.loads((out / "tokenizer_config.json").read_text())
     assert config["tokenizer_class"] == "RobertaTokenizer" and config["mask_token"] == "<mask>"
@@ -136,7 +148,9 @@ def test_decode_rejects_unknown_id(tiny_files):
 
 @pytest.fixture(scope="module")
 def gpt2(data):
-    return ByteLevelBPETokenizer.from_files(data / "gpt2_bpe" / "encoder.json", data / "gpt2_bpe" / "vocab.bpe")
+    return ByteLevelBPETokenizer.from_files(
+        data / "gpt2_bpe" / "encoder.json", data / "gpt2_bpe" / "vocab.bpe"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,13 +197,17 @@ def test_malformed_merge_line_is_named(tmp_path):
         load_merges_txt(path)
     with pytest.raises(BPEFileError, match=r"x:2: expected two tokens"):
         parse_merges(["#version: 0.2", "abc", ""], source="x")
-    assert parse_merges(["#version: 0.2", "a b", "", ""]) == [("a", "b")]  # trailing blank lines are fine
+    assert parse_merges(["#version: 0.2", "a b", "", ""]) == [
+        ("a", "b")
+    ]  # trailing blank lines are fine
 
 
 def test_merge_with_parts_not_in_vocab_is_reported(tiny_files):
     vocab = load_vocab_json(tiny_files / "vocab.json")
     (tiny_files / "merges.txt").write_text("#version: 0.2\nĠ l\nĠl zz\n")
-    with pytest.raises(BPEFileError, match=r"merges.txt:3: merge 'Ġl' 'zz': part 'zz' is not in the vocabulary"):
+    with pytest.raises(
+        BPEFileError, match=r"merges.txt:3: merge 'Ġl' 'zz': part 'zz' is not in the vocabulary"
+    ):
         ByteLevelBPETokenizer.from_files(tiny_files / "vocab.json", tiny_files / "merges.txt")
     with pytest.raises(BPEFileError, match="result 'ab' is not in the vocabulary"):
         ByteLevelBPETokenizer(vocab, [("a", "b")])

@@ -79,13 +79,17 @@ def _tweets(data):
 
 
 def _kant_paragraphs(data):
-    text = (data / "kant" / "kant.txt").read_text(encoding="utf-8")  # keeps the BOM: a hard case too
+    text = (data / "kant" / "kant.txt").read_text(
+        encoding="utf-8"
+    )  # keeps the BOM: a hard case too
     return [p for p in text.split("\n\n") if p]
 
 
 def _assert_same_ids(ours, hf, texts, what):
     expected = hf(texts, add_special_tokens=False)["input_ids"]
-    bad = [(t, e) for t, e in zip(texts, expected) if ours.encode(t, add_special_tokens=False).ids != e]
+    bad = [
+        (t, e) for t, e in zip(texts, expected) if ours.encode(t, add_special_tokens=False).ids != e
+    ]
     assert not bad, f"{what}: {len(bad)} of {len(texts)} differ, first: {bad[0][0]!r}"
 
 
@@ -153,8 +157,12 @@ def roberta_dir(tmp_path_factory, gpt2_files):
 
 def _hf_roberta(transformers, hf_tokenizers, directory, add_prefix_space=False):
     mask = hf_tokenizers.AddedToken("<mask>", lstrip=True, rstrip=False)
-    return transformers.RobertaTokenizerFast(str(directory / "vocab.json"), str(directory / "merges.txt"),
-                                             add_prefix_space=add_prefix_space, mask_token=mask)
+    return transformers.RobertaTokenizerFast(
+        str(directory / "vocab.json"),
+        str(directory / "merges.txt"),
+        add_prefix_space=add_prefix_space,
+        mask_token=mask,
+    )
 
 
 ROBERTA_CASES = [
@@ -172,8 +180,12 @@ ROBERTA_CASES = [
 @pytest.mark.parametrize("add_prefix_space", [False, True])
 def test_roberta_post_processing(transformers, hf_tokenizers, roberta_dir, add_prefix_space):
     hf = _hf_roberta(transformers, hf_tokenizers, roberta_dir, add_prefix_space)
-    ours = ByteLevelBPETokenizer.from_files(roberta_dir / "vocab.json", roberta_dir / "merges.txt",
-                                            add_prefix_space=add_prefix_space, post_processor="roberta")
+    ours = ByteLevelBPETokenizer.from_files(
+        roberta_dir / "vocab.json",
+        roberta_dir / "merges.txt",
+        add_prefix_space=add_prefix_space,
+        post_processor="roberta",
+    )
     assert ours.mask_token_id == hf.mask_token_id and ours.pad_token_id == hf.pad_token_id == 1
     for text, pair in ROBERTA_CASES:
         ref = hf(text, pair, return_offsets_mapping=True, return_special_tokens_mask=True)
@@ -184,7 +196,9 @@ def test_roberta_post_processing(transformers, hf_tokenizers, roberta_dir, add_p
         assert enc.special_tokens_mask == ref["special_tokens_mask"], (text, pair)
         assert enc.offsets == [tuple(o) for o in ref["offset_mapping"]], (text, pair)
         assert enc.word_ids == ref.word_ids(), (text, pair)
-        assert ours.decode(enc.ids, skip_special_tokens=True) == hf.decode(ref["input_ids"], skip_special_tokens=True)
+        assert ours.decode(enc.ids, skip_special_tokens=True) == hf.decode(
+            ref["input_ids"], skip_special_tokens=True
+        )
         assert ours.decode(enc.ids) == hf.decode(ref["input_ids"])  # "<s>... is<mask>.</s>"
 
 
@@ -251,11 +265,15 @@ def test_pre_tokenizer_agrees_on_every_assigned_code_point(hf_tokenizers):
     for k in range(0, len(assigned), 4000):
         text = "".join(f"a{chr(c)}1 {chr(c)}" for c in assigned[k:k + 4000])
         ours = [to_byte_chars(w) for w in pre_tokenize(text)]
-        assert ours == [w for w, _ in hf.pre_tokenize_str(text)], f"code points from {assigned[k]:#x}"
+        assert ours == [w for w, _ in hf.pre_tokenize_str(text)], (
+            f"code points from {assigned[k]:#x}"
+        )
 
 
 @pytest.mark.parametrize("which", ["roberta", "gpt2"])
-def test_loads_hf_tokenizer_json(transformers, hf_tokenizers, roberta_dir, hf_gpt2, tmp_path, data, which):
+def test_loads_hf_tokenizer_json(
+    transformers, hf_tokenizers, roberta_dir, hf_gpt2, tmp_path, data, which
+):
     """transformers 5 `save_pretrained` writes only tokenizer.json; we read it too."""
     hf = _hf_roberta(transformers, hf_tokenizers, roberta_dir) if which == "roberta" else hf_gpt2
     hf.save_pretrained(str(tmp_path))

@@ -40,7 +40,13 @@ def test_special_tokens_first_and_vocab_size_respected():
     assert [tok.token_to_id(t) for t in SPECIALS] == [0, 1, 2, 3, 4]
     assert tok.vocab_size == 5 + 256 + 3 and len(tok.merges) == 3
     assert tok.id_to_token(5) == "!"  # the byte alphabet follows, in code-point order
-    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, tok.mask_token_id) == (0, 1, 2, 3, 4)
+    assert (
+        tok.bos_token_id,
+        tok.pad_token_id,
+        tok.eos_token_id,
+        tok.unk_token_id,
+        tok.mask_token_id,
+    ) == (0, 1, 2, 3, 4)
 
 
 def test_every_merge_part_is_in_the_vocab(data):
@@ -51,7 +57,9 @@ def test_every_merge_part_is_in_the_vocab(data):
 
 
 def test_deterministic_and_independent_of_input_order(data):
-    lines = (data / "cola" / "in_domain_dev.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = (
+        (data / "cola" / "in_domain_dev.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    )
     shuffled = lines[:]
     random.Random(0).shuffle(shuffled)
     _, a = _train(lines, vocab_size=1500)
@@ -67,7 +75,9 @@ words = st.text(alphabet="abcé ", min_size=1, max_size=8)
 @given(counts=st.dictionaries(words, st.integers(1, 5), min_size=1, max_size=25),
        extra=st.integers(0, 40), min_frequency=st.integers(1, 3))
 def test_fast_and_reference_trainers_agree(counts, extra, min_frequency):
-    trainer = BPETrainer(256 + 2 + extra, min_frequency, special_tokens=["<s>", "</s>"], show_progress=False)
+    trainer = BPETrainer(
+        256 + 2 + extra, min_frequency, special_tokens=["<s>", "</s>"], show_progress=False
+    )
     fast_vocab, fast_merges = trainer.train_from_counts(counts)
     ref_vocab, ref_merges = train_reference(counts, 256 + 2 + extra, min_frequency, ["<s>", "</s>"])
     assert fast_merges == dedupe_merges(ref_merges)

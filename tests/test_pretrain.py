@@ -93,7 +93,9 @@ def test_one_batch_overfits(objective):
     assert result.steps == 60
     floor = irreducible_loss(objective, examples)
     assert result.losses[0] > 1.0 + floor, result.losses[:3]
-    assert result.losses[-1] < floor + 0.05, f"{objective}: loss {result.losses[-1]:.4f}, floor {floor:.4f}"
+    assert result.losses[-1] < floor + 0.05, (
+        f"{objective}: loss {result.losses[-1]:.4f}, floor {floor:.4f}"
+    )
 
 
 @pytest.mark.parametrize("objective", ["bert", "roberta", "causal"])

@@ -64,7 +64,19 @@ def test_pair_layout(tiny):
 def test_basic_tokenizer_settings():
     text = " \tHeLLo!how  \n Are yoU?  HäLLo ah\u535a\u63a8zz"
     words = lambda b: [w[0] for w in b.split(text)]
-    assert words(BasicTokenizer()) == ["hello", "!", "how", "are", "you", "?", "hallo", "ah", "\u535a", "\u63a8", "zz"]
+    assert words(BasicTokenizer()) == [
+        "hello",
+        "!",
+        "how",
+        "are",
+        "you",
+        "?",
+        "hallo",
+        "ah",
+        "\u535a",
+        "\u63a8",
+        "zz",
+    ]
     assert words(BasicTokenizer(lowercase=False))[:6] == ["HeLLo", "!", "how", "Are", "yoU", "?"]
     assert words(BasicTokenizer(lowercase=False))[6] == "HäLLo"
     assert words(BasicTokenizer(strip_accents=False))[6] == "hällo"
@@ -74,7 +86,14 @@ def test_basic_tokenizer_settings():
 
 def test_special_tokens_never_split(tiny):
     enc = tiny.encode("hello[MASK]a [mask]", add_special_tokens=False)
-    assert enc.tokens == ["hello", "[MASK]", "a", "[UNK]", "[UNK]", "[UNK]"]  # [mask] is not special
+    assert enc.tokens == [
+        "hello",
+        "[MASK]",
+        "a",
+        "[UNK]",
+        "[UNK]",
+        "[UNK]",
+    ]  # [mask] is not special
     assert enc.offsets[1] == (5, 11) and enc.word_ids == [0, 1, 2, 3, 4, 5]
 
 
@@ -98,18 +117,39 @@ def test_truncation_padding_tensors(tiny):
 
 
 def test_vocab_lookups_and_decode(tiny):
-    assert tiny.vocab_size == len(TINY) and tiny.token_to_id("##aff") == 6 and tiny.id_to_token(6) == "##aff"
+    assert (
+        tiny.vocab_size == len(TINY)
+        and tiny.token_to_id("##aff") == 6
+        and tiny.id_to_token(6) == "##aff"
+    )
     assert tiny.token_to_id("nope") is None and tiny.id_to_token(999) is None
-    assert (tiny.pad_token_id, tiny.unk_token_id, tiny.cls_token_id, tiny.sep_token_id, tiny.mask_token_id) == (0, 1, 2, 3, 4)
-    assert (tiny.bos_token_id, tiny.eos_token_id) == (2, 3) and sorted(tiny.all_special_ids) == [0, 1, 2, 3, 4]
+    assert (
+        tiny.pad_token_id,
+        tiny.unk_token_id,
+        tiny.cls_token_id,
+        tiny.sep_token_id,
+        tiny.mask_token_id,
+    ) == (0, 1, 2, 3, 4)
+    assert (tiny.bos_token_id, tiny.eos_token_id) == (2, 3) and sorted(tiny.all_special_ids) == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
     ids = tiny.encode("unaffable , running!").ids
     assert tiny.decode(ids) == "[CLS] unaffable, running! [SEP]"
     assert tiny.decode(ids, skip_special_tokens=True) == "unaffable, running!"
-    assert tiny.decode(torch.tensor(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False) == "unaffable , running !"
+    assert (
+        tiny.decode(torch.tensor(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        == "unaffable , running !"
+    )
 
 
 def test_save_and_reload(tiny, tmp_path):
-    tok = WordPieceTokenizer(tiny.get_vocab(), lowercase=False, strip_accents=True, model_max_length=64)
+    tok = WordPieceTokenizer(
+        tiny.get_vocab(), lowercase=False, strip_accents=True, model_max_length=64
+    )
     tok.save(tmp_path / "t")
     back = WordPieceTokenizer.from_pretrained(tmp_path / "t")
     assert back.get_vocab() == tok.get_vocab()
@@ -120,9 +160,32 @@ def test_save_and_reload(tiny, tmp_path):
 # --- fast path equals the reference ----------------------------------------------------------
 
 TEXTS = st.lists(
-    st.one_of(st.text(max_size=12), st.sampled_from(
-        ["[MASK]", "[SEP]", "unaffable", "Café", "ÀÉÎ", " ", "\t", "中文", "한국", "\x00", "\u200b", "##",
-         "İ", "ﬁ", "e\u0301", "!?", "x" * 101, "don't", "😀\u200d"])),
+    st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(
+            [
+                "[MASK]",
+                "[SEP]",
+                "unaffable",
+                "Café",
+                "ÀÉÎ",
+                " ",
+                "\t",
+                "中文",
+                "한국",
+                "\x00",
+                "\u200b",
+                "##",
+                "İ",
+                "ﬁ",
+                "e\u0301",
+                "!?",
+                "x" * 101,
+                "don't",
+                "😀\u200d",
+            ]
+        ),
+    ),
     max_size=8,
 ).map("".join)
 
@@ -145,10 +208,33 @@ def test_caches_stay_bounded(tiny):
         assert len(small._cache) <= 3 and len(small._chunk_cache) <= 3
 
 
-ASCII = st.lists(st.one_of(st.text(st.characters(max_codepoint=127), max_size=10), st.sampled_from(
-    ["The", "dog's", "#earthquake", "http://t.co/x", "  ", "\t\n", "[MASK]", "a[SEP]", "\x0b", "x" * 101,
-     "\u200b", "\u3000", "\x85", "\x1c", "\xa0", "café", "中a"]
-)), max_size=10).map("".join)
+ASCII = st.lists(
+    st.one_of(
+        st.text(st.characters(max_codepoint=127), max_size=10),
+        st.sampled_from(
+            [
+                "The",
+                "dog's",
+                "#earthquake",
+                "http://t.co/x",
+                "  ",
+                "\t\n",
+                "[MASK]",
+                "a[SEP]",
+                "\x0b",
+                "x" * 101,
+                "\u200b",
+                "\u3000",
+                "\x85",
+                "\x1c",
+                "\xa0",
+                "café",
+                "中a",
+            ]
+        ),
+    ),
+    max_size=10,
+).map("".join)
 
 
 @settings(max_examples=150, deadline=None)
@@ -234,7 +320,9 @@ def write(tmp_path, lines, name="vocab.txt"):
 
 def test_missing_specials_named(tmp_path):
     path = write(tmp_path, ["[PAD]", "[UNK]", "hello"])
-    with pytest.raises(VocabError, match=r"missing special tokens \['\[SEP\]', '\[CLS\]', '\[MASK\]'\]") as e:
+    with pytest.raises(
+        VocabError, match=r"missing special tokens \['\[SEP\]', '\[CLS\]', '\[MASK\]'\]"
+    ) as e:
         WordPieceTokenizer.from_file(path)
     assert str(path) in str(e.value)
 

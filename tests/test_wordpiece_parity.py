@@ -21,17 +21,39 @@ from tokenizer import WordPieceTokenizer
 pytestmark = pytest.mark.parity
 
 HARD_CASES = [
-    "", " ", "\t\n\r  ", "\u3000\u00a0\u2028\u2029",
-    "Café naïve résumé Ångström façade", "cafe\u0301 e\u0301\u0301 \u0301abc",
-    "İstanbul ΟΔΟΣ Straße ẞ ΐ ǅ", "ﬁne ligature Ⅻ ① ²³ ½", "\u00ad soft hyphen",
-    "中文字符测试，你好！", "日本語のテキストとカタカナ", "한국어 텍스트 안녕하세요", "𠀀𪜀 extension B",
-    "مرحبا بالعالم", "שלום עולם", "Привет, мир!",
-    "👨\u200d👩\u200d👧\u200d👦 family 🥲 😀 \U0001F9D1\u200D\U0001F4BB 🫠 \U0001FAE8",
-    "a\x00b\x01c\x7fd\ufffde\u200bf", "a\u0085b\x0bc\x0cd\x1ce\x1ff", "\ue000 private \U000E0041 tag \u0378 unassigned",
-    "x" * 101, "y" * 100, "z" * 200 + " after", "supercalifragilisticexpialidocious" * 3,
-    "Hello [MASK] world", "[MASK][MASK]x[SEP]", "[mask] [UNK] [CLS]abc", "[MASK", "a[PAD]b",
-    "don't stop_me-now $5+3=8 ~tilde `q` ^ | < > @#%&*", "«quotes» „low“ ‘single’ — dash … ellipsis",
-    "naïve\tCafé\n\nnext para", "unaffable unbelievable antidisestablishmentarianism",
+    "",
+    " ",
+    "\t\n\r  ",
+    "\u3000\u00a0\u2028\u2029",
+    "Café naïve résumé Ångström façade",
+    "cafe\u0301 e\u0301\u0301 \u0301abc",
+    "İstanbul ΟΔΟΣ Straße ẞ ΐ ǅ",
+    "ﬁne ligature Ⅻ ① ²³ ½",
+    "\u00ad soft hyphen",
+    "中文字符测试，你好！",
+    "日本語のテキストとカタカナ",
+    "한국어 텍스트 안녕하세요",
+    "𠀀𪜀 extension B",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "Привет, мир!",
+    "👨\u200d👩\u200d👧\u200d👦 family 🥲 😀 \U0001f9d1\u200d\U0001f4bb 🫠 \U0001fae8",
+    "a\x00b\x01c\x7fd\ufffde\u200bf",
+    "a\u0085b\x0bc\x0cd\x1ce\x1ff",
+    "\ue000 private \U000e0041 tag \u0378 unassigned",
+    "x" * 101,
+    "y" * 100,
+    "z" * 200 + " after",
+    "supercalifragilisticexpialidocious" * 3,
+    "Hello [MASK] world",
+    "[MASK][MASK]x[SEP]",
+    "[mask] [UNK] [CLS]abc",
+    "[MASK",
+    "a[PAD]b",
+    "don't stop_me-now $5+3=8 ~tilde `q` ^ | < > @#%&*",
+    "«quotes» „low“ ‘single’ — dash … ellipsis",
+    "naïve\tCafé\n\nnext para",
+    "unaffable unbelievable antidisestablishmentarianism",
 ]
 
 
@@ -75,7 +97,10 @@ def assert_same(hf_batch, encodings, texts, check_alignment=True):
     for i, (text, enc) in enumerate(zip(texts, encodings)):
         if hf_batch["input_ids"][i] != enc.ids:
             bad.append((text, "ids"))
-        elif hf_batch["token_type_ids"][i] != enc.type_ids or hf_batch["attention_mask"][i] != enc.attention_mask:
+        elif (
+            hf_batch["token_type_ids"][i] != enc.type_ids
+            or hf_batch["attention_mask"][i] != enc.attention_mask
+        ):
             bad.append((text, "type ids / attention mask"))
         elif check_alignment and [tuple(o) for o in hf_batch["offset_mapping"][i]] != enc.offsets:
             bad.append((text, "offsets"))
@@ -98,9 +123,13 @@ def test_every_corpus_text_single(hf, ours, corpus):
 @pytest.mark.parametrize("strip_accents", [None, False, True])
 @pytest.mark.parametrize("lowercase", [True, False])
 def test_hard_cases_every_setting(transformers, vocab_txt, lowercase, strip_accents):
-    hf = transformers.BertTokenizer(str(vocab_txt), do_lower_case=lowercase, strip_accents=strip_accents)
+    hf = transformers.BertTokenizer(
+        str(vocab_txt), do_lower_case=lowercase, strip_accents=strip_accents
+    )
     ours = WordPieceTokenizer.from_file(vocab_txt, lowercase=lowercase, strip_accents=strip_accents)
-    assert_same(hf(HARD_CASES, return_offsets_mapping=True), ours.encode_batch(HARD_CASES), HARD_CASES)
+    assert_same(
+        hf(HARD_CASES, return_offsets_mapping=True), ours.encode_batch(HARD_CASES), HARD_CASES
+    )
 
 
 def test_pairs(hf, ours, corpus):
@@ -143,7 +172,9 @@ def test_truncation_one_side(hf, ours, corpus, strategy):
 
 def test_padding_and_masks(hf, ours, corpus):
     texts = corpus[:50]
-    expected = hf(texts, padding="max_length", truncation=True, max_length=20, return_special_tokens_mask=True)
+    expected = hf(
+        texts, padding="max_length", truncation=True, max_length=20, return_special_tokens_mask=True
+    )
     got = ours.encode_batch(texts, padding="max_length", truncation=True, max_length=20)
     assert [e.ids for e in got] == expected["input_ids"]
     assert [e.attention_mask for e in got] == expected["attention_mask"]
@@ -156,10 +187,16 @@ def test_padding_and_masks(hf, ours, corpus):
 
 def test_to_tensors(hf, ours, corpus):
     firsts, seconds = corpus[:40], corpus[40:80]
-    cases = [(hf(firsts, padding=True, return_tensors="pt", return_special_tokens_mask=True),
-              ours.to_tensors(ours.encode_batch(firsts))),
-             (hf(firsts, seconds, padding=True, return_tensors="pt", return_special_tokens_mask=True),
-              ours.to_tensors(ours.encode_batch(list(zip(firsts, seconds)))))]
+    cases = [
+        (
+            hf(firsts, padding=True, return_tensors="pt", return_special_tokens_mask=True),
+            ours.to_tensors(ours.encode_batch(firsts)),
+        ),
+        (
+            hf(firsts, seconds, padding=True, return_tensors="pt", return_special_tokens_mask=True),
+            ours.to_tensors(ours.encode_batch(list(zip(firsts, seconds)))),
+        ),
+    ]
     for expected, got in cases:
         for key in ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask"):
             assert got[key].dtype == expected[key].dtype and got[key].equal(expected[key]), key
@@ -175,7 +212,9 @@ def test_decode(hf, ours, corpus):
     for text in corpus[:2000:7] + HARD_CASES:
         ids = hf(text)["input_ids"]
         assert ours.decode(ids) == hf.decode(ids), text
-        assert ours.decode(ids, skip_special_tokens=True) == hf.decode(ids, skip_special_tokens=True), text
+        assert ours.decode(ids, skip_special_tokens=True) == hf.decode(
+            ids, skip_special_tokens=True
+        ), text
 
 
 def test_special_ids_and_vocab(hf, ours):

@@ -42,7 +42,9 @@ def test_merge_order_and_tie_break():
 
 def test_deterministic(kant_lines):
     def make():
-        return WordPieceTrainer(vocab_size=600, min_frequency=2).train_from_iterator(kant_lines[:800])
+        return WordPieceTrainer(vocab_size=600, min_frequency=2).train_from_iterator(
+            kant_lines[:800]
+        )
 
     assert make().get_vocab() == make().get_vocab()
 
@@ -51,7 +53,13 @@ def test_special_ids_and_report(kant_lines):
     trainer = WordPieceTrainer(vocab_size=500, limit_alphabet=30)
     tok = trainer.train_from_iterator(kant_lines[:500])
     assert [tok.token_to_id(t) for t in SPECIALS] == [0, 1, 2, 3, 4]
-    assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == (0, 1, 2, 3, 4)
+    assert (
+        tok.pad_token_id,
+        tok.unk_token_id,
+        tok.cls_token_id,
+        tok.sep_token_id,
+        tok.mask_token_id,
+    ) == (0, 1, 2, 3, 4)
     r = trainer.report
     assert r.vocab_size == tok.vocab_size == 500 and r.alphabet_size == 30
     assert r.dropped_chars and all(c not in tok.get_vocab() for c in r.dropped_chars)
@@ -60,7 +68,9 @@ def test_special_ids_and_report(kant_lines):
 
 
 def test_min_frequency_stops_merging():
-    tok = WordPieceTrainer(vocab_size=1000, min_frequency=3).train_from_iterator(["abc abc abc xy xy"])
+    tok = WordPieceTrainer(vocab_size=1000, min_frequency=3).train_from_iterator(
+        ["abc abc abc xy xy"]
+    )
     v = tok.get_vocab()
     assert "abc" in v and "xy" not in v  # xy occurs twice only
 
@@ -92,8 +102,12 @@ def hf_train(hf_tokenizers, lines, vocab_size, min_frequency=2):
     tok = hf_tokenizers.Tokenizer(hf_tokenizers.models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = hf_tokenizers.normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = hf_tokenizers.pre_tokenizers.BertPreTokenizer()
-    trainer = hf_tokenizers.trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                                      special_tokens=SPECIALS, show_progress=False)
+    trainer = hf_tokenizers.trainers.WordPieceTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=SPECIALS,
+        show_progress=False,
+    )
     tok.train_from_iterator(lines, trainer)
     return tok
 
@@ -106,7 +120,9 @@ def test_same_vocabulary_as_tokenizers_on_a_slice(hf_tokenizers, kant_lines):
     a, b = set(ours.get_vocab()), set(theirs.get_vocab())
     assert len(a) == len(b) == 1500
     assert len(a & b) >= 0.99 * len(b), sorted(a ^ b)
-    assert {t: theirs.token_to_id(t) for t in SPECIALS} == {t: ours.token_to_id(t) for t in SPECIALS}
+    assert {t: theirs.token_to_id(t) for t in SPECIALS} == {
+        t: ours.token_to_id(t) for t in SPECIALS
+    }
 
 
 @pytest.mark.parity

@@ -80,7 +80,9 @@ def _truncation_strategy(truncation) -> str | None:
     if truncation is True:
         return "longest_first"
     if truncation not in TRUNCATION_STRATEGIES:
-        raise ValueError(f"truncation={truncation!r}; expected True, False or one of {TRUNCATION_STRATEGIES}")
+        raise ValueError(
+            f"truncation={truncation!r}; expected True, False or one of {TRUNCATION_STRATEGIES}"
+        )
     return truncation
 
 
@@ -90,7 +92,9 @@ def _padding_strategy(padding) -> str | None:
     if padding is True:
         return "longest"
     if padding not in PADDING_STRATEGIES:
-        raise ValueError(f"padding={padding!r}; expected True, False or one of {PADDING_STRATEGIES}")
+        raise ValueError(
+            f"padding={padding!r}; expected True, False or one of {PADDING_STRATEGIES}"
+        )
     return padding
 
 
@@ -99,7 +103,9 @@ def _cut(pieces: Pieces, n: int) -> Pieces:
     return tuple(part[:n] for part in pieces)
 
 
-def truncate_pair(a: Pieces, b: Pieces | None, budget: int, strategy: str) -> tuple[Pieces, Pieces | None]:
+def truncate_pair(
+    a: Pieces, b: Pieces | None, budget: int, strategy: str
+) -> tuple[Pieces, Pieces | None]:
     """Cut A (and B) so that together they hold at most `budget` pieces, as HF `tokenizers` does.
 
     `budget` is max_length minus the special tokens already reserved for post-processing.
@@ -141,14 +147,21 @@ def truncate_pair(a: Pieces, b: Pieces | None, budget: int, strategy: str) -> tu
 class Tokenizer:
     """Base class: vocabulary look-ups, special tokens, truncation, post-processing, padding."""
 
-    def __init__(self, vocab: dict[str, int], special_tokens: dict[str, str], model_max_length: int | None = None):
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        special_tokens: dict[str, str],
+        model_max_length: int | None = None,
+    ):
         self._vocab = dict(vocab)
         self._inv = {i: t for t, i in self._vocab.items()}
         assert len(self._inv) == len(self._vocab), "vocab maps two tokens to the same id"
         roles = {"pad", "unk", "cls", "sep", "mask"}
         unknown_roles = set(special_tokens) - roles
         if unknown_roles:
-            raise ValueError(f"unknown special-token roles {sorted(unknown_roles)}; expected some of {sorted(roles)}")
+            raise ValueError(
+                f"unknown special-token roles {sorted(unknown_roles)}; expected some of {sorted(roles)}"
+            )
         missing = [t for t in special_tokens.values() if t not in self._vocab]
         if missing:
             raise ValueError(f"special tokens {missing} are not in the vocabulary")
@@ -279,14 +292,18 @@ class Tokenizer:
     def _encode_one(self, text: str, pair: str | None, add_special_tokens: bool,
                     max_length: int | None, strategy: str | None) -> Encoding:
         if not isinstance(text, str) or (pair is not None and not isinstance(pair, str)):
-            raise TypeError(f"encode expects str (and an optional str pair), got {type(text).__name__}"
-                            + ("" if pair is None else f" and {type(pair).__name__}"))
+            raise TypeError(
+                f"encode expects str (and an optional str pair), got {type(text).__name__}"
+                + ("" if pair is None else f" and {type(pair).__name__}")
+            )
         a = self._encode_pieces(text)
         b = None if pair is None else self._encode_pieces(pair)
         if strategy is not None:
             reserved = self.num_special_tokens_to_add(b is not None) if add_special_tokens else 0
             if max_length < reserved:
-                raise ValueError(f"max_length={max_length} is smaller than the {reserved} special tokens added")
+                raise ValueError(
+                    f"max_length={max_length} is smaller than the {reserved} special tokens added"
+                )
             a, b = truncate_pair(a, b, max_length - reserved, strategy)
         return self._post_process(a, b, add_special_tokens)
 
@@ -298,7 +315,9 @@ class Tokenizer:
         if max_length is None and (strategy is not None or pad == "max_length"):
             max_length = self.model_max_length
             if max_length is None:
-                raise ValueError("truncation / padding='max_length' need max_length (this tokenizer has no model_max_length)")
+                raise ValueError(
+                    "truncation / padding='max_length' need max_length (this tokenizer has no model_max_length)"
+                )
         if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
             raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
         return max_length, strategy, pad
@@ -312,11 +331,19 @@ class Tokenizer:
             self._pad(enc, max_length)
         return enc
 
-    def encode_batch(self, texts_or_pairs, add_special_tokens: bool = True, max_length: int | None = None,
-                     truncation=False, padding=False) -> list[Encoding]:
+    def encode_batch(
+        self,
+        texts_or_pairs,
+        add_special_tokens: bool = True,
+        max_length: int | None = None,
+        truncation=False,
+        padding=False,
+    ) -> list[Encoding]:
         """Encode a list of texts or (text, pair) tuples; padding applies across the batch."""
         if isinstance(texts_or_pairs, str):
-            raise TypeError("encode_batch expects a list of texts or (text, pair) tuples, not one str; use encode")
+            raise TypeError(
+                "encode_batch expects a list of texts or (text, pair) tuples, not one str; use encode"
+            )
         max_length, strategy, pad = self._resolve(max_length, truncation, padding)
         out = []
         for item in texts_or_pairs:
@@ -338,7 +365,9 @@ class Tokenizer:
         assert len(encodings) > 0, "to_tensors needs at least one Encoding"
         pad_id = self.pad_token_id
         if pad_id is None:
-            raise ValueError("to_tensors pads with pad_token_id, but this tokenizer has no pad token")
+            raise ValueError(
+                "to_tensors pads with pad_token_id, but this tokenizer has no pad token"
+            )
         T = max(len(e) for e in encodings)
         B = len(encodings)
         input_ids = torch.full((B, T), pad_id, dtype=torch.long)

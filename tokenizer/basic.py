@@ -40,7 +40,9 @@ Word = tuple[str, int, int, bool, "list[int] | None"]
 
 _KEEP_WHITESPACE = "\t\n\r"
 # The Unicode White_Space property, minus the C* characters cleaning removes anyway.
-_WHITESPACE = frozenset(" \t\n\r\u00a0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+_WHITESPACE = frozenset(
+    " \t\n\r\u00a0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+)
 
 # CJK Unified Ideographs and their extensions, as in Google's BERT. Korean and Japanese kana
 # are not in here on purpose: they are written with spaces and split like other scripts.
@@ -87,8 +89,14 @@ _ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\n\r]")
 class BasicTokenizer:
     """Split raw text into normalized words with their spans in the original text."""
 
-    def __init__(self, lowercase: bool = True, strip_accents: bool | None = None, clean_text: bool = True,
-                 handle_chinese_chars: bool = True, never_split=()):
+    def __init__(
+        self,
+        lowercase: bool = True,
+        strip_accents: bool | None = None,
+        clean_text: bool = True,
+        handle_chinese_chars: bool = True,
+        never_split=(),
+    ):
         self.lowercase = lowercase
         self.strip_accents = strip_accents
         self.clean_text = clean_text
@@ -113,7 +121,9 @@ class BasicTokenizer:
         if self.handle_chinese_chars and is_cjk(ch):
             return " " + ch + " "
         if self._do_strip:
-            ch = "".join(c for c in unicodedata.normalize("NFD", ch) if unicodedata.category(c) != "Mn")
+            ch = "".join(
+                c for c in unicodedata.normalize("NFD", ch) if unicodedata.category(c) != "Mn"
+            )
         if self.lowercase:
             ch = ch.lower()
         return ch
@@ -180,7 +190,10 @@ class BasicTokenizer:
             return self._split_plain_reference(text, base)
         if self.lowercase:
             text = text.lower()  # ASCII lowercasing keeps every position
-        return [(m.group(), base + m.start(), base + m.end(), False, None) for m in _ASCII_WORD.finditer(text)]
+        return [
+            (m.group(), base + m.start(), base + m.end(), False, None)
+            for m in _ASCII_WORD.finditer(text)
+        ]
 
     def cuts_at_whitespace(self, text: str) -> bool:
         """True when splitting `text` at Python's whitespace (`str.split()`) first, then

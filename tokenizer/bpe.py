@@ -110,11 +110,15 @@ class ByteLevelBPETokenizer(Tokenizer):
             special_tokens = default_special_tokens(vocab)
         super().__init__(vocab, special_tokens, model_max_length)
         if post_processor == "auto":
-            post_processor = "roberta" if {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab else None
+            post_processor = (
+                "roberta" if {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab else None
+            )
         if post_processor not in ("roberta", None):
             raise ValueError(f"post_processor={post_processor!r}; expected 'roberta' or None")
         if post_processor == "roberta" and not {"cls", "sep"} <= set(special_tokens):
-            raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special tokens")
+            raise ValueError(
+                "post_processor='roberta' needs cls (<s>) and sep (</s>) special tokens"
+            )
         self.post_processor = post_processor
         self._templates = self._make_templates()
         self.add_prefix_space = bool(add_prefix_space)
@@ -125,7 +129,9 @@ class ByteLevelBPETokenizer(Tokenizer):
         self._cache_prefixed: dict[str, tuple] = {}  # first words that got a synthetic space
         specials = sorted(self._special_set, key=lambda t: (-len(t), t))  # longest match wins
         self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
-        alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})" for t in specials]
+        alternatives = [
+            (r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})" for t in specials
+        ]
         self._special_tokens_in_order = specials
         self._special_re = regex.compile("|".join(alternatives)) if specials else None
 
@@ -146,7 +152,9 @@ class ByteLevelBPETokenizer(Tokenizer):
         for name in ("vocab.json", "merges.txt"):
             if not (directory / name).is_file():
                 if not (directory / "tokenizer.json").is_file():
-                    raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in this folder")
+                    raise FileNotFoundError(
+                        f"{directory}: no {name} (nor tokenizer.json) in this folder"
+                    )
                 from_json = load_tokenizer_json(directory / "tokenizer.json")
         settings: dict = {} if from_json is None else dict(from_json[2])
         config = read_tokenizer_config(directory)
@@ -173,7 +181,9 @@ class ByteLevelBPETokenizer(Tokenizer):
                 settings["special_tokens"] = special
         settings.update(overrides)
         if from_json is not None:
-            return cls(from_json[0], from_json[1], source=str(directory / "tokenizer.json"), **settings)
+            return cls(
+                from_json[0], from_json[1], source=str(directory / "tokenizer.json"), **settings
+            )
         return cls.from_files(directory / "vocab.json", directory / "merges.txt", **settings)
 
     # --- one word ---------------------------------------------------------------------------
@@ -204,7 +214,11 @@ class ByteLevelBPETokenizer(Tokenizer):
         for t in tokens:
             raw.append((byte_start[b], byte_end[b + len(t) - 1]))
             b += len(t)
-        spans = tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw)) if self.trim_offsets else tuple(raw)
+        spans = (
+            tuple(_trim(t, s, e) for t, (s, e) in zip(tokens, raw))
+            if self.trim_offsets
+            else tuple(raw)
+        )
         one = (ids[0], tokens[0], *spans[0]) if len(ids) == 1 else None
         entry = (ids, tuple(tokens), spans, tuple(raw), one)
         cache = self._cache_prefixed if synthetic_space else self._cache
@@ -341,7 +355,9 @@ class ByteLevelBPETokenizer(Tokenizer):
         save_vocab_json(directory / "vocab.json", self._vocab)
         save_merges_txt(directory / "merges.txt", self.merges)
         config = {
-            "tokenizer_class": "RobertaTokenizer" if self.post_processor == "roberta" else "GPT2Tokenizer",
+            "tokenizer_class": "RobertaTokenizer"
+            if self.post_processor == "roberta"
+            else "GPT2Tokenizer",
             "add_prefix_space": self.add_prefix_space,
             "trim_offsets": self.trim_offsets,
         }

@@ -37,7 +37,7 @@ def _decode_line(raw: bytes, path: Path, number: int, offset: int, errors: str) 
     except UnicodeDecodeError as e:
         raise ValueError(
             f"{path}: invalid UTF-8 at byte offset {offset + e.start} (line {number}): "
-            f"{raw[max(0, e.start - 10):e.end + 10]!r}; pass errors='replace' to read such bytes as U+FFFD"
+            f"{raw[max(0, e.start - 10) : e.end + 10]!r}; pass errors='replace' to read such bytes as U+FFFD"
         ) from None
 
 
@@ -112,10 +112,14 @@ def count_words(source, errors: str = "strict", strip_bom: bool = False,
                 bar.update(done)
         where = ", ".join(str(p) for p in paths)
     else:
-        with tqdm(unit=" texts", desc="counting words", disable=not show_progress, mininterval=0.5) as bar:
+        with tqdm(
+            unit=" texts", desc="counting words", disable=not show_progress, mininterval=0.5
+        ) as bar:
             for i, text in enumerate(source):
                 if not isinstance(text, str):
-                    raise TypeError(f"item {i} of the training iterator is {type(text).__name__}, expected str")
+                    raise TypeError(
+                        f"item {i} of the training iterator is {type(text).__name__}, expected str"
+                    )
                 counts.update(findall(text))
                 bar.update(1)
         where = "the given iterator"

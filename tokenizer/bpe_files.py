@@ -41,13 +41,19 @@ def load_vocab_json(path) -> dict[str, int]:
     except UnicodeDecodeError as e:
         raise BPEFileError(f"{path}: not UTF-8 text ({e})") from e
     except json.JSONDecodeError as e:
-        raise BPEFileError(f"{path}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+        raise BPEFileError(
+            f"{path}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+        ) from e
     if not isinstance(vocab, dict):
-        raise BPEFileError(f"{path}: expected a JSON object token -> id, got {type(vocab).__name__}")
+        raise BPEFileError(
+            f"{path}: expected a JSON object token -> id, got {type(vocab).__name__}"
+        )
     seen: dict[int, str] = {}
     for token, index in vocab.items():
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            raise BPEFileError(f"{path}: token {token!r} has id {index!r}; expected a non-negative int")
+            raise BPEFileError(
+                f"{path}: token {token!r} has id {index!r}; expected a non-negative int"
+            )
         if index in seen:
             raise BPEFileError(f"{path}: tokens {seen[index]!r} and {token!r} both have id {index}")
         seen[index] = token
@@ -71,7 +77,9 @@ def parse_merges(lines, source: str = "merges.txt") -> list[tuple[str, str]]:
             break  # trailing blank lines at the end of the file
         parts = line.split(" ")
         if len(parts) != 2 or not parts[0] or not parts[1]:
-            raise BPEFileError(f"{source}:{number}: expected two tokens separated by one space, got {line!r}")
+            raise BPEFileError(
+                f"{source}:{number}: expected two tokens separated by one space, got {line!r}"
+            )
         merges.append((parts[0], parts[1]))
     return merges
 
@@ -96,9 +104,13 @@ def check_merges(vocab: dict[str, int], merges, source: str = "merges.txt") -> N
         where = f"{source}:{rank + 2}"
         for part in (left, right):
             if part not in vocab:
-                raise BPEFileError(f"{where}: merge {left!r} {right!r}: part {part!r} is not in the vocabulary")
+                raise BPEFileError(
+                    f"{where}: merge {left!r} {right!r}: part {part!r} is not in the vocabulary"
+                )
         if left + right not in vocab:
-            raise BPEFileError(f"{where}: merge {left!r} {right!r}: result {left + right!r} is not in the vocabulary")
+            raise BPEFileError(
+                f"{where}: merge {left!r} {right!r}: result {left + right!r} is not in the vocabulary"
+            )
         if (left, right) in seen:
             raise BPEFileError(f"{where}: merge {left!r} {right!r} appears twice")
         seen.add((left, right))
@@ -117,7 +129,9 @@ def save_merges_txt(path, merges) -> Path:
         assert " " not in left and " " not in right and "\n" not in left + right, (
             f"merge {left!r} {right!r} holds a space or newline; merges.txt cannot store it")
     body = "".join(f"{left} {right}\n" for left, right in merges)
-    return atomic_write(path, lambda tmp: tmp.write_text(MERGES_HEADER + "\n" + body, encoding="utf-8"))
+    return atomic_write(
+        path, lambda tmp: tmp.write_text(MERGES_HEADER + "\n" + body, encoding="utf-8")
+    )
 
 
 def load_tokenizer_json(path) -> tuple[dict[str, int], list[tuple[str, str]], dict]:
@@ -137,8 +151,10 @@ def load_tokenizer_json(path) -> tuple[dict[str, int], list[tuple[str, str]], di
         raise BPEFileError(f"{path}: model type {model.get('type')!r}; expected 'BPE'")
     pre = spec.get("pre_tokenizer") or {}
     if pre.get("type") != "ByteLevel" or spec.get("normalizer") is not None:
-        raise BPEFileError(f"{path}: pre_tokenizer {pre.get('type')!r} with normalizer "
-                           f"{(spec.get('normalizer') or {}).get('type')!r}; expected ByteLevel and none")
+        raise BPEFileError(
+            f"{path}: pre_tokenizer {pre.get('type')!r} with normalizer "
+            f"{(spec.get('normalizer') or {}).get('type')!r}; expected ByteLevel and none"
+        )
     for option in ("dropout", "continuing_subword_prefix", "end_of_word_suffix"):
         if model.get(option):
             raise BPEFileError(f"{path}: BPE option {option}={model[option]!r} is not supported")

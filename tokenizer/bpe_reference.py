@@ -38,7 +38,9 @@ def initial_vocab(special_tokens) -> dict[str, int]:
     return vocab
 
 
-def words_as_ids(word_counts: dict[str, int], vocab: dict[str, int]) -> tuple[list[list[int]], list[int]]:
+def words_as_ids(
+    word_counts: dict[str, int], vocab: dict[str, int]
+) -> tuple[list[list[int]], list[int]]:
     """Each raw word -> the ids of its UTF-8 bytes' characters; and the word counts."""
     byte_ids = [vocab[bytes_to_unicode()[b]] for b in range(256)]
     words, counts = [], []

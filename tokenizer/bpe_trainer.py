@@ -104,7 +104,9 @@ def learn_merges(words: list[list[int]], counts: list[int], vocab: dict[str, int
                 heappush(heap, (-count, key))
             continue
         if count < min_frequency:
-            stopped = f"the most frequent pair occurs {count} times, below min_frequency={min_frequency}"
+            stopped = (
+                f"the most frequent pair occurs {count} times, below min_frequency={min_frequency}"
+            )
             break
         a, b = divmod(key, SHIFT)
         left, right = id_to_token[a], id_to_token[b]
@@ -206,7 +208,9 @@ class BPETrainer:
         self.add_prefix_space = add_prefix_space
         self.report: TrainReport | None = None
 
-    def train_from_counts(self, word_counts: dict[str, int]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    def train_from_counts(
+        self, word_counts: dict[str, int]
+    ) -> tuple[dict[str, int], list[tuple[str, str]]]:
         """Word counts (raw words, e.g. from `count_words`) -> (vocab, merges)."""
         if not word_counts:
             raise ValueError("empty corpus: no words to train on")
@@ -214,8 +218,12 @@ class BPETrainer:
         vocab = initial_vocab(self.special_tokens)
         words, counts = words_as_ids(word_counts, vocab)
         todo = max(0, self.vocab_size - len(vocab))
-        with tqdm(total=todo, desc="BPE merges", disable=not self.show_progress, mininterval=0.5) as bar:
-            merges, stopped = learn_merges(words, counts, vocab, self.vocab_size, self.min_frequency, bar)
+        with tqdm(
+            total=todo, desc="BPE merges", disable=not self.show_progress, mininterval=0.5
+        ) as bar:
+            merges, stopped = learn_merges(
+                words, counts, vocab, self.vocab_size, self.min_frequency, bar
+            )
         self.report = TrainReport(len(merges), len(vocab), len(word_counts), sum(counts), stopped,
                                   time.perf_counter() - start)
         return vocab, dedupe_merges(merges)

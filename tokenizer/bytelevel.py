@@ -82,7 +82,9 @@ def from_byte_chars(chars: str, errors: str = "replace") -> str:
     try:
         data = bytes([u2b[c] for c in chars])
     except KeyError as err:
-        raise ValueError(f"{err.args[0]!r} is not a byte-level character (not in the 256-byte table)") from None
+        raise ValueError(
+            f"{err.args[0]!r} is not a byte-level character (not in the 256-byte table)"
+        ) from None
     return data.decode("utf-8", errors=errors)
 
 

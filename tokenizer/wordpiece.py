@@ -31,7 +31,13 @@ from pathlib import Path
 from .base import CONFIG_FILE, Tokenizer, read_tokenizer_config
 from .basic import BasicTokenizer
 
-SPECIAL_DEFAULTS = {"unk": "[UNK]", "sep": "[SEP]", "pad": "[PAD]", "cls": "[CLS]", "mask": "[MASK]"}
+SPECIAL_DEFAULTS = {
+    "unk": "[UNK]",
+    "sep": "[SEP]",
+    "pad": "[PAD]",
+    "cls": "[CLS]",
+    "mask": "[MASK]",
+}
 VOCAB_FILE = "vocab.txt"
 
 
@@ -64,7 +70,9 @@ def load_vocab(path) -> dict[str, int]:
         vocab[token] = n
         first_line[token] = n + 1
     if duplicates:
-        shown = "; ".join(duplicates[:10]) + (f"; ... ({len(duplicates)} in all)" if len(duplicates) > 10 else "")
+        shown = "; ".join(duplicates[:10]) + (
+            f"; ... ({len(duplicates)} in all)" if len(duplicates) > 10 else ""
+        )
         raise VocabError(f"{path}: duplicate tokens (line numbers from 1): {shown}")
     if not vocab:
         raise VocabError(f"{path}: the vocabulary is empty")
@@ -74,11 +82,20 @@ def load_vocab(path) -> dict[str, int]:
 class WordPieceTokenizer(Tokenizer):
     """BERT's tokenizer. Build with `from_file(vocab_txt)` or `from_pretrained(dir)`."""
 
-    def __init__(self, vocab: dict[str, int], lowercase: bool = True, strip_accents: bool | None = None,
-                 special_tokens: dict[str, str] | None = None, continuing_subword_prefix: str = "##",
-                 max_input_chars_per_word: int = 100, clean_text: bool = True,
-                 handle_chinese_chars: bool = True, model_max_length: int | None = None,
-                 cache_size: int = 100_000, source: str = "vocabulary"):
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        lowercase: bool = True,
+        strip_accents: bool | None = None,
+        special_tokens: dict[str, str] | None = None,
+        continuing_subword_prefix: str = "##",
+        max_input_chars_per_word: int = 100,
+        clean_text: bool = True,
+        handle_chinese_chars: bool = True,
+        model_max_length: int | None = None,
+        cache_size: int = 100_000,
+        source: str = "vocabulary",
+    ):
         special = dict(SPECIAL_DEFAULTS, **(special_tokens or {}))
         missing = [t for t in special.values() if t not in vocab]
         if missing:
@@ -93,7 +110,9 @@ class WordPieceTokenizer(Tokenizer):
                                     never_split=self.all_special_tokens)
         self.cache_size = cache_size
         self._cache: dict[str, tuple] = {}  # word -> (tokens, ids, spans)
-        self._chunk_cache: dict[str, tuple] = {}  # whitespace chunk -> its encoding, see _encode_chunks
+        self._chunk_cache: dict[
+            str, tuple
+        ] = {}  # whitespace chunk -> its encoding, see _encode_chunks
         self._unk = special["unk"]
         cls, sep = special["cls"], special["sep"]
         self._single_template = [(cls, 0), ("A", 0), (sep, 0)]
@@ -102,7 +121,9 @@ class WordPieceTokenizer(Tokenizer):
         self._longest = max(len(t) for t in self._vocab)
 
     @classmethod
-    def from_file(cls, vocab_txt, lowercase: bool = True, strip_accents: bool | None = None, **kwargs):
+    def from_file(
+        cls, vocab_txt, lowercase: bool = True, strip_accents: bool | None = None, **kwargs
+    ):
         return cls(load_vocab(vocab_txt), lowercase=lowercase, strip_accents=strip_accents,
                    source=str(vocab_txt), **kwargs)
 
@@ -269,7 +290,9 @@ class WordPieceTokenizer(Tokenizer):
         """The pieces of `text`, without special tokens."""
         return self._encode_pieces(text)[0]
 
-    def decode(self, ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool = True) -> str:
+    def decode(
+        self, ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool = True
+    ) -> str:
         """Join pieces: `##` glues to the piece before; other pieces are separated by a space.
 
         As Hugging Face's WordPiece decoder, spaces before . ? ! , and English clitics
@@ -280,7 +303,9 @@ class WordPieceTokenizer(Tokenizer):
             i = int(i)
             token = self._inv.get(i)
             if token is None:
-                raise ValueError(f"decode: id {i} is not in the vocabulary (size {self.vocab_size})")
+                raise ValueError(
+                    f"decode: id {i} is not in the vocabulary (size {self.vocab_size})"
+                )
             if skip_special_tokens and i in self._special_id_set:
                 continue
             if out:

@@ -78,15 +78,21 @@ class WordPieceTrainer:
         self.special_tokens = list(DEFAULT_SPECIALS if special_tokens is None else special_tokens)
         missing = [t for t in DEFAULT_SPECIALS if t not in self.special_tokens]
         if missing:
-            raise ValueError(f"special_tokens must include {missing}; BERT needs {DEFAULT_SPECIALS}")
+            raise ValueError(
+                f"special_tokens must include {missing}; BERT needs {DEFAULT_SPECIALS}"
+            )
         if len(set(self.special_tokens)) != len(self.special_tokens):
             raise ValueError(f"special_tokens has duplicates: {self.special_tokens}")
         if vocab_size <= len(self.special_tokens):
-            raise ValueError(f"vocab_size={vocab_size} leaves no room beyond {len(self.special_tokens)} special tokens")
+            raise ValueError(
+                f"vocab_size={vocab_size} leaves no room beyond {len(self.special_tokens)} special tokens"
+            )
         if limit_alphabet is not None and limit_alphabet < 1:
             raise ValueError(f"limit_alphabet must be a positive int or None, got {limit_alphabet}")
         if errors not in ("strict", "replace"):
-            raise ValueError(f"errors={errors!r}; expected 'strict' (fail on bad UTF-8) or 'replace'")
+            raise ValueError(
+                f"errors={errors!r}; expected 'strict' (fail on bad UTF-8) or 'replace'"
+            )
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.limit_alphabet = limit_alphabet
@@ -133,8 +139,13 @@ class WordPieceTrainer:
         # being basic-tokenized once; the first sight of a chunk books its words' places.
         words_of: dict[str, list[str]] = {}
         lines = self._lines(files_or_texts)
-        for line in tqdm(lines, desc="counting words", unit=" lines", disable=not self.show_progress,
-                         delay=_BAR_DELAY_S):
+        for line in tqdm(
+            lines,
+            desc="counting words",
+            unit=" lines",
+            disable=not self.show_progress,
+            delay=_BAR_DELAY_S,
+        ):
             if not basic.cuts_at_whitespace(line):
                 counts.update(w[0] for w in basic.split(line))
                 continue
@@ -170,7 +181,9 @@ class WordPieceTrainer:
         """Learn from a file path, a list of paths, or an iterator of strings (one pass)."""
         counts = self.count_words(files_or_texts)
         if not counts:
-            raise ValueError("the corpus holds no words (empty files or only whitespace); nothing to learn")
+            raise ValueError(
+                "the corpus holds no words (empty files or only whitespace); nothing to learn"
+            )
         self.report.distinct_words = len(counts)
         self.report.corpus_words = sum(counts.values())
         vocab = self._learn(counts)

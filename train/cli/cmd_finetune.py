@@ -129,8 +129,8 @@ def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str
 
 
 def run(args) -> int:
-    from minibert import BertConfig, BertForSequenceClassification
-    from tokenizer import WordPieceTokenizer
+    from minibert import BertConfig
+    from minibert.auto import model_class, tokenizer_class
     from train.device import pick_device
     from train.evaluate import evaluate, format_report, save_confusion_png
 
@@ -140,10 +140,14 @@ def run(args) -> int:
     model_dir = resolve_model_dir(args.model)  # folder, HF cache, bundled MiniLM, or the Hub
     out = Path(args.out or f"runs/finetune-{args.task}-{Path(args.model).name}")
     texts, pairs, labels, names, evals = load_task(args)
-    tokenizer = WordPieceTokenizer.from_pretrained(model_dir)
+    # BERT or RoBERTa: the classes follow config.json's model_type, as transformers' Auto
+    # classes choose them
+    model_config = BertConfig.from_pretrained(model_dir)
+    model_cls = model_class(model_config.model_type, "cls")
+    tokenizer = tokenizer_class(model_config.model_type).from_pretrained(model_dir)
     encodings = encode(tokenizer, texts, pairs, args.max_length)
     eval_enc = {k: (encode(tokenizer, t, p, args.max_length), y) for k, (t, p, y) in evals.items()}
-    hidden = BertConfig.from_pretrained(model_dir).hidden_size
+    hidden = model_config.hidden_size
     seeds = parse_seeds(args.seeds)
     summary: dict[str, list[float]] = {k: [] for k in evals}
     for n, seed in enumerate(seeds):
@@ -158,7 +162,7 @@ def run(args) -> int:
         # seed it from this run's explicit seed; nothing else here uses global randomness
         torch.manual_seed(seed)
         pooling = {"classifier_pooling": args.pooling} if args.pooling else {}
-        model = BertForSequenceClassification.from_pretrained(
+        model = model_cls.from_pretrained(
             model_dir, verbose=n == 0, num_labels=len(names), **pooling,
             id2label=dict(enumerate(names)), label2id={x: i for i, x in enumerate(names)})
         result = finetune(model, tokenizer, [encodings[i] for i in train_idx],

@@ -62,8 +62,10 @@ def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
                          f"vocab_size is {config.vocab_size:,}; pass --vocab-size tokenizer")
     offset = config.pad_token_id + 1 if config.model_type == "roberta" else 0
     if args.block_size + offset > config.max_position_embeddings:
-        raise ValueError(f"--block-size {args.block_size} needs max_position_embeddings >= "
-                         f"{args.block_size + offset}, the config has {config.max_position_embeddings}")
+        raise ValueError(
+            f"--block-size {args.block_size} needs max_position_embeddings >= "
+            f"{args.block_size + offset}, the config has {config.max_position_embeddings}"
+        )
     return config
 
 
@@ -100,16 +102,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, kind in SIZE_FLAGS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
                             help="override the preset's value")
-    parser.add_argument("--vocab-size", default=None,
-                        help="an int, or 'tokenizer' for the tokenizer's size (default: the preset's)")
-    parser.add_argument("--train", nargs="+", required=True, metavar="FILE", help="UTF-8 text files")
+    parser.add_argument(
+        "--vocab-size",
+        default=None,
+        help="an int, or 'tokenizer' for the tokenizer's size (default: the preset's)",
+    )
+    parser.add_argument(
+        "--train", nargs="+", required=True, metavar="FILE", help="UTF-8 text files"
+    )
     parser.add_argument("--dataset", choices=["lines", "grouped"], default="lines",
                         help="roberta/causal: one example per line (the chapter) or packed blocks")
     parser.add_argument("--max-examples", type=int, default=None, help="use only the first N")
     parser.add_argument("--block-size", type=int, default=128)
     parser.add_argument("--mlm-probability", type=float, default=0.15)
     parser.add_argument("--whole-word", action="store_true", help="whole-word masking")
-    parser.add_argument("--batch-size", type=int, default=64, help="examples per micro-batch (all ranks)")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="examples per micro-batch (all ranks)"
+    )
     parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=None)
@@ -124,7 +133,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps")
     parser.add_argument("--keep", type=int, default=2, help="checkpoints to keep")
-    parser.add_argument("--resume", action="store_true", help="continue from --out's newest checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from --out's newest checkpoint"
+    )
     parser.add_argument("--log-every", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true")
 
