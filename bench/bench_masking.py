@@ -1,4 +1,5 @@
-"""Masking-collator throughput: minibert's MLMCollator beside transformers' DataCollatorForLanguageModeling.
+"""Masking-collator throughput: minibert's MLMCollator beside transformers'
+DataCollatorForLanguageModeling.
 
 Both collate the same examples, kant.txt tokenised line by line (block 128, as the KantaiBERT
 chapter) with the bert-base-uncased vocabulary, in batches of 64, and both get the same fields
@@ -36,7 +37,8 @@ def batches(examples, size):
 
 def pad_offsets(batch):
     """tokenizer.pad does not pad offset_mapping, so HF's whole-word batches get it padded here
-    (to the batch's longest, outside the timed loop; the other fields are padded by the collator)."""
+    (to the batch's longest, outside the timed loop; the other fields are padded by the
+    collator)."""
     longest = max(len(e["input_ids"]) for e in batch)
     return [
         e
@@ -84,8 +86,10 @@ def main() -> int:
     ds = LineByLineTextDataset(ours_tok, args.data / "kant" / "kant.txt", block_size=128)
     print(
         f"kant.txt: {len(ds)} lines tokenised in {time.perf_counter() - t0:.1f} s; "
-        f"{sum(len(e['input_ids']) for e in ds)} tokens; batch {args.batch_size}; {args.passes} passes; "
-        f"torch {torch.__version__}, transformers {transformers.__version__}, {args.threads} thread(s)"
+        f"{sum(len(e['input_ids']) for e in ds)} tokens; batch {args.batch_size}; {args.passes} "
+        f"passes; "
+        f"torch {torch.__version__}, transformers {transformers.__version__}, {args.threads} "
+        f"thread(s)"
     )
 
     plain = [

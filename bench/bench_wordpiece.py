@@ -5,8 +5,8 @@ bert-base-uncased vocabulary, timed
   - one text per call: `ours.encode(t)` vs `transformers.BertTokenizer(t)` (and, for scale,
     the bare Rust `tokenizers.Tokenizer.encode(t)` underneath it);
   - batched: `ours.encode_batch(chunk)` vs `hf(chunk)` in chunks of 256.
-Warm numbers are the best of `--repeats` passes (taken in turns); "cold" is the first pass of a fresh
-tokenizer (our word cache empty). Ratios > 1 mean minibert is faster.
+Warm numbers are the best of `--repeats` passes (taken in turns); "cold" is the first pass of a
+fresh tokenizer (our word cache empty). Ratios > 1 mean minibert is faster.
 Training: kant.txt (first 90% of lines), vocab_size 8000, min_frequency 2, both trainers; then
 vocabulary overlap and the token count each gives on the held-out last 10%.
 
@@ -115,7 +115,8 @@ def bench_train(data: Path, vocab_size: int, repeats: int) -> None:
     n_ours = sum(len(e) for e in ours.encode_batch(held_out, add_special_tokens=False))
     n_hf = sum(len(e.ids) for e in theirs.encode_batch(held_out, add_special_tokens=False))
     print(
-        f"time (best of {repeats}): ours {t_ours:.2f} s, tokenizers {t_hf:.2f} s, ratio (HF / ours) {t_hf / t_ours:.2f}"
+        f"time (best of {repeats}): ours {t_ours:.2f} s, tokenizers {t_hf:.2f} s, ratio (HF / "
+        f"ours) {t_hf / t_ours:.2f}"
     )
     print(f"vocab: ours {len(a)}, tokenizers {len(b)}, shared {len(a & b)} "
           f"({100 * len(a & b) / max(len(a), len(b)):.2f}%)")

@@ -67,14 +67,16 @@ with torch.no_grad():
     x = E(ids)[0]  # (T, H)
 print(
     f"tables: word {tuple(E.word_embeddings.weight.shape)}, position "
-    f"{tuple(E.position_embeddings.weight.shape)}, token type {tuple(E.token_type_embeddings.weight.shape)}"
+    f"{tuple(E.position_embeddings.weight.shape)}, token type "
+    f"{tuple(E.token_type_embeddings.weight.shape)}"
 )
 print(f"max |by hand - model.embeddings| = {(by_hand - x).abs().max().item():.2e}")
 # "the" appears twice: same word vector, different positions, so different inputs.
 the = [i for i, t in enumerate(enc.tokens) if t == "the"]
 cos = torch.cosine_similarity(x[the[0]], x[the[1]], dim=0).item()
 print(
-    f"'the' at positions {the}: same word row, cosine of the two inputs {cos:.3f} (not 1: position differs)"
+    f"'the' at positions {the}: same word row, cosine of the two inputs {cos:.3f} (not 1: "
+    f"position differs)"
 )
 
 # %% [markdown]

@@ -84,7 +84,8 @@ def audit(model, title: str) -> int:
     layer_formula = 4 * H * H + 4 * H + 2 * H * Im + Im + H + 4 * H
     assert per_layer == layer_formula
     print(
-        f"  one layer: 4H² + 4H + 2HI + I + H + 4H = {layer_formula:,};  x {c.num_hidden_layers} layers"
+        f"  one layer: 4H² + 4H + 2HI + I + H + 4H = {layer_formula:,};  x {c.num_hidden_layers} "
+        f"layers"
     )
     print(
         f"  total from the formulas: {total:,};  model.num_parameters(): {model.num_parameters():,}"

@@ -72,7 +72,8 @@ section("NSP pairs")
 examples = create_nsp_examples(documents, tok, max_seq_length=128, rng=random.Random(0))
 labels = Counter(e["next_sentence_label"] for e in examples)
 print(
-    f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom {labels[LABEL_IS_RANDOM]:,}"
+    f"{len(examples):,} pairs: IsNext {labels[LABEL_IS_NEXT]:,}, IsRandom "
+    f"{labels[LABEL_IS_RANDOM]:,}"
 )
 
 

@@ -118,7 +118,8 @@ if transformers is not None:
     with torch.no_grad():
         theirs = hf(**inputs).last_hidden_state
     print(
-        f"max |minibert - transformers| on last_hidden_state = {(ours - theirs).abs().max().item():.2e}"
+        f"max |minibert - transformers| on last_hidden_state = "
+        f"{(ours - theirs).abs().max().item():.2e}"
     )
 
 # %% [markdown]

@@ -68,7 +68,8 @@ guessers = {"always 'acceptable'": [1] * len(truth),
             "the truth": truth}
 for name, pred in guessers.items():
     print(
-        f"{name:<20} accuracy {accuracy(truth, pred):.3f}   MCC {matthews_corrcoef(truth, pred):+.3f}"
+        f"{name:<20} accuracy {accuracy(truth, pred):.3f}   MCC "
+        f"{matthews_corrcoef(truth, pred):+.3f}"
         f"   confusion {confusion_matrix(truth, pred, 2)}"
     )
 

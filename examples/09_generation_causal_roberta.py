@@ -82,7 +82,8 @@ torch.manual_seed(0)  # dropout masks during training
 model = RobertaForCausalLM(config)
 model.init_weights(torch.Generator().manual_seed(0))
 print(
-    f"RobertaForCausalLM: {model.num_parameters():,} parameters, is_decoder={model.config.is_decoder}"
+    f"RobertaForCausalLM: {model.num_parameters():,} parameters, "
+    f"is_decoder={model.config.is_decoder}"
 )
 with torch.no_grad():
     probs = model(torch.tensor([tok.encode("Forest fire near La Ronge").ids]),

@@ -241,7 +241,8 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
             hint = (
                 ""
                 if _is_encoder_key(key, prefix)
-                else " (a head of another size: pass ignore_mismatched_sizes=True to re-initialise it)"
+                else " (a head of another size: pass ignore_mismatched_sizes=True to "
+                "re-initialise it)"
             )
             raise CheckpointError(f"{source}: key '{ckpt_key}' has shape {tuple(src.shape)} but "
                                   f"the model expects {tuple(dst.shape)}{hint}")

@@ -1,4 +1,5 @@
-"""BPE trainers: known answers, fast == reference, determinism, HF `tokenizers` parity, bad corpora."""
+"""BPE trainers: known answers, fast == reference, determinism, HF `tokenizers` parity, bad
+corpora."""
 
 from __future__ import annotations
 

@@ -137,8 +137,10 @@ def truncate_pair(
     target = a if strategy == "only_first" else b
     if len(target[0]) <= to_remove:
         raise ValueError(
-            f"truncation='only_{which}': the {which} sequence has {len(target[0])} tokens, too short "
-            f"to remove the {to_remove} needed to fit max_length; use 'longest_first' or a larger max_length"
+            f"truncation='only_{which}': the {which} sequence has {len(target[0])} tokens, too "
+            f"short "
+            f"to remove the {to_remove} needed to fit max_length; use 'longest_first' or a larger "
+            f"max_length"
         )
     cut = _cut(target, len(target[0]) - to_remove)
     return (cut, b) if strategy == "only_first" else (a, cut)
@@ -160,7 +162,8 @@ class Tokenizer:
         unknown_roles = set(special_tokens) - roles
         if unknown_roles:
             raise ValueError(
-                f"unknown special-token roles {sorted(unknown_roles)}; expected some of {sorted(roles)}"
+                f"unknown special-token roles {sorted(unknown_roles)}; expected some of "
+                f"{sorted(roles)}"
             )
         missing = [t for t in special_tokens.values() if t not in self._vocab]
         if missing:
@@ -316,7 +319,8 @@ class Tokenizer:
             max_length = self.model_max_length
             if max_length is None:
                 raise ValueError(
-                    "truncation / padding='max_length' need max_length (this tokenizer has no model_max_length)"
+                    "truncation / padding='max_length' need max_length (this tokenizer has no "
+                    "model_max_length)"
                 )
         if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
             raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
@@ -342,7 +346,8 @@ class Tokenizer:
         """Encode a list of texts or (text, pair) tuples; padding applies across the batch."""
         if isinstance(texts_or_pairs, str):
             raise TypeError(
-                "encode_batch expects a list of texts or (text, pair) tuples, not one str; use encode"
+                "encode_batch expects a list of texts or (text, pair) tuples, not one str; use "
+                "encode"
             )
         max_length, strategy, pad = self._resolve(max_length, truncation, padding)
         out = []

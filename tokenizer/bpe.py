@@ -93,7 +93,8 @@ def _trim(token: str, start: int, end: int) -> tuple[int, int]:
 
 
 class ByteLevelBPETokenizer(Tokenizer):
-    """GPT-2 / RoBERTa tokenizer. Build with `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
+    """GPT-2 / RoBERTa tokenizer. Build with `from_files(vocab_json, merges_txt)` or
+    `from_pretrained(dir)`.
 
     post_processor: "roberta" (`<s> A </s>` / `<s> A </s></s> B </s>`, type ids all 0, trimmed
     offsets) or None (no specials added; type ids 0 for A, 1 for B, as GPT-2). The default
@@ -230,7 +231,8 @@ class ByteLevelBPETokenizer(Tokenizer):
     # --- one text ---------------------------------------------------------------------------
 
     def _encode_segment(self, text: str, base: int, out: Pieces, word_index: int) -> int:
-        """Append the tokens of a special-free piece of text starting at `base`; return next word id."""
+        """Append the tokens of a special-free piece of text starting at `base`; return the
+        next word id."""
         if not text:  # nothing to encode, and no prefix space for nothing (as HF)
             return word_index
         tokens, ids, offsets, word_ids = out

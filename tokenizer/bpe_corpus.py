@@ -37,7 +37,8 @@ def _decode_line(raw: bytes, path: Path, number: int, offset: int, errors: str) 
     except UnicodeDecodeError as e:
         raise ValueError(
             f"{path}: invalid UTF-8 at byte offset {offset + e.start} (line {number}): "
-            f"{raw[max(0, e.start - 10) : e.end + 10]!r}; pass errors='replace' to read such bytes as U+FFFD"
+            f"{raw[max(0, e.start - 10) : e.end + 10]!r}; pass errors='replace' to read such "
+            f"bytes as U+FFFD"
         ) from None
 
 

@@ -109,7 +109,8 @@ def check_merges(vocab: dict[str, int], merges, source: str = "merges.txt") -> N
                 )
         if left + right not in vocab:
             raise BPEFileError(
-                f"{where}: merge {left!r} {right!r}: result {left + right!r} is not in the vocabulary"
+                f"{where}: merge {left!r} {right!r}: result {left + right!r} is not in the "
+                f"vocabulary"
             )
         if (left, right) in seen:
             raise BPEFileError(f"{where}: merge {left!r} {right!r} appears twice")

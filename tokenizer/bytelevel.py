@@ -17,7 +17,8 @@ Follows: openai/gpt-2 `bytes_to_unicode` and its pattern; Hugging Face `tokenize
 ByteLevel pre-tokenizer (same pattern, same table). Known difference: `regex` knows Unicode
 17.0 (2025), the Rust library's tables are older, so the ~4,600 letters and digits first
 assigned in recent versions (e.g. U+088F) split as letters here and as symbols there; every
-character assigned in Python's Unicode 14 database splits the same (tested). Left out: `use_regex=False`, trimming of
+character assigned in Python's Unicode 14 database splits the same (tested). Left out:
+`use_regex=False`, trimming of
 offsets (that lives with the tokenizer, bpe.py).
 """
 

@@ -17,7 +17,8 @@ folder and so does `from_pretrained`.
 
 Speed: words repeat, so word -> pieces is remembered in a bounded dict (cleared when full);
 text is cut at whitespace first (when that cannot change the words, see
-`BasicTokenizer.cuts_at_whitespace`) and each chunk's whole encoding is remembered too. `wordpiece_reference` and `_encode_words` are the plain
+`BasicTokenizer.cuts_at_whitespace`) and each chunk's whole encoding is remembered too.
+`wordpiece_reference` and `_encode_words` are the plain
 paths; tests check that the cached ones give the same.
 Left out on purpose: added (user) tokens, cased/uncased auto-detection, the slow Python
 tokenizer's quirks where it differs from the Rust one.

@@ -85,7 +85,8 @@ class WordPieceTrainer:
             raise ValueError(f"special_tokens has duplicates: {self.special_tokens}")
         if vocab_size <= len(self.special_tokens):
             raise ValueError(
-                f"vocab_size={vocab_size} leaves no room beyond {len(self.special_tokens)} special tokens"
+                f"vocab_size={vocab_size} leaves no room beyond {len(self.special_tokens)} "
+                f"special tokens"
             )
         if limit_alphabet is not None and limit_alphabet < 1:
             raise ValueError(f"limit_alphabet must be a positive int or None, got {limit_alphabet}")

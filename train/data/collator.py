@@ -2,7 +2,8 @@
 
 A collator is what a DataLoader's `collate_fn` calls. Examples are tokenizer `Encoding`s or dicts
 with `input_ids` and, optionally, `token_type_ids`, `special_tokens_mask`, `attention_mask`,
-`word_ids` and `next_sentence_label` (what `train/data/nsp.py` and `train/data/datasets.py` produce).
+`word_ids` and `next_sentence_label` (what `train/data/nsp.py` and `train/data/datasets.py`
+produce).
 Batches are padded on the right to the longest example in the batch ("dynamic padding"), as
 Hugging Face's `DataCollatorForLanguageModeling` does, so short batches cost less.
 
@@ -50,7 +51,8 @@ def _ids(example, index: int) -> list[int]:
     if ids is None:
         kind = "dict without 'input_ids'" if isinstance(example, dict) else type(example).__name__
         raise ValueError(
-            f"example {index} has no input ids ({kind}); expected an Encoding or a dict with 'input_ids'"
+            f"example {index} has no input ids ({kind}); expected an Encoding or a dict with "
+            f"'input_ids'"
         )
     return ids
 
@@ -145,7 +147,8 @@ class MLMCollator:
             and bool((batch["special_tokens_mask"] == 0).any())
         ):
             raise ValueError(
-                "whole_word=True needs word_ids on the examples (Encodings carry them; dicts need 'word_ids')"
+                "whole_word=True needs word_ids on the examples (Encodings carry them; dicts need "
+                "'word_ids')"
             )
         return mask_tokens(
             batch["input_ids"],
@@ -189,7 +192,8 @@ class MLMCollator:
         missing = {"seed", "generator_state"} - set(state)
         if missing:
             raise KeyError(
-                f"collator state is missing {sorted(missing)}; expected keys 'seed' and 'generator_state'"
+                f"collator state is missing {sorted(missing)}; expected keys 'seed' and "
+                f"'generator_state'"
             )
         self.seed = int(state["seed"])
         self.generator.set_state(state["generator_state"])

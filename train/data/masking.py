@@ -108,7 +108,8 @@ def _check(
     assert input_ids.dim() == 2, f"input_ids must be (B, T), got shape {tuple(input_ids.shape)}"
     if special_tokens_mask is not None:
         assert special_tokens_mask.shape == input_ids.shape, (
-            f"special_tokens_mask shape {tuple(special_tokens_mask.shape)} != input_ids shape {tuple(input_ids.shape)}"
+            f"special_tokens_mask shape {tuple(special_tokens_mask.shape)} != input_ids shape "
+            f"{tuple(input_ids.shape)}"
         )
     if not 0.0 <= mlm_probability <= 1.0:
         raise ValueError(f"mlm_probability must be in [0, 1], got {mlm_probability}")

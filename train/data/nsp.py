@@ -51,7 +51,8 @@ def tokenize_documents(documents, tokenizer) -> list[list[tuple[list[int], list[
 
 def truncate_seq_pair(a: list, b: list, max_num_tokens: int, rng: random.Random) -> None:
     """Cut A and B in place until together they fit: one token at a time off the longer one,
-    from the front or the back at random (so the model does not learn that text is cut at one end)."""
+    from the front or the back at random (so the model does not learn that text is cut at one
+    end)."""
     while len(a) + len(b) > max_num_tokens:
         longer = a if len(a) > len(b) else b
         assert len(longer) >= 1, "truncate_seq_pair: both segments are empty"
@@ -95,7 +96,8 @@ def pairs_from_document(
     cls_id: int,
     sep_id: int,
 ) -> list[dict]:
-    """All NSP examples of document `index` (one pass over it), as `create_instances_from_document`."""
+    """All NSP examples of document `index` (one pass over it), as
+    `create_instances_from_document`."""
     document = docs[index]
     max_num_tokens = max_seq_length - 3
     target = max_num_tokens
@@ -162,7 +164,8 @@ def create_nsp_examples(
     docs = tokenize_documents(documents, tokenizer)
     if len(docs) < 2:
         raise ValueError(
-            f"NSP needs at least 2 non-empty documents to draw 'random next' segments from, got {len(docs)}; "
+            f"NSP needs at least 2 non-empty documents to draw 'random next' segments from, got "
+            f"{len(docs)}; "
             "separate documents by blank lines or give one file per document"
         )
     examples = []
