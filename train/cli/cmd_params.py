@@ -37,8 +37,12 @@ def load_config(name_or_path: str) -> BertConfig:
 
 def build(config: BertConfig, head: str) -> nn.Module:
     """The model with its shapes only (meta device): nothing is allocated or loaded."""
+    try:
+        cls = model_class(config.model_type, head)
+    except ValueError as e:
+        raise ValueError(f"--head {head!r}: {e}") from None
     with torch.device("meta"):
-        return model_class(config.model_type, head)(config)
+        return cls(config)
 
 
 def format_table(model: nn.Module) -> str:
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.model)
         head = args.head or ("mlm" if config.model_type == "roberta" else "pretraining")
-        model = build(config, head)  # a task the model type lacks is a ValueError
+        model = build(config, head)
     except (ModelNotFoundError, ConfigError, ValueError) as e:
         # Bad input gets one line naming what was wrong, not a traceback.
         print(f"minibert params: error: {e}", file=sys.stderr)
