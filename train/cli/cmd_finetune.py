@@ -11,6 +11,15 @@ Hyperparameters come from a recipe, and any flag you give overrides it:
     all-MiniLM-L6-v2 (hidden 384), which barely move at 2e-5 (MCC ~0.14 on out_of_domain_dev
     after 4 epochs); the numbers behind it are in bench/RESULTS.md;
   * auto (default): small when the checkpoint's hidden size is below 768, else seed.
+The model and tokenizer classes come from the folder's config.json (`model_type` bert or
+roberta, `minibert/auto.py`), so a KantaiBERT from `minibert pretrain` or a RoBERTa folder in
+Hugging Face layout fine-tunes like BERT does.
+--pooling mean (BERT only) classifies the mean of the last hidden states over real tokens
+instead of the pooled [CLS] vector, the way sentence-embedding checkpoints such as
+all-MiniLM-L6-v2 were trained. It is saved as config.json's `classifier_pooling` (ModernBERT's
+key), so minibert reloads it; transformers' BertForSequenceClassification keeps the key but
+does not act on it (it always classifies the pooler output), so it would give other logits.
+--layer-decay D trains layer i of L at lr * D ** (L - i) (the head at lr).
 What it writes to --out: the best checkpoint by validation MCC (model, tokenizer and label map
 in Hugging Face layout, loadable by `minibert predict` and by transformers), loss_curve.png,
 confusion_<set>.png and metrics.json. Left out on purpose: hyperparameter search.
@@ -132,7 +141,6 @@ def run(args) -> int:
     from minibert import BertConfig
     from minibert.auto import model_class, tokenizer_class
     from train.device import pick_device
-    from train.evaluate import evaluate, format_report, save_confusion_png
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -171,24 +179,37 @@ def run(args) -> int:
         print(stats_table(result))
         save_curves(result, run_dir / "loss_curve.png",
                     title=f"{args.task}, {Path(args.model).name}, seed {seed}")
-        metrics = {"config": config_dict(cfg), "recipe": recipe, "model": str(model_dir),
-                   "best_epoch": result.best_epoch, "train_seconds": result.total_time,
-                   "epochs": [vars(s) for s in result.epochs], "eval": {}}
-        for name, (enc, y) in eval_enc.items():
-            report = evaluate(model, tokenizer, name, enc, y, names, device,
-                              precision=cfg.precision)
-            print(format_report(report))
-            save_confusion_png(report, run_dir / f"confusion_{name}.png")
-            summary[name].append(report.mcc)
-            metrics["eval"][name] = {"mcc": report.mcc, "mcc_sklearn": report.mcc_sklearn,
-                                     "accuracy": report.accuracy, "confusion": report.matrix}
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n",
-                                              encoding="utf-8")
+        for name, mcc in score(model, tokenizer, eval_enc, names, device, cfg, recipe,
+                               model_dir, result, run_dir).items():
+            summary[name].append(mcc)
         print(f"saved the best checkpoint (epoch {result.best_epoch}) to {run_dir}{os.sep}")
+    print_summary(summary, seeds)
+    return 0
+
+
+def score(model, tokenizer, eval_enc: dict, names: list[str], device, cfg, recipe: str,
+          model_dir, result, run_dir: Path) -> dict[str, float]:
+    """Report, confusion PNG and MCC for each evaluation set; metrics.json beside the model."""
+    from train.evaluate import evaluate, format_report, save_confusion_png
+
+    metrics = {"config": config_dict(cfg), "recipe": recipe, "model": str(model_dir),
+               "best_epoch": result.best_epoch, "train_seconds": result.total_time,
+               "epochs": [vars(s) for s in result.epochs], "eval": {}}
+    for name, (enc, y) in eval_enc.items():
+        report = evaluate(model, tokenizer, name, enc, y, names, device, precision=cfg.precision)
+        print(format_report(report))
+        save_confusion_png(report, run_dir / f"confusion_{name}.png")
+        metrics["eval"][name] = {"mcc": report.mcc, "mcc_sklearn": report.mcc_sklearn,
+                                 "accuracy": report.accuracy, "confusion": report.matrix}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return {name: m["mcc"] for name, m in metrics["eval"].items()}
+
+
+def print_summary(summary: dict[str, list[float]], seeds: list[int]) -> None:
+    """MCC per evaluation set: mean ± std over the seeds when there are several."""
     for name, mccs in summary.items():
         if len(mccs) > 1:
             print(f"{name}: MCC {statistics.mean(mccs):.4f} ± {statistics.stdev(mccs):.4f} "
                   f"over seeds {seeds} ({', '.join(f'{m:.3f}' for m in mccs)})")
         elif mccs and not math.isnan(mccs[0]):
             print(f"{name}: MCC {mccs[0]:.4f}")
-    return 0
