@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tokenizer.bpe import ByteLevelBPETokenizer
-from tokenizer.bpe_trainer import BPETrainer
+from tokenizer.bpe import ByteLevelBPETokenizer  # noqa: E402 (after the sys.path line above)
+from tokenizer.bpe_trainer import BPETrainer  # noqa: E402
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
@@ -72,15 +72,21 @@ def bench_training(data: Path, repeats: int, quick: bool) -> None:
     if not quick:
         corpora["kant + philosophy"] = kant + sorted((data / "philosophy").glob("*.txt"))
     print("== training (min_frequency 2) ==")
-    print(f"{'corpus':<20}{'vocab':>7}{'MB':>6}{'tokenizers s':>14}{'minibert s':>12}{'ratio':>8}  merges identical")
+    print(
+        f"{'corpus':<20}{'vocab':>7}{'MB':>6}{'tokenizers s':>14}{'minibert s':>12}{'ratio':>8}  "
+        f"merges identical"
+    )
     for name, files in corpora.items():
         mb = sum(f.stat().st_size for f in files) / 1e6
         for vocab_size in (52_000, 8_000):
             t_hf, hf_merges = best_of(repeats, hf_train, files, vocab_size)
             t_ours, merges = best_of(repeats, our_train, files, vocab_size)
             same = sum(a == b for a, b in zip(merges, hf_merges))
-            print(f"{name:<20}{vocab_size:>7}{mb:>6.1f}{t_hf:>14.3f}{t_ours:>12.3f}{t_hf / t_ours:>8.2f}  "
-                  f"{same}/{len(hf_merges)} in order (ours {len(merges)})")
+            print(
+                f"{name:<20}{vocab_size:>7}{mb:>6.1f}{t_hf:>14.3f}{t_ours:>12.3f}"
+                f"{t_hf / t_ours:>8.2f}  "
+                f"{same}/{len(hf_merges)} in order (ours {len(merges)})"
+            )
 
 
 def bench_encoding(data: Path, repeats: int) -> None:
@@ -104,8 +110,13 @@ def bench_encoding(data: Path, repeats: int) -> None:
     t_rust, _ = best_of(repeats, each, rust.encode)
     assert [e.ids for e in enc] == [r["input_ids"] for r in ref], "ids differ from HF"
     n = len(sentences)
-    print(f"\n== encoding, GPT-2 vocabulary: {n} CoLA sentences, one call each (us per sentence) ==")
-    print(f"minibert encode          {t_ours / n * 1e6:8.1f}   (first pass, empty cache: {t_cold / n * 1e6:.1f})")
+    print(
+        f"\n== encoding, GPT-2 vocabulary: {n} CoLA sentences, one call each (us per sentence) =="
+    )
+    print(
+        f"minibert encode          {t_ours / n * 1e6:8.1f}   (first pass, empty cache: "
+        f"{t_cold / n * 1e6:.1f})"
+    )
     print(f"transformers tok(text)   {t_hf / n * 1e6:8.1f}   ratio {t_hf / t_ours:.2f}")
     print(f"tokenizers .encode       {t_rust / n * 1e6:8.1f}   ratio {t_rust / t_ours:.2f}")
 
@@ -128,8 +139,11 @@ def main() -> None:
     data = data_dir()
     import tokenizers
     import transformers
-    print(f"tokenizers {tokenizers.__version__}, transformers {transformers.__version__}, "
-          f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"tokenizers {tokenizers.__version__}, transformers {transformers.__version__}, "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     bench_training(data, args.repeats, args.quick)
     bench_encoding(data, args.repeats)
 

@@ -285,7 +285,8 @@ def run_ours(extra: list[str], root: Path) -> dict:
             rc = main(argv)
         seconds = time.perf_counter() - t0
         print("\n".join("  ours: " + line for line in buf.getvalue().splitlines()
-                        if line.startswith(("epoch", "fine-tuning", "MCC", "==", "precision"))), flush=True)
+                        if line.startswith(("epoch", "fine-tuning", "MCC", "==", "precision"))),
+          flush=True)
         assert rc == 0, buf.getvalue()
         metrics = json.loads((out / "metrics.json").read_text())
     return {"mcc": metrics["eval"]["out_of_domain_dev"]["mcc"],
@@ -349,7 +350,8 @@ def time_steps(n: int, block: int, seed: int) -> dict:
     per_step = {k: v / n for k, v in times.items()}
     steps_per_epoch = math.ceil(0.9 * len(texts) / 32)
     return {"steps_timed": n, "seconds_per_step": per_step,
-            "projected_4_epoch_training_s": {k: 4 * steps_per_epoch * v for k, v in per_step.items()},
+            "projected_4_epoch_training_s": {k: 4 * steps_per_epoch * v
+                                             for k, v in per_step.items()},
             "step_ratio": per_step["hf"] / per_step["ours"]}
 
 

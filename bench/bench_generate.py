@@ -39,8 +39,9 @@ def make_models(args):
     hf = transformers.RobertaForCausalLM(transformers.RobertaConfig(**kw)).eval()
     ours = minibert.RobertaForCausalLM(minibert.BertConfig(model_type="roberta", **kw)).eval()
     missing, unexpected = ours.load_state_dict(hf.state_dict(), strict=False)
-    assert not missing and all(k.endswith(("position_ids", "token_type_ids")) for k in unexpected), \
-        (missing, unexpected)
+    assert not missing and all(
+        k.endswith(("position_ids", "token_type_ids")) for k in unexpected
+    ), (missing, unexpected)
     return ours, hf
 
 

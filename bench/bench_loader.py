@@ -8,8 +8,8 @@ and masked (`MLMCollator`, 15%, dynamic) by `RankBatches` in --workers DataLoade
 training step would. Tokens/s counts non-padding tokens of the batches received, after a
 warm-up of 20 batches. Tokens per CPU-second (all batches, over the CPU time of the workers
 and the main process) is what the same work costs without other jobs on the machine: times
-the core count, it estimates tokens/s on a quiet machine. Target: 1 M tokens/s on 2 cores (a bert-base step on one H100 at 50%
-MFU consumes about 0.75 M tokens/s).
+the core count, it estimates tokens/s on a quiet machine. Target: 1 M tokens/s on 2 cores
+(a bert-base step on one H100 at 50% MFU consumes about 0.75 M tokens/s).
 
 Memory: the same measurement runs in a fresh process per corpus size, and its peak memory is
 the highest sum of RSS over the process and its workers (bench_prepare.run_measured). The
@@ -42,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench_prepare import build_corpus, run_measured, tokenizer_folder
+from bench_prepare import build_corpus, run_measured, tokenizer_folder  # noqa: E402
 
 
 def measure(data: str, tok_dir: str, batches: int, workers: int, whole_word: bool) -> dict:
@@ -83,7 +83,7 @@ def replicate(src: Path, dst: Path, times: int) -> Path:
     shutil.rmtree(dst, ignore_errors=True)
     dst.mkdir(parents=True)
     shards = []
-    for k in range(times):
+    for _ in range(times):
         for entry in manifest["shards"]:
             name = shard_name(len(shards))
             (dst / name).mkdir()

@@ -45,8 +45,9 @@ def make_models(args):
     hf = transformers.BertModel(hf_config)
     ours = minibert.BertModel(minibert.preset("bert-base-uncased", **kw))
     missing, unexpected = ours.load_state_dict(hf.state_dict(), strict=False)
-    assert not missing and all(k.endswith(("position_ids", "token_type_ids")) for k in unexpected), \
-        (missing, unexpected)
+    assert not missing and all(
+        k.endswith(("position_ids", "token_type_ids")) for k in unexpected
+    ), (missing, unexpected)
     impl = getattr(hf.config, "_attn_implementation", "?")
     return ours, hf, impl
 

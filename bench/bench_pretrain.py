@@ -27,8 +27,17 @@ from train import objectives
 
 SIZES = {
     # name: (config overrides of the kantaibert preset, batch, seq)
-    "small": ({"vocab_size": 8000, "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
-                   "intermediate_size": 1024}, 16, 128),
+    "small": (
+        {
+            "vocab_size": 8000,
+            "hidden_size": 256,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "intermediate_size": 1024,
+        },
+        16,
+        128,
+    ),
     "kantaibert": ({}, 8, 128),
 }
 HF_CLASSES = {"roberta": "RobertaForMaskedLM", "causal": "RobertaForCausalLM"}
@@ -94,7 +103,7 @@ def main() -> None:
         config = preset("kantaibert", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
                         is_decoder=args.objective == "causal", **overrides)
         torch.manual_seed(0)
-        ours = objectives.model_class(args.objective)(config).to(args.device)
+        ours = objectives.trained_class(args.objective)(config).to(args.device)
         hf_config = transformers.RobertaConfig(**{
             k: v for k, v in config.to_dict().items() if k not in ("model_type",)})
         hf_config._attn_implementation = "sdpa"

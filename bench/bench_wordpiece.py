@@ -5,8 +5,8 @@ bert-base-uncased vocabulary, timed
   - one text per call: `ours.encode(t)` vs `transformers.BertTokenizer(t)` (and, for scale,
     the bare Rust `tokenizers.Tokenizer.encode(t)` underneath it);
   - batched: `ours.encode_batch(chunk)` vs `hf(chunk)` in chunks of 256.
-Warm numbers are the best of `--repeats` passes (taken in turns); "cold" is the first pass of a fresh
-tokenizer (our word cache empty). Ratios > 1 mean minibert is faster.
+Warm numbers are the best of `--repeats` passes (taken in turns); "cold" is the first pass of a
+fresh tokenizer (our word cache empty). Ratios > 1 mean minibert is faster.
 Training: kant.txt (first 90% of lines), vocab_size 8000, min_frequency 2, both trainers; then
 vocabulary overlap and the token count each gives on the held-out last 10%.
 
@@ -97,17 +97,27 @@ def bench_train(data: Path, vocab_size: int, repeats: int) -> None:
     train, held_out = lines[:cut], [line for line in lines[cut:] if line.strip()]
     print(f"\ntrain: kant.txt first {cut} lines, vocab_size {vocab_size}, min_frequency 2")
     made = {}
-    rows = timed_interleaved({
-        "ours": lambda: made.__setitem__("ours", WordPieceTrainer(
-            vocab_size=vocab_size, min_frequency=2, show_progress=False).train_from_iterator(train)),
-        "tokenizers": lambda: made.__setitem__("tokenizers", hf_trainer(train, vocab_size)),
-    }, repeats)
+    rows = timed_interleaved(
+        {
+            "ours": lambda: made.__setitem__(
+                "ours",
+                WordPieceTrainer(
+                    vocab_size=vocab_size, min_frequency=2, show_progress=False
+                ).train_from_iterator(train),
+            ),
+            "tokenizers": lambda: made.__setitem__("tokenizers", hf_trainer(train, vocab_size)),
+        },
+        repeats,
+    )
     ours, theirs = made["ours"], made["tokenizers"]
     t_ours, t_hf = rows["ours"][1], rows["tokenizers"][1]
     a, b = set(ours.get_vocab()), set(theirs.get_vocab())
     n_ours = sum(len(e) for e in ours.encode_batch(held_out, add_special_tokens=False))
     n_hf = sum(len(e.ids) for e in theirs.encode_batch(held_out, add_special_tokens=False))
-    print(f"time (best of {repeats}): ours {t_ours:.2f} s, tokenizers {t_hf:.2f} s, ratio (HF / ours) {t_hf / t_ours:.2f}")
+    print(
+        f"time (best of {repeats}): ours {t_ours:.2f} s, tokenizers {t_hf:.2f} s, ratio (HF / "
+        f"ours) {t_hf / t_ours:.2f}"
+    )
     print(f"vocab: ours {len(a)}, tokenizers {len(b)}, shared {len(a & b)} "
           f"({100 * len(a & b) / max(len(a), len(b)):.2f}%)")
     print(f"held-out tokens ({len(held_out)} lines): ours {n_ours}, tokenizers {n_hf} "
@@ -116,13 +126,17 @@ def bench_train(data: Path, vocab_size: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get("MINIBERT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    default = os.environ.get(
+        "MINIBERT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    )
     parser.add_argument("--data", type=Path, default=Path(default))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--vocab-size", type=int, default=8000)
     args = parser.parse_args()
-    print(f"transformers {transformers.__version__}, tokenizers {tokenizers.__version__}, "
-          f"{os.cpu_count()} CPUs, RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}")
+    print(
+        f"transformers {transformers.__version__}, tokenizers {tokenizers.__version__}, "
+        f"{os.cpu_count()} CPUs, RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}"
+    )
     bench_encode(args.data, args.repeats)
     bench_train(args.data, args.vocab_size, min(args.repeats, 3))
 

@@ -201,7 +201,7 @@ print(f"tokens needed for the sentence: Kant BPE {len(bpe.encode(sentence))} "
 #    ids    [101, 26044, 1005, 1055, 12849, 25518, 11711, 100, 102]
 # decode: kant ' s konigsberg
 # [CLS] = 101  [SEP] = 102  [UNK] = 100  [MASK] = 103
-# a sentence pair: ['[CLS]', 'reason', 'is', 'pure', '.', '[SEP]', 'it', 'is', 'critical', '.', '[SEP]'] 
+# a sentence pair: ['[CLS]', 'reason', 'is', 'pure', '.', '[SEP]', 'it', 'is', 'critical', '.', '[SEP]']
 #   segment (type) ids: [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
 #
 # == byte-level BPE: GPT-2's encoder.json + vocab.bpe ======================

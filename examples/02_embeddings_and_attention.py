@@ -65,16 +65,23 @@ position = E.position_embeddings.weight[:T]  # (T, H): rows 0..T-1
 segment = E.token_type_embeddings.weight[torch.tensor(enc.type_ids)]  # (T, H): all segment 0
 summed = word + position + segment
 by_hand = (summed - summed.mean(-1, keepdim=True)) / torch.sqrt(
-    summed.var(-1, unbiased=False, keepdim=True) + E.LayerNorm.eps) * E.LayerNorm.weight + E.LayerNorm.bias
+    summed.var(-1, unbiased=False, keepdim=True) + E.LayerNorm.eps
+) * E.LayerNorm.weight + E.LayerNorm.bias
 with torch.no_grad():
     x = E(ids)[0]  # (T, H)
-print(f"tables: word {tuple(E.word_embeddings.weight.shape)}, position "
-      f"{tuple(E.position_embeddings.weight.shape)}, token type {tuple(E.token_type_embeddings.weight.shape)}")
+print(
+    f"tables: word {tuple(E.word_embeddings.weight.shape)}, position "
+    f"{tuple(E.position_embeddings.weight.shape)}, token type "
+    f"{tuple(E.token_type_embeddings.weight.shape)}"
+)
 print(f"max |by hand - model.embeddings| = {(by_hand - x).abs().max().item():.2e}")
 # "the" appears twice: same word vector, different positions, so different inputs.
 the = [i for i, t in enumerate(enc.tokens) if t == "the"]
 cos = torch.cosine_similarity(x[the[0]], x[the[1]], dim=0).item()
-print(f"'the' at positions {the}: same word row, cosine of the two inputs {cos:.3f} (not 1: position differs)")
+print(
+    f"'the' at positions {the}: same word row, cosine of the two inputs {cos:.3f} (not 1: "
+    f"position differs)"
+)
 
 # %% [markdown]
 # ## 2. One attention head by hand
@@ -163,7 +170,9 @@ with torch.no_grad():
     short = model(torch.tensor([tok.encode("Tired animals rest.").ids])).last_hidden_state
 n = short.size(1)
 print(f"max |SDPA - explicit|                 = {(fast - slow).abs().max().item():.2e}")
-print(f"max |padded batch - alone| (sentence 2) = {(padded[1, :n] - short[0]).abs().max().item():.2e}")
+print(
+    f"max |padded batch - alone| (sentence 2) = {(padded[1, :n] - short[0]).abs().max().item():.2e}"
+)
 
 # %% [markdown]
 # ## Exercises

@@ -72,7 +72,9 @@ def audit(model, title: str) -> int:
     per_layer = 0
     for name, p in model.named_parameters():  # a tied tensor is listed once
         text, value = formula(name, c)
-        assert value == p.numel(), f"{name}: formula {text}={value:,} but the tensor has {p.numel():,}"
+        assert value == p.numel(), (
+            f"{name}: formula {text}={value:,} but the tensor has {p.numel():,}"
+        )
         total += value
         if ".layer.0." in name:
             per_layer += value
@@ -81,8 +83,13 @@ def audit(model, title: str) -> int:
     H, Im = c.hidden_size, c.intermediate_size
     layer_formula = 4 * H * H + 4 * H + 2 * H * Im + Im + H + 4 * H
     assert per_layer == layer_formula
-    print(f"  one layer: 4H² + 4H + 2HI + I + H + 4H = {layer_formula:,};  x {c.num_hidden_layers} layers")
-    print(f"  total from the formulas: {total:,};  model.num_parameters(): {model.num_parameters():,}")
+    print(
+        f"  one layer: 4H² + 4H + 2HI + I + H + 4H = {layer_formula:,};  x {c.num_hidden_layers} "
+        f"layers"
+    )
+    print(
+        f"  total from the formulas: {total:,};  model.num_parameters(): {model.num_parameters():,}"
+    )
     assert total == model.num_parameters()
     return total
 

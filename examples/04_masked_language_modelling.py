@@ -90,7 +90,14 @@ t = batch_of(sentences)
 can = (t["special_tokens_mask"] == 0) & (t["attention_mask"] == 1)
 draws = 5 if QUICK else 50
 g = torch.Generator().manual_seed(0)
-counts = {"maskable": 0, "selected": 0, "to_mask": 0, "to_random": 0, "kept": 0, "specials_touched": 0}
+counts = {
+    "maskable": 0,
+    "selected": 0,
+    "to_mask": 0,
+    "to_random": 0,
+    "kept": 0,
+    "specials_touched": 0,
+}
 for _ in range(draws):
     masked, labels = corrupt(t, g)
     sel = labels != IGNORE_INDEX
@@ -98,7 +105,9 @@ for _ in range(draws):
     counts["selected"] += int(sel.sum())
     counts["to_mask"] += int((sel & (masked == tok.mask_token_id)).sum())
     counts["kept"] += int((sel & (masked == t["input_ids"])).sum())
-    counts["to_random"] += int((sel & (masked != tok.mask_token_id) & (masked != t["input_ids"])).sum())
+    counts["to_random"] += int(
+        (sel & (masked != tok.mask_token_id) & (masked != t["input_ids"])).sum()
+    )
     counts["specials_touched"] += int((~can & (masked != t["input_ids"])).sum())
 s = counts["selected"]
 print(f"{draws} draws over {int(can.sum()):,} maskable tokens: {s:,} selected = "

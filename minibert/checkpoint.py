@@ -68,7 +68,9 @@ def read_state_dict(model_dir: str | os.PathLike) -> tuple[dict[str, torch.Tenso
         return _read_safetensors(safe), safe
     if index.is_file():
         try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            shards = sorted(
+                set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+            )
         except (json.JSONDecodeError, KeyError, AttributeError) as e:
             raise CheckpointError(f"{index}: not a safetensors index ({e})") from None
         state: dict[str, torch.Tensor] = {}
@@ -123,7 +125,9 @@ class LoadReport:
                          f"{_short(self.newly_initialized)} - expected when you put a new head "
                          "on a pretrained encoder.")
         if self.mismatched:
-            parts = [f"{k} {tuple(a)} in file vs {tuple(b)} in model" for k, a, b in self.mismatched]
+            parts = [
+                f"{k} {tuple(a)} in file vs {tuple(b)} in model" for k, a, b in self.mismatched
+            ]
             lines.append("  Re-initialised because the shape differs: " + "; ".join(parts))
         if self.unused:
             lines.append(f"  Unused from the checkpoint: {_short(self.unused)} - weights of a "
@@ -199,11 +203,35 @@ def _tied_names(model: nn.Module) -> set[str]:
 @torch.no_grad()
 def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str | os.PathLike,
               *, ignore_mismatched_sizes: bool = False) -> LoadReport:
-    """Copy `state_dict` into `model`, fixing names, and report what happened."""
+    """Copy `state_dict` into `model`, fixing names, and report what happened: the three
+    steps below (names, copies, what is left missing)."""
     report = LoadReport(source=str(source))
     prefix = getattr(model, "base_model_prefix", "")
     targets = model.state_dict(keep_vars=True)
+    renamed = _checkpoint_names(state_dict, report)
+    mapping = _align_prefix(set(renamed), set(targets), prefix)
+    filled = _copy_tensors(renamed, mapping, targets, report, source, prefix,
+                           ignore_mismatched_sizes)
+    skipped = {name for name, _ in model.named_buffers()} | {k for k, _, _ in report.mismatched}
+    missing = [k for k in targets if k not in filled and k not in skipped]
+    encoder_missing = [k for k in missing if _is_encoder_key(k, prefix)]
+    if encoder_missing:
+        more = f" (and {len(encoder_missing) - 1} more)" if len(encoder_missing) > 1 else ""
+        # Nothing matched at all: most likely a checkpoint of another architecture.
+        example = min(renamed, key=lambda k: ("embeddings" not in k, k), default="")
+        hint = (f"; none of its {len(renamed)} keys fit this {type(model).__name__} (the file "
+                f"has e.g. '{example}') - is it another model type?"
+                if not report.loaded and renamed else "")
+        raise CheckpointError(f"{source}: encoder weight '{encoder_missing[0]}' is missing"
+                              f"{more}{hint}")
+    report.newly_initialized = missing
+    return report
 
+
+def _checkpoint_names(state_dict: dict[str, torch.Tensor], report: LoadReport
+                      ) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors under today's names: a wrapper prefix (DDP's `module.`, ...)
+    taken off, old-style names (gamma/beta) renamed, bookkeeping keys skipped."""
     renamed: dict[str, torch.Tensor] = {}
     wrapped = report.wrapper_prefix = _wrapper_prefix(list(state_dict))
     for key, tensor in state_dict.items():
@@ -214,8 +242,15 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
         if new != unwrapped:
             report.renamed.append((key, new))
         renamed[new] = tensor
+    return renamed
 
-    mapping = _align_prefix(set(renamed), set(targets), prefix)
+
+def _copy_tensors(renamed: dict[str, torch.Tensor], mapping: dict[str, str],
+                  targets: dict[str, torch.Tensor], report: LoadReport,
+                  source: str | os.PathLike, prefix: str, ignore_mismatched_sizes: bool
+                  ) -> set[str]:
+    """Copy each tensor into the model's; returns every model name filled (all names of a
+    tied tensor count as filled when one is)."""
     order = {name: i for i, name in enumerate(targets)}
     filled, filled_ids = set(), set()
     # Model order, so of a tied pair the word embeddings come first and win over a decoder
@@ -234,37 +269,18 @@ def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str
             if ignore_mismatched_sizes and not _is_encoder_key(key, prefix):
                 report.mismatched.append((key, tuple(src.shape), tuple(dst.shape)))
                 continue
-            hint = ("" if _is_encoder_key(key, prefix) else
-                    " (a head of another size: pass ignore_mismatched_sizes=True to re-initialise it)")
+            hint = ("" if _is_encoder_key(key, prefix) else " (a head of another size: pass "
+                    "ignore_mismatched_sizes=True to re-initialise it)")
             raise CheckpointError(f"{source}: key '{ckpt_key}' has shape {tuple(src.shape)} but "
                                   f"the model expects {tuple(dst.shape)}{hint}")
         dst.copy_(src.to(dst.dtype))
         filled.add(key)
         filled_ids.add(id(dst))
         report.loaded.append(key)
-
-    # A tied tensor is filled when any of its names is.
     by_id: dict[int, list[str]] = {}
     for name, t in targets.items():
         by_id.setdefault(id(t), []).append(name)
-    for names in by_id.values():
-        if any(n in filled for n in names):
-            filled.update(names)
-
-    skipped = {name for name, _ in model.named_buffers()} | {k for k, _, _ in report.mismatched}
-    missing = [k for k in targets if k not in filled and k not in skipped]
-    encoder_missing = [k for k in missing if _is_encoder_key(k, prefix)]
-    if encoder_missing:
-        more = f" (and {len(encoder_missing) - 1} more)" if len(encoder_missing) > 1 else ""
-        # Nothing matched at all: most likely a checkpoint of another architecture.
-        example = min(renamed, key=lambda k: ("embeddings" not in k, k), default="")
-        hint = (f"; none of its {len(renamed)} keys fit this {type(model).__name__} (the file "
-                f"has e.g. '{example}') - is it another model type?"
-                if not report.loaded and renamed else "")
-        raise CheckpointError(f"{source}: encoder weight '{encoder_missing[0]}' is missing"
-                              f"{more}{hint}")
-    report.newly_initialized = missing
-    return report
+    return {n for names in by_id.values() if any(n in filled for n in names) for n in names}
 
 
 # ---- writing ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +64,27 @@ class BertConfig:
     label2id: dict | None = None
     problem_type: str | None = None
     classifier_dropout: float | None = None
+    # What BertForSequenceClassification classifies: "cls" = the pooled [CLS] vector (BERT's
+    # recipe), "mean" = the mean of the last hidden states over real tokens (how sentence-
+    # embedding checkpoints such as all-MiniLM-L6-v2 were trained). The name is ModernBERT's
+    # config key; transformers' BertForSequenceClassification keeps the key but ignores it
+    # (it always classifies the pooler output), so a "mean" checkpoint gives other logits there.
+    classifier_pooling: str = "cls"
     # Unknown keys from a config.json, written back out so nothing is lost in a round trip.
     extra: dict = field(default_factory=dict, repr=False)
+    # Where the values came from, for error messages (a config.json's path); not a field.
+    source: InitVar[str] = "BertConfig"
 
-    def __post_init__(self) -> None:
-        if self.id2label is not None:
-            self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
-            self.num_labels = len(self.id2label)
-        if self.label2id is not None:
-            self.label2id = {str(k): int(v) for k, v in self.label2id.items()}
-        self.validate()
+    def __post_init__(self, source: str) -> None:
+        self.validate(source)
+        try:
+            if self.id2label is not None:
+                self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+                self.num_labels = len(self.id2label)
+            if self.label2id is not None:
+                self.label2id = {str(k): int(v) for k, v in self.label2id.items()}
+        except ValueError as e:
+            raise ConfigError(f"{source}: id2label/label2id: {e}") from None
 
     def validate(self, source: str = "BertConfig") -> None:
         """Check types and sizes, naming the offending field."""
@@ -105,6 +116,12 @@ class BertConfig:
             raise ConfigError(
                 f"{source}: key 'model_type' must be 'bert' or 'roberta', got {self.model_type!r}"
             )
+        if self.classifier_pooling not in ("cls", "mean"):
+            raise ConfigError(f"{source}: key 'classifier_pooling' must be 'cls' or 'mean', "
+                              f"got {self.classifier_pooling!r}")
+        if self.classifier_pooling == "mean" and self.model_type != "bert":
+            raise ConfigError(f"{source}: classifier_pooling 'mean' is implemented for "
+                              f"model_type 'bert' only, got {self.model_type!r}")
         self._validate_ranges(source)
 
     def _validate_ranges(self, source: str) -> None:
@@ -124,45 +141,23 @@ class BertConfig:
         if self.num_labels < 1:
             raise ConfigError(f"{source}: key 'num_labels' must be >= 1, got {self.num_labels}")
 
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
-
     # ---- dict / json -------------------------------------------------------------------
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "config", **overrides: Any) -> BertConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(d).__name__}")
+        values = {**d, **overrides}
+        old_names = d.get("id2label")
+        if ("num_labels" in overrides and "id2label" not in overrides
+                and isinstance(old_names, dict) and len(old_names) != overrides["num_labels"]):
+            # A new head with its own label count: the file's label names were the old head's.
+            values.pop("id2label")
+            values.pop("label2id", None)
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        kwargs, extra = {}, {}
-        for k, v in {**d, **overrides}.items():
-            if k in known:
-                kwargs[k] = v
-            elif k not in _IGNORED_KEYS:
-                extra[k] = v
-        try:
-            config = cls.__new__(cls)
-            for f in dataclasses.fields(cls):
-                if f.name in kwargs:
-                    setattr(config, f.name, kwargs[f.name])
-                elif f.default is not dataclasses.MISSING:
-                    setattr(config, f.name, f.default)
-                else:
-                    setattr(config, f.name, f.default_factory())  # type: ignore[misc]
-            config.extra = extra
-            config.validate(source)
-            if config.id2label is not None:
-                config.id2label = {int(k): str(v) for k, v in config.id2label.items()}
-                if "num_labels" not in overrides:
-                    config.num_labels = len(config.id2label)
-            if config.label2id is not None:
-                config.label2id = {str(k): int(v) for k, v in config.label2id.items()}
-        except (TypeError, ValueError) as e:
-            if isinstance(e, ConfigError):
-                raise
-            raise ConfigError(f"{source}: {e}") from None
-        return config
+        kwargs = {k: v for k, v in values.items() if k in known}
+        extra = {k: v for k, v in values.items() if k not in known and k not in _IGNORED_KEYS}
+        return cls(**kwargs, extra=extra, source=source)
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
@@ -176,6 +171,8 @@ class BertConfig:
         for k in ("bos_token_id", "eos_token_id", "problem_type", "classifier_dropout"):
             if d[k] is None:
                 d.pop(k)
+        if d["classifier_pooling"] == "cls":  # the default: keep BERT's config.json unchanged
+            d.pop("classifier_pooling")
         return d
 
     @classmethod
@@ -206,10 +203,21 @@ class BertConfig:
 
 _OPTIONAL = {"bos_token_id", "eos_token_id", "id2label", "label2id", "problem_type",
              "classifier_dropout"}
-_TYPES = {"hidden_act": str, "model_type": str, "position_embedding_type": str,
-          "is_decoder": bool, "id2label": dict, "label2id": dict, "problem_type": str,
-          "hidden_dropout_prob": float, "attention_probs_dropout_prob": float,
-          "initializer_range": float, "layer_norm_eps": float, "classifier_dropout": float}
+_TYPES = {
+    "hidden_act": str,
+    "classifier_pooling": str,
+    "model_type": str,
+    "position_embedding_type": str,
+    "is_decoder": bool,
+    "id2label": dict,
+    "label2id": dict,
+    "problem_type": str,
+    "hidden_dropout_prob": float,
+    "attention_probs_dropout_prob": float,
+    "initializer_range": float,
+    "layer_norm_eps": float,
+    "classifier_dropout": float,
+}
 
 
 def _optional(name: str) -> bool:
@@ -224,15 +232,35 @@ def _expected_type(name: str) -> type:
 
 PRESETS: dict[str, dict] = {
     "bert-base-uncased": {},
-    "bert-large-uncased": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
-                               "intermediate_size": 4096},
-    "roberta-base": {"model_type": "roberta", "vocab_size": 50265, "max_position_embeddings": 514,
-                         "type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1,
-                         "bos_token_id": 0, "eos_token_id": 2},
+    "bert-large-uncased": {
+        "hidden_size": 1024,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "intermediate_size": 4096,
+    },
+    "roberta-base": {
+        "model_type": "roberta",
+        "vocab_size": 50265,
+        "max_position_embeddings": 514,
+        "type_vocab_size": 1,
+        "layer_norm_eps": 1e-5,
+        "pad_token_id": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+    },
     # The KantaiBERT chapter's RobertaConfig. Its tokenizer puts <s>=0, <pad>=1, </s>=2.
-    "kantaibert": {"model_type": "roberta", "vocab_size": 52000, "max_position_embeddings": 514,
-                       "num_attention_heads": 12, "num_hidden_layers": 6, "type_vocab_size": 1,
-                       "layer_norm_eps": 1e-12, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2},
+    "kantaibert": {
+        "model_type": "roberta",
+        "vocab_size": 52000,
+        "max_position_embeddings": 514,
+        "num_attention_heads": 12,
+        "num_hidden_layers": 6,
+        "type_vocab_size": 1,
+        "layer_norm_eps": 1e-12,
+        "pad_token_id": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+    },
 }
 
 

@@ -63,7 +63,8 @@ class Embeddings(nn.Module):
         torch.compile it would break the graph (CUDA's own index check still fires there).
         """
         if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}")
+            raise ValueError(
+                f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}")
         if token_type_ids is not None and token_type_ids.shape != input_ids.shape:
             raise ValueError(f"token_type_ids shape {tuple(token_type_ids.shape)} != "
                              f"input_ids shape {tuple(input_ids.shape)}")
@@ -88,7 +89,8 @@ class Embeddings(nn.Module):
                              f" is longer than this model allows ({limit} tokens: "
                              f"max_position_embeddings={P}); truncate the input")
         if position_ids is not None and int(position_ids.max()) >= P:
-            raise ValueError(f"position id {int(position_ids.max())} >= max_position_embeddings={P}")
+            raise ValueError(
+                f"position id {int(position_ids.max())} >= max_position_embeddings={P}")
         if token_type_ids is not None:
             n = self.config.type_vocab_size
             if int(token_type_ids.max()) >= n or int(token_type_ids.min()) < 0:

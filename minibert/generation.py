@@ -74,7 +74,9 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int = 20, do_sample
     pad_token_id: padding is masked out, and RoBERTa positions skip it.
     """
     if input_ids.dim() != 2 or input_ids.size(1) == 0:
-        raise ValueError(f"input_ids must be (batch, prompt_len >= 1), got {tuple(input_ids.shape)}")
+        raise ValueError(
+            f"input_ids must be (batch, prompt_len >= 1), got {tuple(input_ids.shape)}"
+        )
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
     was_training = model.training

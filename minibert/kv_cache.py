@@ -37,8 +37,10 @@ class LayerCache:
 
     def append(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add the new positions' K and V; return K and V of every position so far."""
-        assert key.shape == value.shape and key.dim() == 4, \
-            f"key and value must both be (B, nh, T, hs), got {tuple(key.shape)}, {tuple(value.shape)}"
+        assert key.shape == value.shape and key.dim() == 4, (
+            f"key and value must both be (B, nh, T, hs), got {tuple(key.shape)}, "
+            f"{tuple(value.shape)}"
+        )
         if self.key is None:
             self.key, self.value = key, value
         else:

@@ -40,7 +40,9 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     if name not in ACTIVATIONS:
-        raise ValueError(f"hidden_act {name!r} is not supported; choose one of {sorted(ACTIVATIONS)}")
+        raise ValueError(
+            f"hidden_act {name!r} is not supported; choose one of {sorted(ACTIVATIONS)}"
+        )
     return ACTIVATIONS[name]
 
 

@@ -41,14 +41,19 @@ from .outputs import (
     TokenClassifierOutput,
 )
 
-Tensor = torch.Tensor | None
+OptionalTensor = torch.Tensor | None
 
 # ---- losses shared with RoBERTa ----------------------------------------------------------
 
+# The label of a position that is not scored (padding, unmasked tokens): transformers' value,
+# which is also F.cross_entropy's default ignore_index.
+IGNORE_INDEX = -100
+
 
 def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over every position whose label is not -100."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
+    """Mean cross-entropy over every position whose label is not IGNORE_INDEX."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+                           ignore_index=IGNORE_INDEX)
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor,
@@ -100,8 +105,8 @@ class BertModel(PreTrainedModel):
         self.causal = causal or config.is_decoder
         self.post_init()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: Tensor = None,
-                token_type_ids: Tensor = None, position_ids: Tensor = None,
+    def forward(self, input_ids: torch.Tensor, attention_mask: OptionalTensor = None,
+                token_type_ids: OptionalTensor = None, position_ids: OptionalTensor = None,
                 output_attentions: bool = False, output_hidden_states: bool = False,
                 past_key_values: KVCache | None = None) -> BaseModelOutputWithPooling:
         """past_key_values: a KVCache (decoders only) holding P earlier tokens; input_ids are
@@ -129,7 +134,7 @@ class BertModel(PreTrainedModel):
                                           hidden_states=hidden_states, attentions=attentions,
                                           past_key_values=past_key_values)
 
-    def _cached_positions(self, attention_mask: Tensor, past: int, T: int,
+    def _cached_positions(self, attention_mask: OptionalTensor, past: int, T: int,
                           device: torch.device) -> torch.Tensor:
         """Position ids of the T new tokens after `past` cached ones, as a full run counts them."""
         if not self.roberta_positions:
@@ -142,6 +147,15 @@ class BertModel(PreTrainedModel):
 
 
 # ---- task models ---------------------------------------------------------------------------
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: OptionalTensor) -> torch.Tensor:
+    """(B, T, H) -> (B, H): the mean over real tokens (padding, mask 0, left out), as
+    sentence-transformers pools all-MiniLM-L6-v2 and its kin."""
+    if attention_mask is None:
+        return hidden.mean(1)
+    m = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
 def _head_dropout(config: BertConfig) -> nn.Dropout:
@@ -218,8 +232,9 @@ class BertForNextSentencePrediction(PreTrainedModel):
         logits = self.cls(out.pooler_output)  # (B, 2)
         target = labels if labels is not None else next_sentence_label
         loss = F.cross_entropy(logits.view(-1, 2), target.view(-1)) if target is not None else None
-        return NextSentencePredictorOutput(loss=loss, logits=logits,
-                                           hidden_states=out.hidden_states, attentions=out.attentions)
+        return NextSentencePredictorOutput(
+            loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions
+        )
 
 
 class BertForSequenceClassification(PreTrainedModel):
@@ -238,7 +253,11 @@ class BertForSequenceClassification(PreTrainedModel):
                 output_hidden_states=False) -> SequenceClassifierOutput:
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
                         output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(out.pooler_output))  # (B, num_labels)
+        if self.config.classifier_pooling == "mean":
+            sentence = mean_pool(out.last_hidden_state, attention_mask)  # (B, H)
+        else:
+            sentence = out.pooler_output  # (B, H)
+        logits = self.classifier(self.dropout(sentence))  # (B, num_labels)
         loss = classification_loss(logits, labels, self.config) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                         attentions=out.attentions)

@@ -18,15 +18,23 @@ Left out on purpose: token classification / QA / multiple choice for RoBERTa, cr
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import BertConfig
 from .generation import generate as _generate
 from .heads import RobertaClassificationHead, RobertaLMHead
 from .kv_cache import KVCache
-from .modeling_bert import BertModel, classification_loss, token_loss
+from .modeling_bert import IGNORE_INDEX, BertModel, classification_loss, token_loss
 from .modeling_utils import PreTrainedModel
 from .outputs import CausalLMOutput, MaskedLMOutput, SequenceClassifierOutput
+
+
+def shift_labels(labels: torch.Tensor) -> torch.Tensor:
+    """Causal LM targets, (B, T) -> (B, T): position t predicts token t+1, so it is scored
+    against label t+1; the last position has no next token and is ignored. The one home of the
+    shift: RobertaForCausalLM's loss and the pretraining loop (`train/objectives.py`) use it."""
+    return F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
 
 
 class RobertaModel(BertModel):
@@ -104,8 +112,7 @@ class RobertaForCausalLM(PreTrainedModel):
         logits = self.lm_head(out.last_hidden_state)  # (B, T, V)
         loss = None
         if labels is not None:
-            # Position t predicts token t+1: drop the last logit and the first label.
-            loss = token_loss(logits[:, :-1].float(), labels[:, 1:])
+            loss = token_loss(logits.float(), shift_labels(labels))
         return CausalLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                               attentions=out.attentions, past_key_values=past_key_values)
 

@@ -33,7 +33,9 @@ class PreTrainedModel(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         if not isinstance(config, BertConfig):
-            raise TypeError(f"{type(self).__name__} needs a BertConfig, got {type(config).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} needs a BertConfig, got {type(config).__name__}"
+            )
         self.config = config
         self.load_report = None
 

@@ -33,7 +33,15 @@ class FakeTokenizer:
                 words.append(w)
         return ids, words
 
-    def encode(self, text, pair=None, add_special_tokens=True, max_length=None, truncation=False, padding=False):
+    def encode(
+        self,
+        text,
+        pair=None,
+        add_special_tokens=True,
+        max_length=None,
+        truncation=False,
+        padding=False,
+    ):
         ids, words = self._pieces(text)
         if truncation and max_length is not None:
             keep = max_length - (2 if add_special_tokens else 0)
@@ -42,8 +50,15 @@ class FakeTokenizer:
         if add_special_tokens:
             ids, words, special = [CLS] + ids + [SEP], [None] + words + [None], [1] + special + [1]
         n = len(ids)
-        return Encoding(ids=ids, tokens=[str(i) for i in ids], type_ids=[0] * n, attention_mask=[1] * n,
-                        special_tokens_mask=special, offsets=[(0, 0)] * n, word_ids=words)
+        return Encoding(
+            ids=ids,
+            tokens=[str(i) for i in ids],
+            type_ids=[0] * n,
+            attention_mask=[1] * n,
+            special_tokens_mask=special,
+            offsets=[(0, 0)] * n,
+            word_ids=words,
+        )
 
     def encode_batch(self, texts, **kwargs):
         return [self.encode(t, **kwargs) for t in texts]

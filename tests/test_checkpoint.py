@@ -27,7 +27,7 @@ from minibert import (
 )
 from minibert.checkpoint import CheckpointError, load_into, read_state_dict
 from train.cli import main as cli_main
-from train.cli.cmd_params import build, count_parameters, load_config
+from train.cli.cmd_params import build, load_config
 
 TINY = {"vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
             "intermediate_size": 37, "max_position_embeddings": 40}
@@ -187,7 +187,9 @@ def test_head_size_mismatch_errors_unless_asked(hf_pretraining_dir, tmp_path):
     src, _ = hf_pretraining_dir
     two = BertForSequenceClassification.from_pretrained(src, num_labels=2, verbose=False)
     two.save_pretrained(tmp_path / "two")
-    with pytest.raises(CheckpointError, match=r"classifier\.weight' has shape \(2, 32\).*\(5, 32\)"):
+    with pytest.raises(
+        CheckpointError, match=r"classifier\.weight' has shape \(2, 32\).*\(5, 32\)"
+    ):
         BertForSequenceClassification.from_pretrained(tmp_path / "two", num_labels=5,
                                                       verbose=False)
     five = BertForSequenceClassification.from_pretrained(
@@ -272,7 +274,9 @@ def test_truncated_safetensors_names_file(hf_pretraining_dir, tmp_path):
     data = (src / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 3])
     (tmp_path / "config.json").write_text((src / "config.json").read_text())
-    with pytest.raises(CheckpointError, match=r"model\.safetensors: not a valid safetensors") as err:
+    with pytest.raises(
+        CheckpointError, match=r"model\.safetensors: not a valid safetensors"
+    ) as err:
         BertModel.from_pretrained(tmp_path, verbose=False)
     _assert_one_line(err, tmp_path / "model.safetensors")
 
@@ -283,7 +287,9 @@ def test_missing_encoder_weight_names_key(hf_pretraining_dir, tmp_path):
     del state["bert.encoder.layer.1.attention.self.key.weight"]
     save_file(state, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_text((src / "config.json").read_text())
-    with pytest.raises(CheckpointError, match=r"encoder\.layer\.1\.attention\.self\.key\.weight") as err:
+    with pytest.raises(
+        CheckpointError, match=r"encoder\.layer\.1\.attention\.self\.key\.weight"
+    ) as err:
         BertForPreTraining.from_pretrained(tmp_path, verbose=False)
     _assert_one_line(err, tmp_path / "model.safetensors")
 
@@ -366,7 +372,7 @@ def test_pickle_with_code_is_refused(tmp_path):
 ])
 def test_parameter_counts(name, head, total, tensors):
     model = build(load_config(name), head)
-    assert count_parameters(model) == total
+    assert model.num_parameters() == total
     assert len(list(model.parameters())) == tensors
 
 

@@ -91,7 +91,9 @@ def test_download_failure_says_what_to_do(tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "huggingface_hub",
                         types.SimpleNamespace(snapshot_download=snapshot_download))
-    with pytest.raises(hub.ModelNotFoundError, match="could not download 'org/model'.*local folder"):
+    with pytest.raises(
+        hub.ModelNotFoundError, match="could not download 'org/model'.*local folder"
+    ):
         hub.resolve_model_dir("org/model")
 
 

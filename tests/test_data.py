@@ -121,7 +121,9 @@ def test_download_file_url(data, tmp_path, monkeypatch):
     z = tmp_path / "cola.zip"
     z.write_bytes(_zip_of({n: (data / "cola" / n).read_bytes() for n in download.COLA_SHA256}))
     got = download.cola_dir(url=z.as_uri(), quiet=True)
-    assert (got / "in_domain_dev.tsv").read_bytes() == (data / "cola" / "in_domain_dev.tsv").read_bytes()
+    assert (got / "in_domain_dev.tsv").read_bytes() == (
+        data / "cola" / "in_domain_dev.tsv"
+    ).read_bytes()
 
 
 def test_download_bad_hash_leaves_no_cache(data, tmp_path, monkeypatch):

@@ -41,7 +41,9 @@ def test_kant_bom_is_dropped(data):
 
 def test_invalid_utf8_names_file_and_line(tmp_path):
     path = tmp_path / "latin1.txt"
-    path.write_bytes("first line\nsecond line\nKritik der reinen Vernunft \u00e4\n".encode("latin-1"))
+    path.write_bytes(
+        "first line\nsecond line\nKritik der reinen Vernunft \u00e4\n".encode("latin-1")
+    )
     with pytest.raises(ValueError, match=r"latin1\.txt: line 3 \(byte 50\) is not valid UTF-8"):
         read_text(path)
     with pytest.raises(ValueError, match="latin1.txt"):
@@ -96,7 +98,11 @@ def test_documents_split_at_blank_lines(tmp_path):
     one, two = tmp_path / "one.txt", tmp_path / "two.txt"
     one.write_text("first doc line 1\nfirst doc line 2\n", encoding="utf-8")
     two.write_bytes(b"\xef\xbb\xbfsecond doc\n\nthird doc\n")
-    assert read_documents([one, two]) == [["first doc line 1", "first doc line 2"], ["second doc"], ["third doc"]]
+    assert read_documents([one, two]) == [
+        ["first doc line 1", "first doc line 2"],
+        ["second doc"],
+        ["third doc"],
+    ]
 
 
 @pytest.mark.parity

@@ -117,8 +117,12 @@ def test_every_lesson_has_a_test_and_the_course_shape():
     assert tested == {f"lesson{p[:2]}" for p in lessons}, (tested, lessons)
     for name in lessons:
         text = (LESSONS / name).read_text(encoding="utf-8")
-        assert text.startswith("# %% [markdown]\n# # Lesson"), f"{name}: must open with its title cell"
-        assert "Read alongside" in text and "## Exercises" in text, f"{name}: reading list, exercises"
+        assert text.startswith("# %% [markdown]\n# # Lesson"), (
+            f"{name}: must open with its title cell"
+        )
+        assert "Read alongside" in text and "## Exercises" in text, (
+            f"{name}: reading list, exercises"
+        )
         block = text.split("## Expected output", 1)
         assert len(block) == 2 and block[1].count("\n# ") > 5, f"{name}: expected output missing"
         assert len(expected_quick(name)) > 5, f"{name}: quick-mode expected output missing"

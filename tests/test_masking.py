@@ -45,10 +45,22 @@ def make_batch(B: int, T: int, vocab: int, seed: int, max_word: int = 4):
     return ids, special, attention, words
 
 
-def run(fn, ids, special, *, seed, p=0.15, vocab=1000, words=None, whole_word=False, attention=None):
+def run(
+    fn, ids, special, *, seed, p=0.15, vocab=1000, words=None, whole_word=False, attention=None
+):
     g = torch.Generator().manual_seed(seed)
-    return fn(ids, special, mask_token_id=MASK, vocab_size=vocab, special_ids=SPECIAL, mlm_probability=p,
-              generator=g, word_ids=words, whole_word=whole_word, attention_mask=attention)
+    return fn(
+        ids,
+        special,
+        mask_token_id=MASK,
+        vocab_size=vocab,
+        special_ids=SPECIAL,
+        mlm_probability=p,
+        generator=g,
+        word_ids=words,
+        whole_word=whole_word,
+        attention_mask=attention,
+    )
 
 
 # --- known answers ----------------------------------------------------------------------------
@@ -81,7 +93,9 @@ def test_word_groups_split_on_word_change_and_specials():
 def test_clear_errors():
     ids, special, _, _ = make_batch(2, 6, 100, seed=3)
     with pytest.raises(ValueError, match="Generator"):
-        mask_tokens(ids, special, mask_token_id=MASK, vocab_size=100, special_ids=SPECIAL, generator=None)
+        mask_tokens(
+            ids, special, mask_token_id=MASK, vocab_size=100, special_ids=SPECIAL, generator=None
+        )
     with pytest.raises(ValueError, match="mask_token_id"):
         mask_tokens(ids, special, mask_token_id=None, vocab_size=100, special_ids=SPECIAL,
                     generator=torch.Generator())
@@ -119,8 +133,17 @@ def test_masking_properties(B, T, seed, p, vocab, whole_word, use_attention):
                 in_word = selected[b][words[b] == w]
                 assert in_word.all() or not in_word.any(), f"word {w} of row {b} partly selected"
     # the readable reference gives the identical result from the same generator state
-    ref_masked, ref_labels = run(mask_tokens_reference, ids, special, seed=seed + 1, p=p, vocab=vocab,
-                                 words=words, whole_word=whole_word, attention=attn)
+    ref_masked, ref_labels = run(
+        mask_tokens_reference,
+        ids,
+        special,
+        seed=seed + 1,
+        p=p,
+        vocab=vocab,
+        words=words,
+        whole_word=whole_word,
+        attention=attn,
+    )
     assert torch.equal(masked, ref_masked) and torch.equal(labels, ref_labels)
 
 

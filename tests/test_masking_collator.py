@@ -31,7 +31,9 @@ def test_pads_to_longest_with_all_keys():
         assert batch["attention_mask"][row].tolist() == [1] * n + [0] * (T - n)
         assert (batch["input_ids"][row, n:] == PAD).all()
         assert (batch["labels"][row, n:] == IGNORE_INDEX).all()
-        assert batch["labels"][row, 0] == IGNORE_INDEX and batch["labels"][row, n - 1] == IGNORE_INDEX
+        assert (
+            batch["labels"][row, 0] == IGNORE_INDEX and batch["labels"][row, n - 1] == IGNORE_INDEX
+        )
 
 
 def test_dicts_with_nsp_labels_and_token_types():
@@ -64,7 +66,9 @@ def test_dynamic_masks_differ_between_calls_and_follow_the_seed():
     a, b = first(encs), first(encs)
     assert not torch.equal(a["labels"], b["labels"])
     again = MLMCollator(tok, seed=3)(encs)
-    assert torch.equal(a["labels"], again["labels"]) and torch.equal(a["input_ids"], again["input_ids"])
+    assert torch.equal(a["labels"], again["labels"]) and torch.equal(
+        a["input_ids"], again["input_ids"]
+    )
     other = MLMCollator(tok, seed=4)(encs)
     assert not torch.equal(a["labels"], other["labels"])
 
@@ -80,7 +84,9 @@ def test_state_dict_resumes_the_mask_sequence():
     resumed.load_state_dict(state)
     for want in expected[1:]:
         got = resumed(encs)
-        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(got["labels"], want["labels"])
+        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(
+            got["labels"], want["labels"]
+        )
     with pytest.raises(KeyError, match="generator_state"):
         resumed.load_state_dict({"seed": 1})
 
@@ -149,8 +155,10 @@ def test_bpe_grouped_blocks_collate_for_roberta(kant_bpe, data, tmp_path):
     from train.data.datasets import GroupedTextDataset
 
     path = tmp_path / "kant_head.txt"
-    path.write_text("\n".join((data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:300]),
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join((data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:300]),
+        encoding="utf-8",
+    )
     ds = GroupedTextDataset(kant_bpe, path, block_size=32)
     batch = MLMCollator(kant_bpe, seed=0)(list(ds)[:16])
     assert batch["input_ids"].shape == (16, 32)
@@ -166,9 +174,19 @@ def test_batches_match_hf_data_collator_on_kant(data, transformers):
 
     vocab = data / "bert_vocab" / "bert-base-uncased-vocab.txt"
     ours_tok, hf_tok = WordPieceTokenizer.from_file(vocab), transformers.BertTokenizer(str(vocab))
-    lines = [t for t in (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines() if t.strip()]
-    examples = [{"input_ids": e.ids, "token_type_ids": e.type_ids, "special_tokens_mask": e.special_tokens_mask}
-                for e in ours_tok.encode_batch(lines[:64], max_length=128, truncation=True)]
+    lines = [
+        t
+        for t in (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()
+        if t.strip()
+    ]
+    examples = [
+        {
+            "input_ids": e.ids,
+            "token_type_ids": e.type_ids,
+            "special_tokens_mask": e.special_tokens_mask,
+        }
+        for e in ours_tok.encode_batch(lines[:64], max_length=128, truncation=True)
+    ]
     for p in (0.0, 1.0):  # the two settings where the choice of positions is not random
         ours = MLMCollator(ours_tok, mlm_probability=p)([dict(e) for e in examples])
         theirs = transformers.DataCollatorForLanguageModeling(hf_tok, mlm_probability=p, seed=0)(

@@ -138,7 +138,9 @@ def test_cache_misuse_is_a_clear_error(model):
     cache = minibert.KVCache(2)
     with torch.no_grad():
         model(torch.tensor([[0, 5, 9]]), past_key_values=cache)
-        with pytest.raises(ValueError, match=r"attention_mask shape \(1, 2\) != \(1, 4\).*3 cached"):
+        with pytest.raises(
+            ValueError, match=r"attention_mask shape \(1, 2\) != \(1, 4\).*3 cached"
+        ):
             model(torch.tensor([[4]]), attention_mask=torch.ones(1, 2, dtype=torch.long),
                   past_key_values=cache)
     encoder = minibert.BertModel(minibert.BertConfig(**{**CONFIG, "model_type": "bert"}))

@@ -67,7 +67,10 @@ def labels_for(task: str, batch: dict, seed: int = 1) -> dict[str, torch.Tensor]
     if task == "token":
         return {"labels": torch.randint(0, 3, (B, T), generator=g).masked_fill(mask == 0, -100)}
     if task == "qa":  # the last row's answer lies outside the sequence: clamped and ignored
-        return {"start_positions": torch.tensor([2, 0, 30]), "end_positions": torch.tensor([5, 3, 30])}
+        return {
+            "start_positions": torch.tensor([2, 0, 30]),
+            "end_positions": torch.tensor([5, 3, 30]),
+        }
     raise AssertionError(task)
 
 

@@ -52,14 +52,22 @@ def segments(example):
 
 
 def check_layout(example, max_seq_length):
-    ids, types, special = example["input_ids"], example["token_type_ids"], example["special_tokens_mask"]
+    ids, types, special = (
+        example["input_ids"],
+        example["token_type_ids"],
+        example["special_tokens_mask"],
+    )
     assert len(ids) <= max_seq_length
     assert len(types) == len(special) == len(example["word_ids"]) == len(ids)
     first_b = types.index(1)
     assert types == [0] * first_b + [1] * (len(ids) - first_b), "token types must be 0s then 1s"
     assert ids[0] == CLS and ids[first_b - 1] == SEP and ids[-1] == SEP
     assert [i for i, s in enumerate(special) if s] == [0, first_b - 1, len(ids) - 1]
-    assert [i for i, w in enumerate(example["word_ids"]) if w is None] == [0, first_b - 1, len(ids) - 1]
+    assert [i for i, w in enumerate(example["word_ids"]) if w is None] == [
+        0,
+        first_b - 1,
+        len(ids) - 1,
+    ]
     a, b = segments(example)
     assert len(a) >= 1 and len(b) >= 1
     assert CLS not in a + b and SEP not in a + b
@@ -80,9 +88,12 @@ def check_provenance(example):
 
 
 @settings(max_examples=40, deadline=None)
-@given(lengths=st.lists(st.lists(st.integers(1, 9), min_size=1, max_size=12), min_size=2, max_size=6),
-       max_seq_length=st.integers(5, 40), short_seq_prob=st.sampled_from([0.0, 0.1, 1.0]),
-       seed=st.integers(0, 2**31))
+@given(
+    lengths=st.lists(st.lists(st.integers(1, 9), min_size=1, max_size=12), min_size=2, max_size=6),
+    max_seq_length=st.integers(5, 40),
+    short_seq_prob=st.sampled_from([0.0, 0.1, 1.0]),
+    seed=st.integers(0, 2**31),
+)
 def test_pairs_properties(lengths, max_seq_length, short_seq_prob, seed):
     examples = create_nsp_examples(corpus(lengths), IntTokenizer(), max_seq_length=max_seq_length,
                                    short_seq_prob=short_seq_prob, rng=random.Random(seed))
@@ -96,8 +107,9 @@ def test_labels_are_50_50_where_the_coin_decides():
     # One-token sentences and target >= 2: a chunk holds one sentence only at a document's end, and
     # there B must be random; that case is recognisable (A ends at its document's last token).
     lengths = [[1] * 150 for _ in range(30)]
-    examples = create_nsp_examples(corpus(lengths), IntTokenizer(), max_seq_length=16, dupe_factor=10,
-                                   rng=random.Random(0))
+    examples = create_nsp_examples(
+        corpus(lengths), IntTokenizer(), max_seq_length=16, dupe_factor=10, rng=random.Random(0)
+    )
     last = 10 * 149 + 5
     free = [ex for ex in examples if order(segments(ex)[0][-1]) != last]
     forced = [ex for ex in examples if order(segments(ex)[0][-1]) == last]
@@ -109,18 +121,21 @@ def test_labels_are_50_50_where_the_coin_decides():
 
 def test_sequences_fill_to_the_maximum_unless_short():
     lengths = [[1] * 200 for _ in range(10)]
-    full = create_nsp_examples(corpus(lengths), IntTokenizer(), max_seq_length=20, short_seq_prob=0.0,
-                               rng=random.Random(1))
+    full = create_nsp_examples(
+        corpus(lengths), IntTokenizer(), max_seq_length=20, short_seq_prob=0.0, rng=random.Random(1)
+    )
     at_max = sum(len(ex["input_ids"]) == 20 for ex in full)
     assert at_max / len(full) > 0.9
-    short = create_nsp_examples(corpus(lengths), IntTokenizer(), max_seq_length=20, short_seq_prob=1.0,
-                                rng=random.Random(1))
+    short = create_nsp_examples(
+        corpus(lengths), IntTokenizer(), max_seq_length=20, short_seq_prob=1.0, rng=random.Random(1)
+    )
     assert sum(len(ex["input_ids"]) for ex in short) / len(short) < 0.8 * 20
 
 
 def test_long_sentences_are_truncated_to_fit():
-    examples = create_nsp_examples(corpus([[50, 60], [70, 40, 30]]), IntTokenizer(), max_seq_length=16,
-                                   rng=random.Random(2))
+    examples = create_nsp_examples(
+        corpus([[50, 60], [70, 40, 30]]), IntTokenizer(), max_seq_length=16, rng=random.Random(2)
+    )
     for ex in examples:
         check_layout(ex, 16)
         check_provenance(ex)
@@ -162,8 +177,16 @@ def test_real_wordpiece_on_kant_paragraphs(data, tmp_path):
     assert len(docs) > 20
     examples = create_nsp_examples(docs, tok, max_seq_length=64, rng=random.Random(0))
     for ex in examples:
-        check_layout(ex | {"input_ids": [CLS if i == tok.cls_token_id else SEP if i == tok.sep_token_id else i
-                                         for i in ex["input_ids"]]}, 64)
+        check_layout(
+            ex
+            | {
+                "input_ids": [
+                    CLS if i == tok.cls_token_id else SEP if i == tok.sep_token_id else i
+                    for i in ex["input_ids"]
+                ]
+            },
+            64,
+        )
         words = [w for w in ex["word_ids"] if w is not None]
         assert all(x <= y for x, y in itertools.pairwise(words))
     text = tok.decode(examples[0]["input_ids"])

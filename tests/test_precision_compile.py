@@ -60,7 +60,8 @@ def toy_task(data):
 
     tok = WordPieceTokenizer.from_file(data / "bert_vocab" / "bert-base-uncased-vocab.txt")
     rng = random.Random(0)
-    words = [["cat", "dog", "mat", "house", "tree", "red"], ["run", "sing", "jump", "swim", "fly", "eat"]]
+    words = [["cat", "dog", "mat", "house", "tree", "red"],
+             ["run", "sing", "jump", "swim", "fly", "eat"]]
     texts, labels = [], []
     for i in range(96):
         texts.append(" ".join(rng.choice(words[i % 2]) for _ in range(rng.randrange(3, 12))))

@@ -38,7 +38,7 @@ def tiny_config(objective: str, dropout: float = 0.0) -> BertConfig:
 
 def tiny_model(objective: str, dropout: float = 0.0, seed: int = 0):
     torch.manual_seed(seed)
-    return objectives.model_class(objective)(tiny_config(objective, dropout))
+    return objectives.trained_class(objective)(tiny_config(objective, dropout))
 
 
 def make_examples(objective: str, n: int, seed: int = 0) -> list[dict]:
@@ -93,7 +93,9 @@ def test_one_batch_overfits(objective):
     assert result.steps == 60
     floor = irreducible_loss(objective, examples)
     assert result.losses[0] > 1.0 + floor, result.losses[:3]
-    assert result.losses[-1] < floor + 0.05, f"{objective}: loss {result.losses[-1]:.4f}, floor {floor:.4f}"
+    assert result.losses[-1] < floor + 0.05, (
+        f"{objective}: loss {result.losses[-1]:.4f}, floor {floor:.4f}"
+    )
 
 
 @pytest.mark.parametrize("objective", ["bert", "roberta", "causal"])

@@ -46,9 +46,32 @@ def _pretrain(out, tokenizer, train, *extra):
 
 def test_kantaibert_tiny_end_to_end(bpe_dir, kant_head, tmp_path, capsys):
     out = tmp_path / "KantaiBERT"
-    assert _pretrain(out, bpe_dir, kant_head, "--objective", "roberta", "--config", "kantaibert",
-                     "--block-size", "64", "--batch-size", "32", "--max-examples", "320",
-                     "--epochs", "2", "--lr", "1e-2", "--warmup-steps", "2", "--save-every", "5") == 0
+    assert (
+        _pretrain(
+            out,
+            bpe_dir,
+            kant_head,
+            "--objective",
+            "roberta",
+            "--config",
+            "kantaibert",
+            "--block-size",
+            "64",
+            "--batch-size",
+            "32",
+            "--max-examples",
+            "320",
+            "--epochs",
+            "2",
+            "--lr",
+            "1e-2",
+            "--warmup-steps",
+            "2",
+            "--save-every",
+            "5",
+        )
+        == 0
+    )
     for name in ("config.json", "model.safetensors", "vocab.json", "merges.txt",
                  "metrics.jsonl", "loss_curve.png"):
         assert (out / name).is_file(), name

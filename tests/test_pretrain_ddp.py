@@ -16,7 +16,14 @@ from test_pretrain import collator, make_examples, quiet, tiny_model
 from train import ddp
 from train.pretrain import pretrain
 
-ARGS = {"objective": "bert", "batch_size": 6, "grad_accum": 2, "epochs": 1, "lr": 3e-3, "warmup_steps": 1}
+ARGS = {
+    "objective": "bert",
+    "batch_size": 6,
+    "grad_accum": 2,
+    "epochs": 1,
+    "lr": 3e-3,
+    "warmup_steps": 1,
+}
 N = 36  # 3 optimizer steps of 2 x 6 examples
 
 
@@ -49,7 +56,9 @@ def test_shard_rows_cover_the_batch():
         for world in (1, 2, 3, 5):
             if n < world:
                 continue
-            parts = [ddp.shard_rows(n, ddp.DistInfo(rank=r, world_size=world)) for r in range(world)]
+            parts = [
+                ddp.shard_rows(n, ddp.DistInfo(rank=r, world_size=world)) for r in range(world)
+            ]
             rows = [i for s in parts for i in range(n)[s]]
             assert rows == list(range(n)) and all(s.stop > s.start for s in parts)
 

@@ -63,7 +63,9 @@ def test_pair_layout(tiny):
 
 def test_basic_tokenizer_settings():
     text = " \tHeLLo!how  \n Are yoU?  HäLLo ah\u535a\u63a8zz"
-    words = lambda b: [w[0] for w in b.split(text)]
+    def words(b):
+        return [w[0] for w in b.split(text)]
+
     assert words(BasicTokenizer()) == ["hello", "!", "how", "are", "you", "?", "hallo", "ah",
                                        "\u535a", "\u63a8", "zz"]
     assert words(BasicTokenizer(lowercase=False))[:6] == ["HeLLo", "!", "how", "Are", "yoU", "?"]

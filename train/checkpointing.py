@@ -119,5 +119,7 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{file}: cannot read the checkpoint ({e})") from None
     for key in ("step", "model", "optimizer", "scheduler", "rng", "position"):
         if key not in state:
-            raise CheckpointError(f"{file}: missing key {key!r}; not a minibert training checkpoint")
+            raise CheckpointError(
+                f"{file}: missing key {key!r}; not a minibert training checkpoint"
+            )
     return state

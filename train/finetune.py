@@ -45,6 +45,7 @@ class FinetuneConfig:
     batch_size: int = 32
     warmup: float = 0.0          # fraction of all steps spent warming up (0.1 = 10%)
     weight_decay: float = 0.01
+    layer_decay: float = 1.0     # < 1: layer-wise lr decay (train/optim.py)
     eps: float = 1e-8
     clip: float = 1.0
     max_length: int = 128        # truncation only; batches are padded to their own longest
@@ -135,7 +136,10 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 
 
 def validate(model, tokenizer, encodings, labels, cfg: FinetuneConfig, device):
-    """(mean loss, accuracy, MCC) on a labelled set, model in eval mode."""
+    """(mean loss, accuracy, MCC) on a labelled set, model in eval mode; NaNs for an empty
+    set."""
+    if not encodings:
+        return math.nan, math.nan, math.nan
     logits = predict_logits(model, tokenizer, encodings, cfg.eval_batch_size, device,
                             cfg.precision)  # (N, K)
     target = torch.tensor(labels, dtype=torch.long)
@@ -153,63 +157,103 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
     Pass your own `result` to still see the finished epochs if Ctrl-C stops the run."""
     assert len(train_enc) == len(train_labels) > 0, "need labelled training examples"
     assert len(val_enc) == len(val_labels), "validation texts and labels differ in number"
-    model.to(device)
+    state = set_up(model, len(train_enc), cfg, device, log)
     rng = random.Random(cfg.seed)
     lengths = [len(e) for e in train_enc]
-    steps_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps)
-    scheduler = linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
     result = result if result is not None else FinetuneResult()
-    best_mcc, best_state = -math.inf, None
+    best_score, best_state = -math.inf, None
+    start = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        batches = bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, rng)
+        train_loss = train_epoch(model, tokenizer, train_enc, train_labels, batches, state, cfg,
+                                 device, f"epoch {epoch}/{cfg.epochs}", result.batch_losses)
+        train_time, t1 = time.perf_counter() - t0, time.perf_counter()
+        val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
+        stats = EpochStats(epoch, train_loss, val_loss, val_acc, val_mcc,
+                           train_time, time.perf_counter() - t1)
+        log_epoch(stats, log)
+        result.epochs.append(stats)
+        # without a validation set the last epoch counts as best
+        score = val_mcc if val_enc else float(epoch)
+        if score > best_score:
+            best_score, result.best_epoch = score, epoch
+            best_state = keep_best(model, tokenizer, save_dir)
+    model.load_state_dict(best_state)
+    model.eval()
+    result.total_time = time.perf_counter() - start
+    return result
+
+
+@dataclass
+class TrainState:
+    """What a training step needs besides the model and the batch."""
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    precision: str                 # fp32 | bf16 | fp16, resolved from cfg.precision
+    scaler: torch.amp.GradScaler   # loss scaling for fp16; a no-op otherwise
+    forward: torch.nn.Module       # the model, or its torch.compile wrapper
+
+
+def set_up(model, n_train: int, cfg: FinetuneConfig, device: torch.device,
+           log=print) -> TrainState:
+    """Move the model to the device; AdamW and the warmup-then-linear-decay schedule over
+    every step of every epoch; the precision (printed with the reason) and compilation."""
+    model.to(device)
+    total_steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
+    optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps,
+                                layer_decay=cfg.layer_decay)
+    scheduler = linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
     precision, why = resolve_precision(cfg.precision, device)
     log(f"precision {precision} ({why}){'; torch.compile, dynamic shapes' if cfg.compile else ''}")
     # fp16's narrow range needs loss scaling; bf16 and fp32 do not (the scaler is then a no-op).
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     forward = torch.compile(model, dynamic=True) if cfg.compile else model
-    start = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        t0, running = time.perf_counter(), 0.0
-        batches = bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, rng)
-        bar = _progress(batches, len(batches), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
-        for index in bar:
-            batch = collate(tokenizer, train_enc, train_labels, index, device)
-            with autocast(device, precision):
-                loss = forward(**batch).loss
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            result.batch_losses.append(loss.item())
-            running += result.batch_losses[-1]
-            if cfg.progress:
-                bar.set_postfix(loss=f"{running / (len(result.batch_losses) - (epoch - 1) * steps_per_epoch):.4f}")
-        train_time = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        if val_enc:
-            val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
-        else:
-            val_loss, val_acc, val_mcc = float("nan"), float("nan"), float("nan")
-        stats = EpochStats(epoch, running / len(batches), val_loss, val_acc, val_mcc, train_time,
-                           time.perf_counter() - t1)
-        result.epochs.append(stats)
-        log(f"epoch {epoch}: train loss {stats.train_loss:.4f}  val loss {val_loss:.4f}  "
-            f"val acc {val_acc:.3f}  val MCC {val_mcc:.3f}  ({train_time:.0f}s)")
-        # without a validation set the last epoch counts as best
-        score = val_mcc if val_enc else float(epoch)
-        if score > best_mcc:
-            best_mcc, result.best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-            if save_dir is not None:
-                save_finetuned(model, tokenizer, save_dir)
-    model.load_state_dict(best_state)
-    model.eval()
-    result.total_time = time.perf_counter() - start
-    return result
+    return TrainState(optimizer, scheduler, precision, scaler, forward)
+
+
+def train_epoch(model, tokenizer, encodings: list, labels: list[int], batches: list[list[int]],
+                state: TrainState, cfg: FinetuneConfig, device: torch.device, desc: str,
+                losses: list[float]) -> float:
+    """One pass over `batches` (lists of example indices); each batch's loss is appended to
+    `losses` as it comes (so an interrupted run keeps them); returns the epoch's mean loss."""
+    model.train()
+    first = len(losses)
+    bar = _progress(batches, len(batches), desc, cfg.progress)
+    for index in bar:
+        batch = collate(tokenizer, encodings, labels, index, device)
+        losses.append(train_step(model, batch, state, cfg))
+        if cfg.progress:
+            bar.set_postfix(loss=f"{sum(losses[first:]) / (len(losses) - first):.4f}")
+    return sum(losses[first:]) / len(batches)
+
+
+def train_step(model, batch: dict[str, torch.Tensor], state: TrainState,
+               cfg: FinetuneConfig) -> float:
+    """Forward with labels (the model computes the loss), backward, clip, one step."""
+    with autocast(batch["input_ids"].device, state.precision):
+        loss = state.forward(**batch).loss
+    state.scaler.scale(loss).backward()
+    state.scaler.unscale_(state.optimizer)  # clip the true gradients, not the scaled ones
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.scheduler.step()
+    state.optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+def log_epoch(stats: EpochStats, log=print) -> None:
+    log(f"epoch {stats.epoch}: train loss {stats.train_loss:.4f}  val loss {stats.val_loss:.4f}"
+        f"  val acc {stats.val_accuracy:.3f}  val MCC {stats.val_mcc:.3f}  "
+        f"({stats.train_time:.0f}s)")
+
+
+def keep_best(model, tokenizer, save_dir: str | Path | None) -> dict:
+    """A copy of the weights of the best epoch so far, also saved to `save_dir` if given."""
+    if save_dir is not None:
+        save_finetuned(model, tokenizer, save_dir)
+    return copy.deepcopy(model.state_dict())
 
 
 def save_finetuned(model, tokenizer, directory: str | Path, extra: dict | None = None) -> Path:

@@ -20,12 +20,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from minibert.auto import model_class
+from minibert.modeling_bert import IGNORE_INDEX
+from minibert.modeling_roberta import shift_labels
+
+# objective -> (model_type, task) in minibert's registry (`minibert/auto.py`)
 OBJECTIVES = {
-    "bert": "BertForPreTraining",
-    "roberta": "RobertaForMaskedLM",
-    "causal": "RobertaForCausalLM",
+    "bert": ("bert", "pretraining"),     # BertForPreTraining
+    "roberta": ("roberta", "mlm"),       # RobertaForMaskedLM
+    "causal": ("roberta", "causal"),     # RobertaForCausalLM
 }
-IGNORE = -100
 
 
 def check_objective(objective: str) -> None:
@@ -33,12 +37,10 @@ def check_objective(objective: str) -> None:
         raise ValueError(f"unknown objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
 
 
-def model_class(objective: str):
+def trained_class(objective: str) -> type:
     """The minibert class an objective trains."""
     check_objective(objective)
-    import minibert
-
-    return getattr(minibert, OBJECTIVES[objective])
+    return model_class(*OBJECTIVES[objective])
 
 
 def forward_inputs(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -55,7 +57,7 @@ def _targets(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.
         raise KeyError(f"objective {objective!r}: the batch has no 'labels' "
                        f"(keys: {sorted(batch)}); use a collator that makes them")
     if objective == "causal":
-        return {"lm": batch["labels"][:, 1:]}  # token t predicts token t+1
+        return {"lm": shift_labels(batch["labels"])}  # token t predicts token t+1
     parts = {"mlm": batch["labels"]}
     if objective == "bert":
         if "next_sentence_label" not in batch:
@@ -67,23 +69,19 @@ def _targets(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.
 
 def target_counts(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, int]:
     """How many targets each loss part has in this batch (summed over the step later)."""
-    return {k: int((v != IGNORE).sum()) for k, v in _targets(objective, batch).items()}
+    return {k: int((v != IGNORE_INDEX).sum()) for k, v in _targets(objective, batch).items()}
 
 
 def loss_sums(objective: str, outputs, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Per part, the SUM of cross-entropies over this batch's targets, in fp32."""
     targets = _targets(objective, batch)
-    if objective == "causal":
-        logits = outputs.logits[:, :-1]  # (B, T-1, V)
-    elif objective == "bert":
-        logits = outputs.prediction_logits  # (B, T, V)
-    else:
-        logits = outputs.logits  # (B, T, V)
+    # (B, T, V); for "causal" position t is scored against token t+1 by its shifted labels
+    logits = outputs.prediction_logits if objective == "bert" else outputs.logits
     sums = {next(iter(targets)): F.cross_entropy(
         logits.float().reshape(-1, logits.shape[-1]),  # (B*T, V)
-        targets[next(iter(targets))].reshape(-1), ignore_index=IGNORE, reduction="sum")}
+        targets[next(iter(targets))].reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")}
     if objective == "bert":
         sums["nsp"] = F.cross_entropy(outputs.seq_relationship_logits.float(), targets["nsp"],
-                                      ignore_index=IGNORE, reduction="sum")
+                                      ignore_index=IGNORE_INDEX, reduction="sum")
     return sums
 

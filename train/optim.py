@@ -8,40 +8,69 @@ embeddings' LayerNorm), not by matching names, so a renamed module cannot slip t
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two AdamW groups: decayed weights of Linear/Embedding, and everything else
-    (biases, LayerNorm weights) undecayed. A shared (tied) parameter is listed once."""
-    decay, no_decay, seen = [], [], set()
-    for module in model.modules():
+def parameter_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
+                     ) -> list[dict]:
+    """AdamW groups: decayed weights of Linear/Embedding, and everything else (biases,
+    LayerNorm weights) undecayed. A shared (tied) parameter is listed once.
+
+    layer_decay < 1 is layer-wise learning-rate decay (Clark et al. 2020, ELECTRA; Sun et al.
+    2019): the head keeps the full rate, layer i of L gets layer_decay ** (L - i) of it and the
+    embeddings layer_decay ** (L + 1), so the layers nearest the input, which hold the most
+    general features, move least. Each group's `lr_scale` multiplies the optimizer's lr."""
+    depth_of = _depths(model)
+    top = max(depth_of.values(), default=0)
+    # depth -> (decayed, undecayed); with layer_decay 1 everything sits at one depth
+    groups: dict[int, tuple[list, list]] = {top: ([], [])}
+    seen = set()
+    for module_name, module in model.named_modules():
         for name, p in module.named_parameters(recurse=False):
             if id(p) in seen or not p.requires_grad:
                 continue
             seen.add(id(p))
             is_norm = isinstance(module, (nn.LayerNorm,))
-            if name == "weight" and not is_norm and p.dim() >= 2:
-                decay.append(p)
-            else:
-                no_decay.append(p)
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+            decayed = name == "weight" and not is_norm and p.dim() >= 2
+            depth = depth_of.get(module_name, top) if layer_decay != 1.0 else top
+            groups.setdefault(depth, ([], []))[0 if decayed else 1].append(p)
+    scale = {d: layer_decay ** (top - d) for d in groups}
+    return [g for d in sorted(groups) for g in (
+        {"params": groups[d][0], "weight_decay": weight_decay, "lr_scale": scale[d]},
+        {"params": groups[d][1], "weight_decay": 0.0, "lr_scale": scale[d]})]
+
+
+def _depths(model: nn.Module) -> dict[str, int]:
+    """Module name -> depth: embeddings 0, encoder layer i at i + 1, the rest (pooler, heads)
+    one above the last layer."""
+    layer = re.compile(r"(?:^|\.)encoder\.layer\.(\d+)(?:\.|$)")
+    depths, top = {}, 0
+    for name, _ in model.named_modules():
+        if m := layer.search(name):
+            depths[name] = int(m.group(1)) + 1
+            top = max(top, depths[name])
+        elif name.endswith("embeddings") or ".embeddings." in name:
+            depths[name] = 0
+    for name, _ in model.named_modules():
+        depths.setdefault(name, top + 1)
+    return depths
 
 
 def build_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01,
-                    eps: float = 1e-8, betas: tuple[float, float] = (0.9, 0.999)
-                    ) -> torch.optim.AdamW:
+                    eps: float = 1e-8, betas: tuple[float, float] = (0.9, 0.999),
+                    layer_decay: float = 1.0) -> torch.optim.AdamW:
     """AdamW over `parameter_groups`, with torch's fused kernel where the device has one.
 
     Left to itself torch picks the one-tensor-at-a-time loop on CPU: 0.47 s per step for
     MiniLM's 22.7M parameters against 0.07 s fused (measured on 2 cores). Same update rule,
     so the plain loop stays as the fallback (and as the reading reference in torch's docs).
     """
-    groups = parameter_groups(model, weight_decay)
+    groups = parameter_groups(model, weight_decay, layer_decay)
+    for g in groups:
+        g["lr"] = lr * g.pop("lr_scale")
     try:
         return torch.optim.AdamW(groups, lr=lr, eps=eps, betas=betas, fused=True)
     except (RuntimeError, TypeError, ValueError):

@@ -63,8 +63,10 @@ def save_confusion_matrix(path: str | os.PathLike, matrix, labels: Sequence[str]
                                                 else matrix)]
     n = len(labels)
     if len(rows) != n or any(len(r) != n for r in rows):
-        raise ValueError(f"save_confusion_matrix: matrix must be {n}x{n} for labels {list(labels)}, "
-                         f"got {len(rows)} rows of lengths {[len(r) for r in rows]}")
+        raise ValueError(
+            f"save_confusion_matrix: matrix must be {n}x{n} for labels {list(labels)}, "
+            f"got {len(rows)} rows of lengths {[len(r) for r in rows]}"
+        )
     fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2))
     image = ax.imshow(rows, cmap="Blues")
     fig.colorbar(image, ax=ax, shrink=0.8)  # shorter than the axes: its top tick clears the title

@@ -10,8 +10,9 @@ run's exactly on CPU. Losses are sums over targets divided by the step's global 
 
 Recipe: AdamW with no decay on biases / LayerNorm (`train/optim.py`), linear warmup then
 linear decay, gradient clipping, bf16 autocast where the hardware has it (fp16 + GradScaler on
-request), an optional `torch.compile` with dynamic shapes. Follows the BERT/RoBERTa papers and the KantaiBERT chapter's
-Trainer settings; written as a plain loop so every line can be read.
+request), an optional `torch.compile` with dynamic shapes. Follows the BERT/RoBERTa papers
+and the KantaiBERT chapter's Trainer settings; written as a plain loop over named steps so
+every line can be read.
 
 Safety: a NaN/inf loss stops the run before the optimizer step (the weights stay finite) with
 the step number; Ctrl-C finishes the current step, writes a checkpoint and exits (press twice
@@ -33,7 +34,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -115,7 +116,8 @@ class _Interrupts:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)")
+        print("\ninterrupt: finishing this step and writing a checkpoint "
+              "(Ctrl-C again to quit now)")
 
     def __exit__(self, *exc):
         if self._previous is not None:
@@ -135,6 +137,37 @@ def _collator_generators(collate) -> dict[str, torch.Generator]:
     return {"collator": g} if isinstance(g, torch.Generator) else {}
 
 
+@dataclass
+class _Run:
+    """Everything one pretraining run carries from step to step; the step functions below
+    read and update it. `step` counts optimizer steps, `consumed` micro-batches."""
+    args: PretrainArgs
+    model: torch.nn.Module
+    net: torch.nn.Module  # the model, DDP-wrapped when there are several processes
+    forward: Callable  # `net`, compiled on request
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None
+    device: torch.device
+    info: ddp.DistInfo
+    generators: dict[str, torch.Generator]
+    settings: dict
+    n: int  # examples in the dataset
+    per_epoch: int  # micro-batches per epoch
+    total_micro: int
+    total_steps: int
+    out: Path | None
+    ckpt_root: Path | None
+    metrics: MetricsLog | None
+    precision: str  # fp32 | bf16 | fp16, resolved from args.precision
+    stream: Iterator[dict[str, torch.Tensor]] | None = None  # shards: this rank's batches
+    step: int = 0
+    consumed: int = 0
+    losses: list[float] = field(default_factory=list)
+    tokens_seen: int = 0
+    time_spent: float = 0.0
+
+
 def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args: PretrainArgs,
              *, tokenizer=None, generators: dict[str, torch.Generator] | None = None,
              on_step: Callable[[int, float], None] | None = None) -> PretrainResult:
@@ -143,6 +176,53 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     generators: RNGs the data pipeline draws from, saved in checkpoints (default: the
     collator's `.generator`). on_step(step, loss) runs after each optimizer step; raising
     KeyboardInterrupt there acts like Ctrl-C (checkpoint, then re-raise)."""
+    run = set_up(model, len(dataset), collate, args, generators)
+    if args.resume:
+        resume(run)
+    else:
+        start_fresh(run)
+    if isinstance(dataset, ShardDataset):  # built after resume: it starts at run.consumed
+        run.stream = rank_stream(RankBatches(dataset, collate, batch_size=args.batch_size,
+                                             per_epoch=run.per_epoch, seed=args.seed,
+                                             shuffle=args.shuffle, info=run.info),
+                                 run.consumed, run.total_micro, args.num_workers)
+    bar = _progress_bar(run)
+    at_boundary = True  # between optimizer steps: a checkpoint written now is exact
+    try:
+        with _Interrupts() as interrupts:
+            while run.step < run.total_steps:
+                _stop_if_interrupted(run, interrupts)
+                at_boundary, t0 = False, time.perf_counter()
+                batches, counts = build_batch(run, dataset, collate)
+                loss, lr = train_step(run, batches, counts)
+                at_boundary = True
+                log_step(run, bar, loss, lr, counts[-1].item(), time.perf_counter() - t0)
+                if on_step is not None:
+                    on_step(run.step, loss)
+                if args.save_every and run.step % args.save_every == 0 \
+                        and run.step < run.total_steps:
+                    save(run)
+    except KeyboardInterrupt:
+        bar.close()
+        if at_boundary:
+            save(run)
+            if run.info.is_main and run.ckpt_root:
+                print(f"interrupted: checkpoint written at step {run.step} under "
+                      f"{run.ckpt_root}; run again with --resume to continue")
+        raise
+    bar.close()
+    save(run)
+    if run.out and run.info.is_main:
+        _write_outputs(model, tokenizer, run.out, run.losses, args)
+    speed = run.tokens_seen / run.time_spent if run.time_spent else 0.0
+    return PretrainResult(run.losses, run.step, speed, run.out)
+
+
+# ---- the steps, in the order the loop takes them -----------------------------------------
+
+def set_up(model: torch.nn.Module, n: int, collate: Callable, args: PretrainArgs,
+           generators: dict[str, torch.Generator] | None) -> _Run:
+    """Device and processes, seeds, the step budget, optimizer, schedule and output paths."""
     objectives.check_objective(args.objective)
     if args.objective == "causal" and not getattr(model.config, "is_decoder", True):
         raise ValueError("objective 'causal' needs a model built with config.is_decoder=True")
@@ -150,13 +230,35 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     info = ddp.init_from_env(device)
     if device.type == "cuda" and info.enabled:
         device = torch.device("cuda", info.local_rank)
-    generators = _collator_generators(collate) if generators is None else generators
     # Dropout draws from torch's global RNG: seeded here, per rank, and checkpointed.
     torch.manual_seed(args.seed + info.rank)
     random.seed(args.seed)
+    per_epoch, total_micro, total_steps = _budget(n, args, drop_last=info.enabled)
+    model.to(device).train()
+    optimizer = build_optimizer(model, args.lr, args.weight_decay)
+    scheduler = linear_schedule(optimizer, min(args.warmup_steps, total_steps), total_steps)
+    net = DistributedDataParallel(model) if info.enabled else model
+    precision, why = resolve_precision(args.precision, device)
+    if info.is_main:
+        print(f"precision {precision} ({why}){'; torch.compile' if args.compile else ''}")
+    out = Path(args.out_dir) if args.out_dir else None
+    return _Run(
+        # dynamic shapes: batches of different lengths share one compiled graph
+        args=args, model=model, net=net,
+        forward=torch.compile(net, dynamic=True) if args.compile else net,
+        optimizer=optimizer, scheduler=scheduler, precision=precision,
+        scaler=torch.amp.GradScaler(device.type) if precision == "fp16" else None,
+        device=device, info=info,
+        generators=_collator_generators(collate) if generators is None else generators,
+        settings={k: getattr(args, k) for k in _MUST_MATCH} | {"n_examples": n},
+        n=n, per_epoch=per_epoch, total_micro=total_micro, total_steps=total_steps,
+        out=out, ckpt_root=out / "checkpoints" if out else None,
+        metrics=MetricsLog(out / "metrics.jsonl") if out and info.is_main else None)
 
-    n = len(dataset)
-    drop_last = info.enabled  # every rank needs rows in every batch
+
+def _budget(n: int, args: PretrainArgs, drop_last: bool) -> tuple[int, int, int]:
+    """(micro-batches per epoch, micro-batches in all, optimizer steps). Under DDP every rank
+    needs rows in every batch, so a last partial batch is dropped."""
     per_epoch = n // args.batch_size if drop_last else math.ceil(n / args.batch_size)
     if per_epoch < 1:
         raise ValueError(f"the dataset has {n} examples, fewer than --batch-size "
@@ -165,166 +267,157 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     total_steps = math.ceil(total_micro / args.grad_accum)
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
+    return per_epoch, total_micro, total_steps
 
-    model.to(device).train()
-    optimizer = build_optimizer(model, args.lr, args.weight_decay)
-    scheduler = linear_schedule(optimizer, min(args.warmup_steps, total_steps), total_steps)
-    precision, why = resolve_precision(args.precision, device)
-    if info.is_main:
-        print(f"precision {precision} ({why}){'; torch.compile' if args.compile else ''}")
-    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    out = Path(args.out_dir) if args.out_dir else None
-    ckpt_root = out / "checkpoints" if out else None
-    metrics = MetricsLog(out / "metrics.jsonl") if out and info.is_main else None
-    settings = {k: getattr(args, k) for k in _MUST_MATCH} | {"n_examples": n}
 
-    step, consumed, losses = 0, 0, []
-    if not args.resume and ckpt_root and latest_checkpoint(ckpt_root):
-        raise CheckpointError(f"{ckpt_root} already holds checkpoints; pass --resume to continue "
-                              f"that run, or choose another --out")
-    if not args.resume and metrics:
-        metrics.truncate_after(0)  # a fresh run starts a fresh log
-    if args.resume:
-        found = latest_checkpoint(ckpt_root) if ckpt_root else None
-        if found is None:
-            raise CheckpointError(f"--resume: no checkpoint under {ckpt_root}")
-        state = load_checkpoint(found)
-        for k, v in settings.items():
-            if state["settings"].get(k) != v:
-                raise CheckpointError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
-                                      f"this run has {k}={v!r}; resume with the same settings")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        restore_rng(state["rng"], generators, rank=info.rank)
-        step, consumed, losses = state["step"], state["position"], list(state["losses"])
-        if metrics:
-            metrics.truncate_after(step)
-        if info.is_main:
-            print(f"resumed from {found} (step {step}/{total_steps})")
+def start_fresh(run: _Run) -> None:
+    """Refuse to overwrite an earlier run's checkpoints; start an empty metrics log."""
+    if run.ckpt_root and latest_checkpoint(run.ckpt_root):
+        raise CheckpointError(f"{run.ckpt_root} already holds checkpoints; pass --resume to "
+                              f"continue that run, or choose another --out")
+    if run.metrics:
+        run.metrics.truncate_after(0)
 
-    net = DistributedDataParallel(model) if info.enabled else model
-    # dynamic shapes: batches of different lengths share one compiled graph
-    forward = torch.compile(net, dynamic=True) if args.compile else net
-    stream = None  # datasets on shards: this rank's rows only, built ahead by loader workers
-    if isinstance(dataset, ShardDataset):
-        stream = rank_stream(RankBatches(dataset, collate, batch_size=args.batch_size,
-                                         per_epoch=per_epoch, seed=args.seed,
-                                         shuffle=args.shuffle, info=info),
-                             consumed, total_micro, args.num_workers)
 
-    def save() -> None:
-        if ckpt_root is None:
-            return
-        rng_now = torch.get_rng_state().to(device)  # nccl gathers only GPU tensors
-        if info.enabled:  # every rank's dropout RNG, stacked (world, S)
-            gathered = [torch.empty_like(rng_now) for _ in range(info.world_size)]
-            torch.distributed.all_gather(gathered, rng_now)
-            rng_now = torch.stack(gathered).cpu()
+def resume(run: _Run) -> None:
+    """Load the newest checkpoint: weights, optimizer, schedule, scaler, every RNG and the
+    position in the data, after checking it was written with the same run settings."""
+    found = latest_checkpoint(run.ckpt_root) if run.ckpt_root else None
+    if found is None:
+        raise CheckpointError(f"--resume: no checkpoint under {run.ckpt_root}")
+    state = load_checkpoint(found)
+    for k, v in run.settings.items():
+        if state["settings"].get(k) != v:
+            raise CheckpointError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
+                                  f"this run has {k}={v!r}; resume with the same settings")
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    if run.scaler is not None and "scaler" in state:
+        run.scaler.load_state_dict(state["scaler"])
+    restore_rng(state["rng"], run.generators, rank=run.info.rank)
+    run.step, run.consumed, run.losses = state["step"], state["position"], list(state["losses"])
+    if run.metrics:
+        run.metrics.truncate_after(run.step)
+    if run.info.is_main:
+        print(f"resumed from {found} (step {run.step}/{run.total_steps})")
+
+
+def build_batch(run: _Run, dataset: Sequence, collate: Callable
+                ) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
+    """This rank's share of the step's micro-batches, on the device, and the counts
+    (targets per loss part, then non-padding tokens) summed over the step and all ranks."""
+    args, info = run.args, run.info
+    batches, counts = [], torch.zeros(3 if args.objective == "bert" else 2)
+    for m in range(run.consumed, min(run.consumed + args.grad_accum, run.total_micro)):
+        if run.stream is not None:  # shards: loader workers built this rank's rows ahead
+            mine = next(run.stream)
         else:
-            rng_now = rng_now[None].cpu()
-        if info.is_main:
-            state = {"step": step, "position": consumed, "losses": list(losses),
-                     "settings": settings, "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "rng": capture_rng(generators, rng_now), "args": _plain_args(args)}
-            if scaler is not None:
-                state["scaler"] = scaler.state_dict()
-            save_checkpoint(ckpt_root, state, keep=args.keep)
-        ddp.barrier(info)
+            epoch, index = divmod(m, run.per_epoch)
+            order = _epoch_order(run.n, epoch, args.seed, args.shuffle)
+            rows = order[index * args.batch_size:(index + 1) * args.batch_size].tolist()
+            batch = collate([dataset[i] for i in rows])  # the global batch, on every rank
+            mine = {k: v[ddp.shard_rows(len(rows), info)] for k, v in batch.items()}
+        counts += torch.tensor([*objectives.target_counts(args.objective, mine).values(),
+                                int(mine["attention_mask"].sum())], dtype=torch.float)
+        batches.append({k: v.to(run.device, non_blocking=True) for k, v in mine.items()})
+    return batches, ddp.all_reduce_sum(counts.to(run.device), info)
 
-    def next_micro_batches() -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
-        """This rank's share of the step's micro-batches, on the device, and the counts
-        (targets per loss part, then non-padding tokens) summed over the step and all ranks."""
-        batches, counts = [], torch.zeros(3 if args.objective == "bert" else 2)
-        for m in range(consumed, min(consumed + args.grad_accum, total_micro)):
-            if stream is not None:
-                mine = next(stream)
-            else:
-                epoch, index = divmod(m, per_epoch)
-                order = _epoch_order(n, epoch, args.seed, args.shuffle)
-                rows = order[index * args.batch_size:(index + 1) * args.batch_size].tolist()
-                batch = collate([dataset[i] for i in rows])  # the global batch, on every rank
-                mine = {k: v[ddp.shard_rows(len(rows), info)] for k, v in batch.items()}
-            counts += torch.tensor([*objectives.target_counts(args.objective, mine).values(),
-                                    int(mine["attention_mask"].sum())], dtype=torch.float)
-            batches.append({k: v.to(device, non_blocking=True) for k, v in mine.items()})
-        return batches, ddp.all_reduce_sum(counts.to(device), info)
 
+def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.Tensor
+               ) -> tuple[float, float]:
+    """Forward and backward over the micro-batches, then one clipped optimizer step.
+    Returns (the step's loss, the learning rate it used)."""
+    args, info = run.args, run.info
+    targets = counts[:-1].clamp(min=1)
+    loss_value = torch.zeros((), device=run.device)
+    for i, b in enumerate(batches):
+        sync = i == len(batches) - 1 or not info.enabled
+        with nullcontext() if sync else run.net.no_sync():
+            with autocast(run.device, run.precision):
+                out = run.forward(**objectives.forward_inputs(args.objective, b))
+                sums = objectives.loss_sums(args.objective, out, b)
+            loss = sum(s / c for s, c in zip(sums.values(), targets))
+            # DDP averages gradients over ranks; undo that so they add up.
+            scaled = loss * info.world_size
+            (run.scaler.scale(scaled) if run.scaler else scaled).backward()
+        loss_value += loss.detach()
+    loss_value = ddp.all_reduce_sum(loss_value, info).item()
+    if not math.isfinite(loss_value):
+        raise NonFiniteLossError(
+            f"step {run.step + 1}: loss is {loss_value}; stopping before the optimizer "
+            f"step (try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm)")
+    lr = run.optimizer.param_groups[0]["lr"]
+    _optimizer_step(run)
+    run.step, run.consumed = run.step + 1, run.consumed + len(batches)
+    run.losses.append(loss_value)
+    return loss_value, lr
+
+
+def _optimizer_step(run: _Run) -> None:
+    """Unscale (fp16), clip, step the optimizer and the schedule, clear the gradients."""
+    if run.scaler:
+        run.scaler.unscale_(run.optimizer)
+    if run.args.max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.args.max_grad_norm)
+    if run.scaler:
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+    else:
+        run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+
+
+def log_step(run: _Run, bar, loss: float, lr: float, tokens: float, seconds: float) -> None:
+    """Progress bar, tokens per second, and a metrics.jsonl line every `log_every` steps."""
+    run.tokens_seen, run.time_spent = run.tokens_seen + tokens, run.time_spent + seconds
+    bar.update(1)
+    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens / seconds:,.0f}")
+    if run.metrics and (run.step % run.args.log_every == 0 or run.step == run.total_steps):
+        run.metrics.append({"step": run.step, "loss": loss, "lr": lr,
+                            "tokens_per_second": tokens / seconds,
+                            "epoch": run.consumed / run.per_epoch})
+
+
+def save(run: _Run) -> None:
+    """An atomic checkpoint of everything `resume` needs; under DDP every rank's dropout RNG
+    is gathered to the main process, which writes it."""
+    if run.ckpt_root is None:
+        return
+    info = run.info
+    rng_now = torch.get_rng_state().to(run.device)  # nccl gathers only GPU tensors
+    if info.enabled:  # every rank's dropout RNG, stacked (world, S)
+        gathered = [torch.empty_like(rng_now) for _ in range(info.world_size)]
+        torch.distributed.all_gather(gathered, rng_now)
+        rng_now = torch.stack(gathered).cpu()
+    else:
+        rng_now = rng_now[None].cpu()  # (1, S)
+    if info.is_main:
+        state = {"step": run.step, "position": run.consumed, "losses": list(run.losses),
+                 "settings": run.settings, "model": run.model.state_dict(),
+                 "optimizer": run.optimizer.state_dict(),
+                 "scheduler": run.scheduler.state_dict(),
+                 "rng": capture_rng(run.generators, rng_now), "args": _plain_args(run.args)}
+        if run.scaler is not None:
+            state["scaler"] = run.scaler.state_dict()
+        save_checkpoint(run.ckpt_root, state, keep=run.args.keep)
+    ddp.barrier(info)
+
+
+def _progress_bar(run: _Run):
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=step, disable=not (args.progress and info.is_main),
-               desc=f"pretrain {args.objective}", dynamic_ncols=True)
-    tokens_seen, time_spent, at_boundary = 0, 0.0, True
-    try:
-        with _Interrupts() as interrupts:
-            while step < total_steps:
-                stop = torch.tensor(float(interrupts.requested), device=device)
-                if ddp.all_reduce_sum(stop, info).item() > 0:
-                    raise KeyboardInterrupt
-                at_boundary, t0 = False, time.perf_counter()
-                batches, counts = next_micro_batches()
-                targets, tokens = counts[:-1].clamp(min=1), counts[-1].item()
-                loss_value = torch.zeros((), device=device)
-                for i, b in enumerate(batches):
-                    sync = i == len(batches) - 1 or not info.enabled
-                    with nullcontext() if sync else net.no_sync():
-                        with autocast(device, precision):
-                            out_ = forward(**objectives.forward_inputs(args.objective, b))
-                            sums = objectives.loss_sums(args.objective, out_, b)
-                        loss = sum(s / c for s, c in zip(sums.values(), targets))
-                        # DDP averages gradients over ranks; undo that so they add up.
-                        scaled = loss * info.world_size
-                        (scaler.scale(scaled) if scaler else scaled).backward()
-                    loss_value += loss.detach()
-                loss_value = ddp.all_reduce_sum(loss_value, info).item()
-                if not math.isfinite(loss_value):
-                    raise NonFiniteLossError(
-                        f"step {step + 1}: loss is {loss_value}; stopping before the optimizer "
-                        f"step (try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm)")
-                if scaler:
-                    scaler.unscale_(optimizer)
-                if args.max_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                lr = optimizer.param_groups[0]["lr"]
-                if scaler:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step, consumed = step + 1, consumed + len(batches)
-                losses.append(loss_value)
-                at_boundary = True
-                dt = time.perf_counter() - t0
-                tokens_seen, time_spent = tokens_seen + tokens, time_spent + dt
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens / dt:,.0f}")
-                if metrics and (step % args.log_every == 0 or step == total_steps):
-                    metrics.append({"step": step, "loss": loss_value, "lr": lr,
-                                    "tokens_per_second": tokens / dt,
-                                    "epoch": consumed / per_epoch})
-                if on_step is not None:
-                    on_step(step, loss_value)
-                if args.save_every and step % args.save_every == 0 and step < total_steps:
-                    save()
-    except KeyboardInterrupt:
-        bar.close()
-        if at_boundary:
-            save()
-            if info.is_main and ckpt_root:
-                print(f"interrupted: checkpoint written at step {step} under {ckpt_root}; "
-                      f"run again with --resume to continue")
-        raise
-    bar.close()
-    save()
-    result = PretrainResult(losses, step, tokens_seen / time_spent if time_spent else 0.0, out)
-    if out and info.is_main:
-        _write_outputs(model, tokenizer, out, losses, args)
-    return result
+    return tqdm(total=run.total_steps, initial=run.step,
+                disable=not (run.args.progress and run.info.is_main),
+                desc=f"pretrain {run.args.objective}", dynamic_ncols=True)
+
+
+def _stop_if_interrupted(run: _Run, interrupts: _Interrupts) -> None:
+    """Ctrl-C on any rank stops every rank at the same step boundary."""
+    stop = torch.tensor(float(interrupts.requested), device=run.device)
+    if ddp.all_reduce_sum(stop, run.info).item() > 0:
+        raise KeyboardInterrupt
 
 
 def _plain_args(args: PretrainArgs) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from minibert.config import BertConfig
+from minibert.auto import AutoModel
 from tokenizer import load_tokenizer
 
 MASK_SPELLINGS = ("<mask>", "[MASK]")
@@ -27,18 +27,16 @@ MASK_SPELLINGS = ("<mask>", "[MASK]")
 def load_masked_lm(directory: str | Path):
     """BertForMaskedLM or RobertaForMaskedLM, by the saved config's model_type. A checkpoint
     from BertForPreTraining loads too (its NSP head is simply not used)."""
-    import minibert
-
-    config = BertConfig.from_pretrained(directory)
-    cls = minibert.RobertaForMaskedLM if config.model_type == "roberta" else minibert.BertForMaskedLM
-    return cls.from_pretrained(directory, verbose=False)
+    return AutoModel.from_pretrained(directory, "mlm", verbose=False)
 
 
 def _mask_ids(tokenizer, text: str) -> tuple[list[int], int]:
     """Token ids of `text` with exactly one mask; returns (ids, position of the mask)."""
     mask_id = tokenizer.mask_token_id
     if mask_id is None:
-        raise ValueError("this tokenizer has no mask token; fill-mask needs a masked LM's tokenizer")
+        raise ValueError(
+            "this tokenizer has no mask token; fill-mask needs a masked LM's tokenizer"
+        )
     spellings = {tokenizer.id_to_token(mask_id), *MASK_SPELLINGS}
     found = [s for s in spellings if s in text]
     if sum(text.count(s) for s in found) != 1:
@@ -74,8 +72,12 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="directory with config.json, model.safetensors and a tokenizer")
-    parser.add_argument("text", help='text with one mask, e.g. "Human thinking involves human <mask>."')
+    parser.add_argument(
+        "model", help="directory with config.json, model.safetensors and a tokenizer"
+    )
+    parser.add_argument(
+        "text", help='text with one mask, e.g. "Human thinking involves human <mask>."'
+    )
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON instead of Python's repr")
     parser.add_argument("--allow-untrained-head", action="store_true",

@@ -11,6 +11,15 @@ Hyperparameters come from a recipe, and any flag you give overrides it:
     all-MiniLM-L6-v2 (hidden 384), which barely move at 2e-5 (MCC ~0.14 on out_of_domain_dev
     after 4 epochs); the numbers behind it are in bench/RESULTS.md;
   * auto (default): small when the checkpoint's hidden size is below 768, else seed.
+The model and tokenizer classes come from the folder's config.json (`model_type` bert or
+roberta, `minibert/auto.py`), so a KantaiBERT from `minibert pretrain` or a RoBERTa folder in
+Hugging Face layout fine-tunes like BERT does.
+--pooling mean (BERT only) classifies the mean of the last hidden states over real tokens
+instead of the pooled [CLS] vector, the way sentence-embedding checkpoints such as
+all-MiniLM-L6-v2 were trained. It is saved as config.json's `classifier_pooling` (ModernBERT's
+key), so minibert reloads it; transformers' BertForSequenceClassification keeps the key but
+does not act on it (it always classifies the pooler output), so it would give other logits.
+--layer-decay D trains layer i of L at lr * D ** (L - i) (the head at lr).
 What it writes to --out: the best checkpoint by validation MCC (model, tokenizer and label map
 in Hugging Face layout, loadable by `minibert predict` and by transformers), loss_curve.png,
 confusion_<set>.png and metrics.json. Ctrl-C stops with one line naming the best epoch so far
@@ -43,8 +52,8 @@ from train.finetune import (
 )
 
 RECIPES = {
-    "seed": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0},
-    "small": {"lr": 1e-4, "epochs": 5, "batch_size": 32, "warmup": 0.1},
+    "seed": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0, "layer_decay": 1.0},
+    "small": {"lr": 1e-4, "epochs": 5, "batch_size": 32, "warmup": 0.1, "layer_decay": 1.0},
 }
 COLA_LABELS = ["unacceptable", "acceptable"]
 
@@ -65,6 +74,10 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--warmup", type=float, help="fraction of steps spent warming up, e.g. 0.1")
+    p.add_argument("--pooling", choices=["cls", "mean"],
+                   help="classify the pooled [CLS] vector or the mean of the last hidden states")
+    p.add_argument("--layer-decay", type=float,
+                   help="layer-wise lr decay: layer i of L trains at lr * decay ** (L - i)")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--eps", type=float, default=1e-8)
     p.add_argument("--clip", type=float, default=1.0)
@@ -146,7 +159,7 @@ def load_task(args):
 def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str]:
     recipe = args.recipe if args.recipe != "auto" else ("small" if hidden_size < 768 else "seed")
     chosen = dict(RECIPES[recipe])
-    for key in ("epochs", "lr", "batch_size", "warmup"):
+    for key in ("epochs", "lr", "batch_size", "warmup", "layer_decay"):
         if getattr(args, key) is not None:
             chosen[key] = getattr(args, key)
     cfg = FinetuneConfig(weight_decay=args.weight_decay, eps=args.eps, clip=args.clip,
@@ -158,10 +171,9 @@ def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str
 
 
 def run(args) -> int:
-    from minibert import BertConfig, BertForSequenceClassification
-    from tokenizer import WordPieceTokenizer
+    from minibert import BertConfig
+    from minibert.auto import model_class, tokenizer_class
     from train.device import pick_device
-    from train.evaluate import evaluate, format_report, save_confusion_png
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -169,10 +181,14 @@ def run(args) -> int:
     model_dir = resolve_model_dir(args.model)  # folder, HF cache, bundled MiniLM, or the Hub
     out = Path(args.out)
     texts, pairs, labels, names, evals = load_task(args)
-    tokenizer = WordPieceTokenizer.from_pretrained(model_dir)
+    # BERT or RoBERTa: the classes follow config.json's model_type, as transformers' Auto
+    # classes choose them
+    model_config = BertConfig.from_pretrained(model_dir)
+    model_cls = model_class(model_config.model_type, "cls")
+    tokenizer = tokenizer_class(model_config.model_type).from_pretrained(model_dir)
     encodings = encode(tokenizer, texts, pairs, args.max_length)
     eval_enc = {k: (encode(tokenizer, t, p, args.max_length), y) for k, (t, p, y) in evals.items()}
-    hidden = BertConfig.from_pretrained(model_dir).hidden_size
+    hidden = model_config.hidden_size
     seeds = parse_seeds(args.seeds)
     summary: dict[str, list[float]] = {k: [] for k in evals}
     for n, seed in enumerate(seeds):
@@ -189,8 +205,9 @@ def run(args) -> int:
         # dropout and the new head's initial weights draw from torch's global generator, so
         # seed it from this run's explicit seed; nothing else here uses global randomness
         torch.manual_seed(seed)
-        model = BertForSequenceClassification.from_pretrained(
-            model_dir, verbose=n == 0, num_labels=len(names),
+        pooling = {"classifier_pooling": args.pooling} if args.pooling else {}
+        model = model_cls.from_pretrained(
+            model_dir, verbose=n == 0, num_labels=len(names), **pooling,
             id2label=dict(enumerate(names)), label2id={x: i for i, x in enumerate(names)})
         result = FinetuneResult()
         try:
@@ -202,26 +219,40 @@ def run(args) -> int:
         print(stats_table(result))
         save_curves(result, run_dir / "loss_curve.png",
                     title=f"{args.task}, {Path(args.model).name}, seed {seed}")
-        metrics = {"config": config_dict(cfg), "recipe": recipe, "model": str(model_dir),
-                   "best_epoch": result.best_epoch, "train_seconds": result.total_time,
-                   "epochs": [vars(s) for s in result.epochs], "eval": {}}
-        for name, (enc, y) in eval_enc.items():
-            report = evaluate(model, tokenizer, name, enc, y, names, device,
-                              precision=cfg.precision)
-            print(format_report(report))
-            save_confusion_png(report, run_dir / f"confusion_{name}.png")
-            summary[name].append(report.mcc)
-            metrics["eval"][name] = {"mcc": report.mcc, "mcc_sklearn": report.mcc_sklearn,
-                                     "accuracy": report.accuracy, "confusion": report.matrix}
-        write_metrics(run_dir, metrics)
+        for name, mcc in score(model, tokenizer, eval_enc, names, device, cfg, recipe,
+                               model_dir, result, run_dir).items():
+            summary[name].append(mcc)
         print(f"saved the best checkpoint (epoch {result.best_epoch}) to {run_dir}{os.sep}")
+    print_summary(summary, seeds)
+    return 0
+
+
+def score(model, tokenizer, eval_enc: dict, names: list[str], device, cfg, recipe: str,
+          model_dir, result, run_dir: Path) -> dict[str, float]:
+    """Report, confusion PNG and MCC for each evaluation set; metrics.json beside the model."""
+    from train.evaluate import evaluate, format_report, save_confusion_png
+
+    metrics = {"config": config_dict(cfg), "recipe": recipe, "model": str(model_dir),
+               "best_epoch": result.best_epoch, "train_seconds": result.total_time,
+               "epochs": [vars(s) for s in result.epochs], "eval": {}}
+    for name, (enc, y) in eval_enc.items():
+        report = evaluate(model, tokenizer, name, enc, y, names, device, precision=cfg.precision)
+        print(format_report(report))
+        save_confusion_png(report, run_dir / f"confusion_{name}.png")
+        metrics["eval"][name] = {"mcc": report.mcc, "mcc_sklearn": report.mcc_sklearn,
+                                 "accuracy": report.accuracy, "confusion": report.matrix}
+    write_metrics(run_dir, metrics)
+    return {name: m["mcc"] for name, m in metrics["eval"].items()}
+
+
+def print_summary(summary: dict[str, list[float]], seeds: list[int]) -> None:
+    """MCC per evaluation set: mean ± std over the seeds when there are several."""
     for name, mccs in summary.items():
         if len(mccs) > 1:
             print(f"{name}: MCC {statistics.mean(mccs):.4f} ± {statistics.stdev(mccs):.4f} "
                   f"over seeds {seeds} ({', '.join(f'{m:.3f}' for m in mccs)})")
         elif mccs and not math.isnan(mccs[0]):
             print(f"{name}: MCC {mccs[0]:.4f}")
-    return 0
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:

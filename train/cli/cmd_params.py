@@ -19,37 +19,14 @@ import sys
 import torch
 from torch import nn
 
-from minibert import modeling_bert, modeling_roberta
+from minibert.auto import model_class
 from minibert.config import PRESETS, BertConfig, ConfigError, preset
 from minibert.hub import ModelNotFoundError, resolve_model_dir
-
-# --head -> class name, per model type.
-HEADS = {
-    "bert": {"base": "BertModel", "pretraining": "BertForPreTraining", "mlm": "BertForMaskedLM",
-             "nsp": "BertForNextSentencePrediction", "cls": "BertForSequenceClassification",
-             "token": "BertForTokenClassification", "qa": "BertForQuestionAnswering"},
-    "roberta": {"base": "RobertaModel", "mlm": "RobertaForMaskedLM",
-                "cls": "RobertaForSequenceClassification", "causal": "RobertaForCausalLM"},
-}
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of scalars in the model, each tied tensor once."""
-    return sum(p.numel() for p in model.parameters())
 
 
 def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
     """(name, shape, count) for each distinct tensor, in module order."""
     return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters()]
-
-
-def model_class(config: BertConfig, head: str) -> type:
-    heads = HEADS[config.model_type]
-    if head not in heads:
-        raise ValueError(f"--head {head!r} does not exist for model_type "
-                         f"{config.model_type!r}; choose one of {sorted(heads)}")
-    module = modeling_bert if config.model_type == "bert" else modeling_roberta
-    return getattr(module, heads[head])
 
 
 def load_config(name_or_path: str) -> BertConfig:
@@ -60,8 +37,12 @@ def load_config(name_or_path: str) -> BertConfig:
 
 def build(config: BertConfig, head: str) -> nn.Module:
     """The model with its shapes only (meta device): nothing is allocated or loaded."""
+    try:
+        cls = model_class(config.model_type, head)
+    except ValueError as e:
+        raise ValueError(f"--head {head!r}: {e}") from None
     with torch.device("meta"):
-        return model_class(config, head)(config)
+        return cls(config)
 
 
 def format_table(model: nn.Module) -> str:
@@ -69,7 +50,7 @@ def format_table(model: nn.Module) -> str:
     width = max(len(name) for name, _, _ in rows)
     lines = [f"{'name':<{width}}  {'shape':<14} {'count':>12}"]
     lines += [f"{name:<{width}}  {list(shape)!s:<14} {n:>12,}" for name, shape, n in rows]
-    lines.append(f"{len(rows)} tensors, {count_parameters(model):,} parameters")
+    lines.append(f"{len(rows)} tensors, {model.num_parameters():,} parameters")
     return "\n".join(lines)
 
 

@@ -59,12 +59,13 @@ def validate(args) -> None:
 
 
 def load(model_dir):
-    from minibert import BertForSequenceClassification
-    from tokenizer import WordPieceTokenizer
+    """The sequence classifier and tokenizer saved in `model_dir`, BERT or RoBERTa by
+    config.json's model_type."""
+    from minibert.auto import AutoModel, AutoTokenizer
 
     model_dir = Path(model_dir)
-    model = BertForSequenceClassification.from_pretrained(model_dir, verbose=False)
-    return model, WordPieceTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir, "cls", verbose=False)
+    return model, AutoTokenizer.from_pretrained(model_dir)
 
 
 def label_names(model) -> list[str]:

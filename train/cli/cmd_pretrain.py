@@ -67,8 +67,10 @@ def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
                          f"vocab_size is {config.vocab_size:,}; pass --vocab-size tokenizer")
     offset = config.pad_token_id + 1 if config.model_type == "roberta" else 0
     if args.block_size + offset > config.max_position_embeddings:
-        raise ValueError(f"--block-size {args.block_size} needs max_position_embeddings >= "
-                         f"{args.block_size + offset}, the config has {config.max_position_embeddings}")
+        raise ValueError(
+            f"--block-size {args.block_size} needs max_position_embeddings >= "
+            f"{args.block_size + offset}, the config has {config.max_position_embeddings}"
+        )
     return config
 
 
@@ -117,7 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
                             help="override the preset's value")
     parser.add_argument("--vocab-size", default=None,
-                        help="an int, or 'tokenizer' for the tokenizer's size (default: the preset's)")
+                        help="an int, or 'tokenizer' for the tokenizer's size "
+                             "(default: the preset's)")
     parser.add_argument("--train", nargs="+", metavar="FILE", help="UTF-8 text files")
     parser.add_argument("--data", metavar="DATA_DIR",
                         help="instead of --train: shards written by `minibert prepare-data`")
@@ -129,7 +132,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-size", type=int, default=128)
     parser.add_argument("--mlm-probability", type=float, default=0.15)
     parser.add_argument("--whole-word", action="store_true", help="whole-word masking")
-    parser.add_argument("--batch-size", type=int, default=64, help="examples per micro-batch (all ranks)")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="examples per micro-batch (all ranks)"
+    )
     parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=None)
@@ -146,7 +151,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps")
     parser.add_argument("--keep", type=int, default=2, help="checkpoints to keep")
-    parser.add_argument("--resume", action="store_true", help="continue from --out's newest checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from --out's newest checkpoint"
+    )
     parser.add_argument("--log-every", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true")
 
@@ -198,9 +205,9 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer)
     config = build_config(args, tokenizer)
     torch.manual_seed(args.seed)  # the initial weights come from --seed too
-    model = objectives.model_class(args.objective)(config)
+    model = objectives.trained_class(args.objective)(config)
     examples = build_dataset(args, tokenizer)
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = model.num_parameters()
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 talks
     if main_process:
         print(f"{type(model).__name__}: {n_params:,} parameters; {len(examples):,} examples")

@@ -2,7 +2,8 @@
 
 A collator is what a DataLoader's `collate_fn` calls. Examples are tokenizer `Encoding`s or dicts
 with `input_ids` and, optionally, `token_type_ids`, `special_tokens_mask`, `attention_mask`,
-`word_ids` and `next_sentence_label` (what `train/data/nsp.py` and `train/data/datasets.py` produce).
+`word_ids` and `next_sentence_label` (what `train/data/nsp.py` and `train/data/datasets.py`
+produce).
 Batches are padded on the right to the longest example in the batch ("dynamic padding"), as
 Hugging Face's `DataCollatorForLanguageModeling` does, so short batches cost less.
 
@@ -49,7 +50,10 @@ def _ids(example, index: int) -> list[int]:
     ids = _field(example, "input_ids", "ids")
     if ids is None:
         kind = "dict without 'input_ids'" if isinstance(example, dict) else type(example).__name__
-        raise ValueError(f"example {index} has no input ids ({kind}); expected an Encoding or a dict with 'input_ids'")
+        raise ValueError(
+            f"example {index} has no input ids ({kind}); expected an Encoding or a dict with "
+            f"'input_ids'"
+        )
     return ids
 
 
@@ -79,17 +83,29 @@ def pad_batch(examples, pad_token_id: int) -> dict[str, torch.Tensor]:
             if value is None:
                 value = [missing] * n
             elif len(value) != n:
-                raise ValueError(f"example {row}: '{key}' has {len(value)} entries but input_ids has {n}")
+                raise ValueError(
+                    f"example {row}: '{key}' has {len(value)} entries but input_ids has {n}"
+                )
             elif key == "word_ids":
                 value = [-1 if w is None else w for w in value]
             rows[key].append(value + [pad] * (T - n))
-    out = {"input_ids": torch.tensor([x + [pad_token_id] * (T - len(x)) for x in ids], dtype=torch.long)}
-    out.update({key: torch.tensor(value, dtype=torch.long) for key, value in rows.items()})  # each (B, T)
+    out = {
+        "input_ids": torch.tensor(
+            [x + [pad_token_id] * (T - len(x)) for x in ids], dtype=torch.long
+        )
+    }
+    out.update(
+        {key: torch.tensor(value, dtype=torch.long) for key, value in rows.items()}
+    )  # each (B, T)
     labels = [e.get("next_sentence_label") if isinstance(e, dict) else None for e in examples]
     if any(label is not None for label in labels):
         if any(label is None for label in labels):
-            raise ValueError("some examples have a next_sentence_label and some do not; a batch must be uniform")
-        out["next_sentence_label"] = torch.tensor([int(label) for label in labels], dtype=torch.long)
+            raise ValueError(
+                "some examples have a next_sentence_label and some do not; a batch must be uniform"
+            )
+        out["next_sentence_label"] = torch.tensor(
+            [int(label) for label in labels], dtype=torch.long
+        )
     return out
 
 
@@ -101,8 +117,14 @@ def _example_seed(seed: int, ids: torch.Tensor) -> int:
 class MLMCollator:
     """Pad a batch dynamically and mask it for MLM; see the module docstring."""
 
-    def __init__(self, tokenizer, mlm_probability: float = 0.15, whole_word: bool = False, seed: int = 0,
-                 static: bool = False):
+    def __init__(
+        self,
+        tokenizer,
+        mlm_probability: float = 0.15,
+        whole_word: bool = False,
+        seed: int = 0,
+        static: bool = False,
+    ):
         if tokenizer.mask_token_id is None:
             raise ValueError("MLMCollator needs a tokenizer with a mask token; this one has none")
         if not 0.0 <= mlm_probability <= 1.0:
@@ -119,13 +141,28 @@ class MLMCollator:
         self.generator = torch.Generator().manual_seed(seed)
 
     def _mask(self, batch: dict[str, torch.Tensor], generator: torch.Generator):
-        if self.whole_word and bool((batch["word_ids"] < 0).all()) and bool((batch["special_tokens_mask"] == 0).any()):
-            raise ValueError("whole_word=True needs word_ids on the examples (Encodings carry them; dicts need 'word_ids')")
-        return mask_tokens(batch["input_ids"], batch["special_tokens_mask"], mask_token_id=self.mask_token_id,
-                           vocab_size=self.vocab_size, special_ids=self.special_ids,
-                           mlm_probability=self.mlm_probability, generator=generator,
-                           word_ids=batch["word_ids"], whole_word=self.whole_word,
-                           attention_mask=batch["attention_mask"], allowed_ids=self.allowed_ids)
+        if (
+            self.whole_word
+            and bool((batch["word_ids"] < 0).all())
+            and bool((batch["special_tokens_mask"] == 0).any())
+        ):
+            raise ValueError(
+                "whole_word=True needs word_ids on the examples (Encodings carry them; dicts need "
+                "'word_ids')"
+            )
+        return mask_tokens(
+            batch["input_ids"],
+            batch["special_tokens_mask"],
+            mask_token_id=self.mask_token_id,
+            vocab_size=self.vocab_size,
+            special_ids=self.special_ids,
+            mlm_probability=self.mlm_probability,
+            generator=generator,
+            word_ids=batch["word_ids"],
+            whole_word=self.whole_word,
+            attention_mask=batch["attention_mask"],
+            allowed_ids=self.allowed_ids,
+        )
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
         return self.from_padded(pad_batch(examples, self.pad_token_id))
@@ -136,7 +173,10 @@ class MLMCollator:
         if not self.static:
             masked, labels = self._mask(batch, self.generator)
         else:
-            masked, labels = batch["input_ids"].clone(), torch.full_like(batch["input_ids"], IGNORE_INDEX)
+            masked, labels = (
+                batch["input_ids"].clone(),
+                torch.full_like(batch["input_ids"], IGNORE_INDEX),
+            )
             lengths = batch["attention_mask"].sum(dim=1).tolist()
             for row, n in enumerate(lengths):  # each example masked alone, at its own length
                 one = {k: v[row:row + 1, :n] for k, v in batch.items() if v.dim() == 2}
@@ -155,7 +195,10 @@ class MLMCollator:
     def load_state_dict(self, state: dict) -> None:
         missing = {"seed", "generator_state"} - set(state)
         if missing:
-            raise KeyError(f"collator state is missing {sorted(missing)}; expected keys 'seed' and 'generator_state'")
+            raise KeyError(
+                f"collator state is missing {sorted(missing)}; expected keys 'seed' and "
+                f"'generator_state'"
+            )
         self.seed = int(state["seed"])
         self.generator.set_state(state["generator_state"])
 

@@ -49,7 +49,8 @@ class LineByLineTextDataset(torch.utils.data.Dataset):
 
     def __init__(self, tokenizer, file_path, block_size: int = 128):
         if block_size < 3:
-            raise ValueError(f"block_size={block_size} leaves no room for text beside the special tokens")
+            raise ValueError(f"block_size={block_size} leaves no room for text beside the "
+                             f"special tokens")
         self.block_size = block_size
         lines = _lines(file_path)
         if not lines:
@@ -71,9 +72,12 @@ class GroupedTextDataset(torch.utils.data.Dataset):
                  drop_last: bool = False):
         n_special = 2 if add_special_tokens else 0
         if block_size <= n_special:
-            raise ValueError(f"block_size={block_size} leaves no room for text beside {n_special} special tokens")
-        if add_special_tokens and (tokenizer.cls_token_id is None or tokenizer.sep_token_id is None):
-            raise ValueError("add_special_tokens=True needs the tokenizer's cls/bos and sep/eos tokens")
+            raise ValueError(f"block_size={block_size} leaves no room for text beside "
+                             f"{n_special} special tokens")
+        if add_special_tokens and (tokenizer.cls_token_id is None
+                                   or tokenizer.sep_token_id is None):
+            raise ValueError("add_special_tokens=True needs the tokenizer's cls/bos and "
+                             "sep/eos tokens")
         self.block_size = block_size
         ids, words, base = [], [], 0
         for enc in tokenizer.encode_batch(_lines(file_path), add_special_tokens=False):
@@ -84,7 +88,8 @@ class GroupedTextDataset(torch.utils.data.Dataset):
             raise ValueError(f"{file_path}: no tokens to make blocks from")
         step = block_size - n_special
         stop = len(ids) - len(ids) % step if drop_last else len(ids)
-        self.examples = [self._block(tokenizer, ids[s:s + step], words[s:s + step], add_special_tokens)
+        self.examples = [self._block(tokenizer, ids[s:s + step], words[s:s + step],
+                                     add_special_tokens)
                          for s in range(0, stop, step)]
 
     @staticmethod

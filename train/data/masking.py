@@ -40,7 +40,8 @@ from collections.abc import Sequence
 
 import torch
 
-IGNORE_INDEX = -100
+from minibert.modeling_bert import IGNORE_INDEX  # the label of an unscored position (-100)
+
 MASK_FRACTION = 0.8  # of the selected positions: become the mask token
 RANDOM_FRACTION = 0.1  # of the selected positions: become a random non-special token
 
@@ -52,12 +53,18 @@ def replacement_ids(vocab_size: int, special_ids: Sequence[int], device=None) ->
     special = torch.as_tensor(list(special_ids), dtype=torch.long, device=device)
     allowed = ids[~torch.isin(ids, special)]
     if allowed.numel() == 0:
-        raise ValueError(f"every id below vocab_size={vocab_size} is special; nothing to draw random tokens from")
+        raise ValueError(
+            f"every id below vocab_size={vocab_size} is special; nothing to draw random tokens from"
+        )
     return allowed
 
 
-def maskable(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor | None,
-             special_ids: Sequence[int], attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+def maskable(
+    input_ids: torch.Tensor,
+    special_tokens_mask: torch.Tensor | None,
+    special_ids: Sequence[int],
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Bool (B, T): True where a position may be selected (not special, not padding)."""
     special = torch.as_tensor(list(special_ids), dtype=input_ids.dtype, device=input_ids.device)
     ok = ~torch.isin(input_ids, special)
@@ -95,37 +102,64 @@ def _draws(shape, n_allowed: int, generator: torch.Generator, device):
     return select, kind, pick
 
 
-def _check(input_ids, special_tokens_mask, word_ids, whole_word, mlm_probability, generator, mask_token_id):
+def _check(
+    input_ids, special_tokens_mask, word_ids, whole_word, mlm_probability, generator, mask_token_id
+):
     assert input_ids.dim() == 2, f"input_ids must be (B, T), got shape {tuple(input_ids.shape)}"
     if special_tokens_mask is not None:
         assert special_tokens_mask.shape == input_ids.shape, (
-            f"special_tokens_mask shape {tuple(special_tokens_mask.shape)} != input_ids shape {tuple(input_ids.shape)}")
+            f"special_tokens_mask shape {tuple(special_tokens_mask.shape)} != input_ids shape "
+            f"{tuple(input_ids.shape)}"
+        )
     if not 0.0 <= mlm_probability <= 1.0:
         raise ValueError(f"mlm_probability must be in [0, 1], got {mlm_probability}")
     if mask_token_id is None:
-        raise ValueError("masking needs a mask token, but mask_token_id is None (does the tokenizer have one?)")
+        raise ValueError(
+            "masking needs a mask token, but mask_token_id is None (does the tokenizer have one?)"
+        )
     if generator is None:
         raise ValueError("mask_tokens needs an explicit torch.Generator (no global random state)")
     if generator.device.type != input_ids.device.type:
-        raise ValueError(f"generator is on {generator.device}, input_ids on {input_ids.device}; they must match")
+        raise ValueError(
+            f"generator is on {generator.device}, input_ids on {input_ids.device}; they must match"
+        )
     if whole_word:
         if word_ids is None:
-            raise ValueError("whole_word=True needs word_ids (from the tokenizer's Encoding.word_ids)")
+            raise ValueError(
+                "whole_word=True needs word_ids (from the tokenizer's Encoding.word_ids)"
+            )
         assert word_ids.shape == input_ids.shape, (
             f"word_ids shape {tuple(word_ids.shape)} != input_ids shape {tuple(input_ids.shape)}")
 
 
-def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor | None, *, mask_token_id: int,
-                vocab_size: int, special_ids: Sequence[int], mlm_probability: float = 0.15,
-                generator: torch.Generator, word_ids: torch.Tensor | None = None, whole_word: bool = False,
-                attention_mask: torch.Tensor | None = None,
-                allowed_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    input_ids: torch.Tensor,
+    special_tokens_mask: torch.Tensor | None,
+    *,
+    mask_token_id: int,
+    vocab_size: int,
+    special_ids: Sequence[int],
+    mlm_probability: float = 0.15,
+    generator: torch.Generator,
+    word_ids: torch.Tensor | None = None,
+    whole_word: bool = False,
+    attention_mask: torch.Tensor | None = None,
+    allowed_ids: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt a batch for MLM; returns (masked_input_ids, labels), both (B, T), inputs untouched.
 
     word_ids: (B, T) long, -1 where a token belongs to no word; needed when whole_word=True.
     allowed_ids: the replacement-id table from `replacement_ids` (pass it to skip rebuilding it).
     """
-    _check(input_ids, special_tokens_mask, word_ids, whole_word, mlm_probability, generator, mask_token_id)
+    _check(
+        input_ids,
+        special_tokens_mask,
+        word_ids,
+        whole_word,
+        mlm_probability,
+        generator,
+        mask_token_id,
+    )
     device = input_ids.device
     if allowed_ids is None:
         allowed_ids = replacement_ids(vocab_size, special_ids, device)
@@ -142,13 +176,30 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor | Non
     return masked, labels
 
 
-def mask_tokens_reference(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor | None, *, mask_token_id: int,
-                          vocab_size: int, special_ids: Sequence[int], mlm_probability: float = 0.15,
-                          generator: torch.Generator, word_ids: torch.Tensor | None = None,
-                          whole_word: bool = False, attention_mask: torch.Tensor | None = None,
-                          allowed_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens_reference(
+    input_ids: torch.Tensor,
+    special_tokens_mask: torch.Tensor | None,
+    *,
+    mask_token_id: int,
+    vocab_size: int,
+    special_ids: Sequence[int],
+    mlm_probability: float = 0.15,
+    generator: torch.Generator,
+    word_ids: torch.Tensor | None = None,
+    whole_word: bool = False,
+    attention_mask: torch.Tensor | None = None,
+    allowed_ids: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The same rule as `mask_tokens`, one example and one token at a time (slow, for reading)."""
-    _check(input_ids, special_tokens_mask, word_ids, whole_word, mlm_probability, generator, mask_token_id)
+    _check(
+        input_ids,
+        special_tokens_mask,
+        word_ids,
+        whole_word,
+        mlm_probability,
+        generator,
+        mask_token_id,
+    )
     if allowed_ids is None:
         allowed_ids = replacement_ids(vocab_size, special_ids, input_ids.device)
     select, kind, pick = _draws(input_ids.shape, allowed_ids.numel(), generator, input_ids.device)

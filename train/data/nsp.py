@@ -51,7 +51,8 @@ def tokenize_documents(documents, tokenizer) -> list[list[tuple[list[int], list[
 
 def truncate_seq_pair(a: list, b: list, max_num_tokens: int, rng: random.Random) -> None:
     """Cut A and B in place until together they fit: one token at a time off the longer one,
-    from the front or the back at random (so the model does not learn that text is cut at one end)."""
+    from the front or the back at random (so the model does not learn that text is cut at one
+    end)."""
     while len(a) + len(b) > max_num_tokens:
         longer = a if len(a) > len(b) else b
         assert len(longer) >= 1, "truncate_seq_pair: both segments are empty"
@@ -85,9 +86,18 @@ def _example(a, b, cls_id: int, sep_id: int, label: int) -> dict:
     }
 
 
-def pairs_from_document(docs, index: int, max_seq_length: int, short_seq_prob: float,
-                        nsp_probability: float, rng: random.Random, cls_id: int, sep_id: int) -> list[dict]:
-    """All NSP examples of document `index` (one pass over it), as `create_instances_from_document`."""
+def pairs_from_document(
+    docs,
+    index: int,
+    max_seq_length: int,
+    short_seq_prob: float,
+    nsp_probability: float,
+    rng: random.Random,
+    cls_id: int,
+    sep_id: int,
+) -> list[dict]:
+    """All NSP examples of document `index` (one pass over it), as
+    `create_instances_from_document`."""
     document = docs[index]
     max_num_tokens = max_seq_length - 3
     target = max_num_tokens
@@ -124,9 +134,16 @@ def pairs_from_document(docs, index: int, max_seq_length: int, short_seq_prob: f
     return examples
 
 
-def create_nsp_examples(documents, tokenizer, *, max_seq_length: int = 128, short_seq_prob: float = 0.1,
-                        nsp_probability: float = 0.5, dupe_factor: int = 1,
-                        rng: random.Random) -> list[dict]:
+def create_nsp_examples(
+    documents,
+    tokenizer,
+    *,
+    max_seq_length: int = 128,
+    short_seq_prob: float = 0.1,
+    nsp_probability: float = 0.5,
+    dupe_factor: int = 1,
+    rng: random.Random,
+) -> list[dict]:
     """NSP examples from documents (lists of sentence strings), shuffled, as the original.
 
     Each example is a dict: input_ids, token_type_ids, special_tokens_mask, word_ids,
@@ -134,21 +151,35 @@ def create_nsp_examples(documents, tokenizer, *, max_seq_length: int = 128, shor
     give different pairs (the original's default is 10; masking is dynamic here, so 1 is fine).
     """
     if not isinstance(rng, random.Random):
-        raise TypeError(f"rng must be a random.Random (e.g. random.Random(seed)), got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a random.Random (e.g. random.Random(seed)), got {type(rng).__name__}"
+        )
     if max_seq_length < 5:
-        raise ValueError(f"max_seq_length={max_seq_length} leaves no room for two segments and 3 special tokens")
+        raise ValueError(
+            f"max_seq_length={max_seq_length} leaves no room for two segments and 3 special tokens"
+        )
     for name in ("cls_token_id", "sep_token_id"):
         if getattr(tokenizer, name, None) is None:
             raise ValueError(f"NSP pairs need the tokenizer's {name}, which is None")
     docs = tokenize_documents(documents, tokenizer)
     if len(docs) < 2:
         raise ValueError(
-            f"NSP needs at least 2 non-empty documents to draw 'random next' segments from, got {len(docs)}; "
-            "separate documents by blank lines or give one file per document")
+            f"NSP needs at least 2 non-empty documents to draw 'random next' segments from, got "
+            f"{len(docs)}; "
+            "separate documents by blank lines or give one file per document"
+        )
     examples = []
     for _ in range(dupe_factor):
         for index in range(len(docs)):
-            examples += pairs_from_document(docs, index, max_seq_length, short_seq_prob, nsp_probability, rng,
-                                            tokenizer.cls_token_id, tokenizer.sep_token_id)
+            examples += pairs_from_document(
+                docs,
+                index,
+                max_seq_length,
+                short_seq_prob,
+                nsp_probability,
+                rng,
+                tokenizer.cls_token_id,
+                tokenizer.sep_token_id,
+            )
     rng.shuffle(examples)
     return examples
