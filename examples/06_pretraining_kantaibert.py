@@ -216,7 +216,7 @@ for text in ["Human thinking involves human <mask>.",
 # ```
 #
 # == tokenizer =============================================================
-# BPE training: 3739 merges, vocabulary 4000 tokens, from 9837 distinct words (260577 in all), 3.18 s; stopped because the vocabulary reached vocab_size=4000
+# BPE training: 3739 merges, vocabulary 4000 tokens, from 9836 distinct words (260576 in all), 1.19 s; stopped because the vocabulary reached vocab_size=4000
 # special tokens: {'<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3, '<mask>': 4}
 #
 # == data ==================================================================
@@ -228,21 +228,22 @@ for text in ["Human thinking involves human <mask>.",
 #
 # == pretraining ===========================================================
 # loss of a uniform guess: ln(4000) = 8.29; unigram baseline (token frequencies alone): 6.09
-# 6 steps: loss 8.30 -> 8.22 (mean of the last 10), +2.13 against the unigram baseline; 340 tokens/s, 20 s
-# loss every 1 steps: 8.30 8.29 8.22 8.17 8.20 8.15 (unigram baseline 6.09)
+# precision fp32 (asked for)
+# 6 steps: loss 8.29 -> 8.22 (mean of the last 10), +2.13 against the unigram baseline; 9,397 tokens/s, 1 s
+# loss every 1 steps: 8.29 8.29 8.22 8.17 8.20 8.15 (unigram baseline 6.09)
 # wrote ['checkpoints', 'config.json', 'loss_curve.png', 'loss_vs_unigram.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
 #
 # == fill-mask =============================================================
 # Human thinking involves human <mask>.
-#    0.0005          ' the'  Human thinking involves human the.
 #    0.0005          'comm'  Human thinking involves humancomm.
+#    0.0005          ' the'  Human thinking involves human the.
 #    0.0005             '.'  Human thinking involves human..
 #    0.0005           ' Sp'  Human thinking involves human Sp.
 #    0.0005         ' happ'  Human thinking involves human happ.
 # The <mask> of pure reason.
 #    0.0005          ' the'  The the of pure reason.
-#    0.0005             '.'  The. of pure reason.
 #    0.0005           ' of'  The of of pure reason.
+#    0.0005             '.'  The. of pure reason.
 #    0.0005             '-'  The- of pure reason.
 #    0.0005           ' Sp'  The Sp of pure reason.
 # Space and time are the pure forms of <mask>.

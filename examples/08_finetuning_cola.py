@@ -194,11 +194,12 @@ try_your_own("a sentence to judge", judge)
 #
 # == fine-tuning ===========================================================
 # newly initialised: ['classifier.weight', 'classifier.bias']
-# epoch 1: train loss 0.6432  val loss 0.5973  val acc 0.800  val MCC 0.000  (90s)
+# precision fp32 (asked for)
+# epoch 1: train loss 0.6445  val loss 0.6003  val acc 0.800  val MCC 0.000  (2s)
 # epoch | train loss | valid loss | valid acc | valid MCC | train time | valid time
 # ---------------------------------------------------------------------------------
-#     1 |     0.6432 |     0.5973 |     0.800 |     0.000 |    0:01:30 |    0:00:02 *
-# * best epoch by validation MCC (kept); total 0:01:35
+#     1 |     0.6445 |     0.6003 |     0.800 |     0.000 |    0:00:02 |    0:00:00 *
+# * best epoch by validation MCC (kept); total 0:00:02
 #
 # == evaluation ============================================================
 # == out_of_domain_dev (64 sentences) ==
@@ -215,8 +216,8 @@ try_your_own("a sentence to judge", judge)
 # == your own sentences ====================================================
 # P(acceptable) = 0.59  The cat sat on the mat.
 # P(acceptable) = 0.59  The cat sat mat the on.
-# P(acceptable) = 0.57  Kant wrote three critiques.
-# P(acceptable) = 0.57  Kant wrote critiques three.
+# P(acceptable) = 0.58  Kant wrote three critiques.
+# P(acceptable) = 0.58  Kant wrote critiques three.
 # P(acceptable) = 0.58  Whom did you say that left?
 # (no terminal: run the lesson in a terminal or a notebook to enter a sentence to judge)
 # ```

@@ -151,7 +151,7 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
 # 256 tweets, e.g. 'Forest fire near La Ronge Sask. Canada'
 #
 # == tokenizer and data ====================================================
-# BPE training: 1515 merges, vocabulary 1776 tokens, from 1954 distinct words (5689 in all), 0.99 s; stopped because the most frequent pair occurs 1 times, below min_frequency=2
+# BPE training: 1515 merges, vocabulary 1776 tokens, from 1954 distinct words (5689 in all), 0.21 s; stopped because the most frequent pair occurs 1 times, below min_frequency=2
 # one example: ['<s>', 'F', 'orest', 'Ġfire', 'Ġnear', 'ĠL', 'a', 'ĠR', 'onge', 'ĠS', 'as', 'k', '.', 'ĠCan', 'ad', 'a', '</s>']
 #
 # == model =================================================================
@@ -169,20 +169,21 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
 #    0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10 0.10
 #
 # == training ==============================================================
-# 6 steps: loss 7.50 -> 7.42 (mean of the last 10); perplexity 1670 (a uniform guess: 1776)
+# precision fp32 (asked for)
+# 6 steps: loss 7.50 -> 7.42 (mean of the last 10); perplexity 1673 (a uniform guess: 1776)
 # wrote ['checkpoints', 'config.json', 'loss_curve.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
 #
 # == generation ============================================================
 # 'Forest fire near'
 #    greedy     : Forest fire near
-#    sampled #1 : Forest fire near right ambulanceit that placeear:jQ firei | guesstersnihilat streets�an're ambulance're
+#    sampled #1 : Forest fire near http ambulanceit that placeear:jQ firei | 1tersnihilat://� someth10or're
 #    sampled #2 : Forest fire near ICEMOON 1
 # 'Emergency services'
 #    greedy     : Emergency services
 #    sampled #1 : Emergency services're'reD that #'re ofter fireukcoNIHILATEDtersnihilat ps guess
-#    sampled #2 : Emergency serviceswe airplaneterLf aftershock fewuck�10 1're'reime ambulance're burned theset theucking
+#    sampled #2 : Emergency serviceswe airplaneterLfob 1uck�10 1're'reime ambulance'reww/ me the 1
 # "I can't believe the"
 #    greedy     : I can't believe the 1 thatStrict
-#    sampled #1 : I can't believe the're ambulance. that placeear:1 firei |DS.anpS guessame WIcraft
+#    sampled #1 : I can't believe the're ambulance. that placeear�1 fire fearcoNIHILATED.anpS guessame WIcraft
 #    sampled #2 : I can't believe theco 1
 # ```

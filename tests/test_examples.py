@@ -81,7 +81,9 @@ def same_line(want: str, got: str) -> bool:
 
 def compare_with_expected(name: str, out: str) -> None:
     """Fail unless `out` matches the lesson's pasted quick-mode output (see the docstring)."""
-    want, got = expected_quick(name), out.rstrip("\n").splitlines()
+    # trailing spaces are invisible in a pasted block (and the linter strips them)
+    want = [w.rstrip() for w in expected_quick(name)]
+    got = [g.rstrip() for g in out.rstrip("\n").splitlines()]
     loose = LOOSE.get(name[:2])
     bad = [f"line {i + 1}:\n  expected {w!r}\n  got      {g!r}"
            for i, (w, g) in enumerate(zip(want, got))

@@ -122,7 +122,7 @@ def _model(tok):
                         num_attention_heads=4, intermediate_size=37, max_position_embeddings=40,
                         type_vocab_size=1, model_type="roberta", pad_token_id=tok.pad_token_id,
                         hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-    return objectives.model_class("roberta")(config)
+    return objectives.trained_class("roberta")(config)
 
 
 def _run(blocks, tok, out, on_step=None, resume=False, batch_size=8):
