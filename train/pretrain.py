@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import math
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -54,6 +52,7 @@ from train.checkpointing import (
 from train.data.shard_datasets import ShardDataset
 from train.data.shard_loader import RankBatches, rank_stream
 from train.device import autocast, pick_device, resolve_precision
+from train.interrupts import Interrupts
 from train.optim import build_optimizer, linear_schedule
 from train.training_log import MetricsLog
 
@@ -98,31 +97,6 @@ class PretrainResult:
 
 # Run settings a checkpoint must agree with, or the resumed batches would differ.
 _MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps")
-
-
-class _Interrupts:
-    """First Ctrl-C: ask the loop to stop after the current step. Second: stop now."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\ninterrupt: finishing this step and writing a checkpoint "
-              "(Ctrl-C again to quit now)")
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
 
 
 def _epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> torch.Tensor:
@@ -189,7 +163,7 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     bar = _progress_bar(run)
     at_boundary = True  # between optimizer steps: a checkpoint written now is exact
     try:
-        with _Interrupts() as interrupts:
+        with Interrupts() as interrupts:
             while run.step < run.total_steps:
                 _stop_if_interrupted(run, interrupts)
                 at_boundary, t0 = False, time.perf_counter()
@@ -413,7 +387,7 @@ def _progress_bar(run: _Run):
                 desc=f"pretrain {run.args.objective}", dynamic_ncols=True)
 
 
-def _stop_if_interrupted(run: _Run, interrupts: _Interrupts) -> None:
+def _stop_if_interrupted(run: _Run, interrupts: Interrupts) -> None:
     """Ctrl-C on any rank stops every rank at the same step boundary."""
     stop = torch.tensor(float(interrupts.requested), device=run.device)
     if ddp.all_reduce_sum(stop, run.info).item() > 0:
