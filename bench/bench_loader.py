@@ -2,7 +2,7 @@
 peak memory at two corpus sizes.
 
 What is timed is what `train/pretrain.py` pulls per micro-batch from shards: RoBERTa packed
-blocks of 128 tokens (`PackedBlocks`) read by memory map in a seeded shuffled order, padded
+blocks of 128 tokens (`PackedBlocks`) read from disk (pread) in a seeded shuffled order, padded
 and masked (`MLMCollator`, 15%, dynamic) by `RankBatches` in --workers DataLoader processes
 (`rank_stream`), one process per core; the main process only receives the batches, as the
 training step would. Tokens/s counts non-padding tokens of the batches received, after a
@@ -17,11 +17,10 @@ corpus: bench_prepare's shuffled books at --mb (default 100 MB), prepared (bert-
 WordPiece, which has a [MASK]; GPT-2 has none) with `minibert
 prepare-data`; the larger size is the same shards listed --replicate times (hard links: the
 same tokens, 10x the blocks, no extra disk or tokenizing time), which is all the loader's
-memory can depend on. Mapped pages the loop touched count in RSS (file pages the kernel may
-drop at will: a random block touches a 4 kB page for its 256 bytes, so RSS grows with the
-pages visited, up to the size of the shards); the anonymous RSS beside it is the processes'
-own memory, which is what must not grow with the corpus. The loop reads a fixed number of
-batches at every size.
+memory can depend on. The shards are read with pread, not mapped, so no page of the corpus
+counts in RSS (a map's fault-around made RSS grow towards the shards' size); anonymous RSS
+beside it is the processes' own memory. The loop reads a fixed number of batches at every
+size.
 
     python bench/bench_loader.py [--mb 100] [--replicate 10] [--batches 400] [--workers 2]
     python bench/bench_loader.py --data DATA_DIR --tokenizer TOK   # your own shards

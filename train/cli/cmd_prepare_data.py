@@ -1,4 +1,4 @@
-"""`minibert prepare-data`: tokenize text files once into memory-mapped shards for pretraining.
+"""`minibert prepare-data`: tokenize text files once into shards on disk for pretraining.
 
     minibert prepare-data --tokenizer KantaiBERT --out data/kant kant.txt
     minibert prepare-data --tokenizer TOK --out data/wiki --workers 8 'wiki/**/*.txt'

@@ -11,8 +11,8 @@ layout), the tokenizer, metrics.jsonl, loss_curve.png and checkpoints/, so `mini
 fill-mask OUT ...` / `minibert generate OUT ...` need nothing else. Under `torchrun
 --nproc_per_node N -m train.cli pretrain ...` it trains with DistributedDataParallel.
 
-With `--data DATA_DIR` (from `minibert prepare-data`) the examples are read from memory-mapped
-shards instead (`train/data/shard_datasets.py`): packed blocks or lines, or NSP pairs for
+With `--data DATA_DIR` (from `minibert prepare-data`) the examples are read from shards on
+disk instead (`train/data/shard_datasets.py`): packed blocks or lines, or NSP pairs for
 `bert`, for corpora larger than memory.
 
 Left out on purpose: evaluation splits and perplexity reporting.

@@ -1,4 +1,4 @@
-"""Pretraining examples read from memory-mapped shards: packed blocks, lines, NSP pairs.
+"""Pretraining examples read from shards on disk: packed blocks, lines, NSP pairs.
 
 The same examples as the in-memory datasets, built on demand from `train/data/shards.py`
 instead of from Python lists made at start-up, so a corpus of any size costs no memory:

@@ -69,6 +69,28 @@ class RankBatches(torch.utils.data.Dataset):
         return self.collate([self.dataset.example(int(i), epoch) for i in rows])
 
 
+class _Packed(torch.utils.data.Dataset):
+    """RankBatches for worker processes: the (B, T) fields stacked into one tensor.
+
+    A worker hands every tensor to the main process through a shared-memory segment of its
+    own, and for 64 x 128 batches that per-tensor cost was most of the loader's CPU time:
+    measured on 2 cores, 1.0-1.3 M tokens/s as a dict of four tensors, 1.5-1.9 M as one."""
+
+    def __init__(self, batches: RankBatches):
+        self.batches = batches
+
+    def __getitem__(self, m: int) -> tuple[list[str], torch.Tensor, dict]:
+        batch = self.batches[m]
+        first = batch["input_ids"]
+        keys = [k for k, v in batch.items() if v.shape == first.shape and v.dtype == first.dtype]
+        rest = {k: v for k, v in batch.items() if k not in keys}
+        return keys, torch.stack([batch[k] for k in keys]), rest  # (F, B, T)
+
+
+def _unpacked(keys: list[str], stacked: torch.Tensor, rest: dict) -> dict[str, torch.Tensor]:
+    return dict(zip(keys, stacked.unbind(0))) | rest
+
+
 def _one_thread(worker_id: int) -> None:
     torch.set_num_threads(1)  # the workers share the cores with the training step
 
@@ -78,10 +100,13 @@ def rank_stream(batches: RankBatches, start: int, stop: int,
     """Micro-batches start, start + 1, ..., stop - 1 of this rank, built by `num_workers`
     processes ahead of the training step (0: in this process, when asked for)."""
     loader = torch.utils.data.DataLoader(
-        batches, batch_size=None, sampler=range(start, stop), num_workers=num_workers,
+        _Packed(batches) if num_workers else batches, batch_size=None,
+        sampler=range(start, stop), num_workers=num_workers,
         worker_init_fn=_one_thread if num_workers else None,
         prefetch_factor=4 if num_workers else None,
         # its own generator: drawing the workers' base seed from torch's global RNG would
         # shift the dropout masks of a resumed run
         generator=torch.Generator().manual_seed(0))
-    return iter(loader)
+    if not num_workers:
+        return iter(loader)
+    return (_unpacked(*item) for item in loader)
