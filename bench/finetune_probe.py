@@ -21,18 +21,21 @@ import argparse
 import json
 import statistics
 import sys
+from pathlib import Path
 
 import torch
 
-from minibert import BertForSequenceClassification
-from minibert.hub import resolve_model_dir
-from tokenizer import WordPieceTokenizer
-from train.cli.cmd_finetune import add_arguments, build_config
-from train.data.cola import cola_split
-from train.data.download import cola_dir
-from train.evaluate import predict_logits
-from train.finetune import FinetuneResult, encode, finetune, split_train_val
-from train.metrics import matthews_corrcoef
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minibert import BertForSequenceClassification  # noqa: E402
+from minibert.hub import resolve_model_dir  # noqa: E402
+from tokenizer import WordPieceTokenizer  # noqa: E402
+from train.cli.cmd_finetune import add_arguments, build_config  # noqa: E402
+from train.data.cola import cola_split  # noqa: E402
+from train.data.download import cola_dir  # noqa: E402
+from train.evaluate import predict_logits  # noqa: E402
+from train.finetune import FinetuneResult, encode, finetune, split_train_val  # noqa: E402
+from train.metrics import matthews_corrcoef  # noqa: E402
 
 SETS = ("validation", "out_of_domain_dev", "in_domain_dev")
 
