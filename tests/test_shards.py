@@ -21,7 +21,7 @@ from train.data.datasets import (
 )
 from train.data.prepare import prepare
 from train.data.shard_datasets import LineBlocks, PackedBlocks
-from train.data.shards import ShardError, Shards, id_dtype, word_ids
+from train.data.shards import FileArray, ShardError, Shards, id_dtype, word_ids
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +203,26 @@ def test_vectorised_batches_equal_the_collator(wp_dir, corpus, tmp_path):
         want = b([blocks[i] for i in rows])
         for key, value in a.from_padded(fast).items():
             assert torch.equal(value, want[key]), key
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint32, np.uint8, np.int64])
+def test_file_array_reads_what_np_load_reads(tmp_path, dtype):
+    """FileArray (pread) gives np.load's values for slices, ends, single items and empties,
+    and survives pickling (a DataLoader worker started by spawn gets a copy)."""
+    import pickle
+
+    values = np.random.default_rng(0).integers(0, 250, 1001).astype(dtype)
+    np.save(tmp_path / "a.npy", values)
+    np.save(tmp_path / "empty.npy", values[:0])
+    arr = FileArray(tmp_path / "a.npy")
+    assert arr.size == len(arr) == 1001 and arr.dtype == values.dtype
+    for a, b in [(0, 1001), (3, 17), (990, 5000), (-7, None), (500, 500), (None, None)]:
+        assert np.array_equal(arr[a:b], values[a:b]), (a, b)
+    assert arr[0] == values[0] and arr[-1] == values[-1] and arr[512] == values[512]
+    with pytest.raises(IndexError):
+        arr[1001]
+    assert np.array_equal(pickle.loads(pickle.dumps(arr))[100:110], values[100:110])
+    assert FileArray(tmp_path / "empty.npy").read().size == 0
+    np.save(tmp_path / "two_d.npy", values[:1000].reshape(10, 100))
+    with pytest.raises(ShardError, match="two_d.npy: expected a 1-D array"):
+        FileArray(tmp_path / "two_d.npy")
