@@ -74,7 +74,7 @@ class _Packed(torch.utils.data.Dataset):
 
     A worker hands every tensor to the main process through a shared-memory segment of its
     own, and for 64 x 128 batches that per-tensor cost was most of the loader's CPU time:
-    measured on 2 cores, 1.0-1.3 M tokens/s as a dict of four tensors, 1.5-1.9 M as one."""
+    measured on 2 cores, 1.0-1.3 M tokens/s as a dict of four tensors, 1.4-1.9 M as one."""
 
     def __init__(self, batches: RankBatches):
         self.batches = batches

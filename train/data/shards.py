@@ -112,14 +112,6 @@ def read_manifest(out: Path) -> dict:
     return manifest
 
 
-@dataclass
-class Shard:
-    ids: FileArray  # (n_tokens,) uint16 / uint32
-    word_starts: FileArray  # (n_tokens,) uint8
-    lines: FileArray  # (n_lines + 1,) int64
-    doc_starts: FileArray  # (n_docs,) int64
-
-
 class FileArray:
     """A 1-D array in an .npy file, read a slice at a time with `os.pread`.
 
@@ -169,6 +161,14 @@ class FileArray:
     def read(self) -> np.ndarray:
         """The whole array (for the small per-line and per-document arrays)."""
         return self[:]
+
+
+@dataclass
+class Shard:
+    ids: FileArray  # (n_tokens,) uint16 / uint32
+    word_starts: FileArray  # (n_tokens,) uint8
+    lines: FileArray  # (n_lines + 1,) int64
+    doc_starts: FileArray  # (n_docs,) int64
 
 
 class Shards:
