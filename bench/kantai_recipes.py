@@ -15,6 +15,7 @@ toy language whose tokens follow from their neighbours (each token is the previo
 a check that the model and loop can learn positional attention at all.
 
     python bench/kantai_recipes.py --drop 0 --lr 1e-3 --epochs 7 --bs 16 [--threads 1]
+    python bench/kantai_recipes.py --drop 0 --block 16 --bs 64    # lesson 06's recipe now
     python bench/kantai_recipes.py --synthetic --steps 400
 """
 
@@ -47,7 +48,8 @@ def model_for(a, vocab_size: int, special: dict) -> RobertaForMaskedLM:
     config = preset("kantaibert", vocab_size=vocab_size, max_position_embeddings=a.block + 2,
                     hidden_size=a.hidden, num_hidden_layers=a.layers,
                     num_attention_heads=a.heads, intermediate_size=a.ffn,
-                    hidden_dropout_prob=a.drop, attention_probs_dropout_prob=a.drop, **special)
+                    hidden_dropout_prob=a.drop, attention_probs_dropout_prob=a.drop,
+                    initializer_range=a.init, **special)
     torch.manual_seed(0)  # dropout masks
     model = RobertaForMaskedLM(config)
     model.init_weights(torch.Generator().manual_seed(0))
@@ -118,6 +120,7 @@ def main() -> int:
     p.add_argument("--ffn", type=int, default=512)
     p.add_argument("--drop", type=float, default=0.1)
     p.add_argument("--mlm", type=float, default=0.15)
+    p.add_argument("--init", type=float, default=0.02, help="initializer_range (std of weights)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--epochs", type=int, default=7)
     p.add_argument("--bs", type=int, default=16)

@@ -32,7 +32,7 @@
 import csv
 
 import torch
-from _course import QUICK, data_dir, out_dir, section, show
+from _course import QUICK, data_dir, earlier_run, out_dir, section, show
 
 from minibert import RobertaForCausalLM, preset
 from tokenizer import BPETrainer
@@ -99,7 +99,7 @@ section("training")
 args = PretrainArgs(objective="causal", out_dir=str(OUT), epochs=6, max_steps=6 if QUICK else None,
                     batch_size=16 if QUICK else 32, lr=1e-3, warmup_steps=2 if QUICK else 100,
                     precision="fp32", device="cpu", seed=0, keep=1, log_every=10,
-                    progress=not QUICK)
+                    progress=not QUICK, resume=earlier_run(OUT))
 result = pretrain(model, examples, CausalLMCollator(tok), args, tokenizer=tok)
 last = sum(result.losses[-10:]) / len(result.losses[-10:])
 print(f"{result.steps} steps: loss {result.losses[0]:.2f} -> {last:.2f} (mean of the last 10); "

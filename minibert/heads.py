@@ -50,7 +50,7 @@ class LMPredictionHead(nn.Module):
         self.decoder.bias = self.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.transform(x))  # (B, T, V)
+        return self.decoder(self.transform(x))  # (B, T, V), or (N, V) from (N, H)
 
 
 class OnlyMLMHead(nn.Module):

@@ -56,6 +56,18 @@ def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
                            ignore_index=IGNORE_INDEX)
 
 
+def scored_positions(hidden: torch.Tensor, labels: torch.Tensor | None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sparse prediction: keep only the positions the MLM loss scores, (B, T, H) -> (N, H)
+    and (B, T) -> (N,). The output layer costs T x V multiply-adds per row of H, more than a
+    small encoder, and 85% of its scores are thrown away by IGNORE_INDEX; skipping those rows
+    gives the same loss and gradients (ModernBERT's `sparse_prediction` does the same)."""
+    if labels is None:
+        raise ValueError("sparse_prediction=True needs labels: they say which positions to score")
+    keep = labels != IGNORE_INDEX  # (B, T)
+    return hidden[keep], labels[keep]  # (N, H), (N,)
+
+
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor,
                         config: BertConfig) -> torch.Tensor:
     """Regression (MSE) for one label, cross-entropy for class ids, BCE for multi-hot labels."""
@@ -177,10 +189,15 @@ class BertForPreTraining(PreTrainedModel):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
                 labels=None, next_sentence_label=None, output_attentions=False,
-                output_hidden_states=False) -> BertForPreTrainingOutput:
+                output_hidden_states=False, sparse_prediction=False) -> BertForPreTrainingOutput:
+        """sparse_prediction: MLM logits only where labels are scored, (N, V) instead of
+        (B, T, V); the same loss for less work (see `scored_positions`)."""
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
                         output_attentions, output_hidden_states)
-        mlm_logits, nsp_logits = self.cls(out.last_hidden_state, out.pooler_output)
+        hidden = out.last_hidden_state  # (B, T, H)
+        if sparse_prediction:
+            hidden, labels = scored_positions(hidden, labels)
+        mlm_logits, nsp_logits = self.cls(hidden, out.pooler_output)
         loss = None
         # Either loss alone is useful (MLM-only pretraining); both given gives their sum.
         if labels is not None:
@@ -206,10 +223,15 @@ class BertForMaskedLM(PreTrainedModel):
         return self.cls.predictions.decoder
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                labels=None, output_attentions=False, output_hidden_states=False) -> MaskedLMOutput:
+                labels=None, output_attentions=False, output_hidden_states=False,
+                sparse_prediction=False) -> MaskedLMOutput:
+        """sparse_prediction: logits (N, V) only where labels are scored (`scored_positions`)."""
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
                         output_attentions, output_hidden_states)
-        logits = self.cls(out.last_hidden_state)
+        hidden = out.last_hidden_state  # (B, T, H)
+        if sparse_prediction:
+            hidden, labels = scored_positions(hidden, labels)
+        logits = self.cls(hidden)  # (B, T, V), or (N, V)
         loss = token_loss(logits, labels) if labels is not None else None
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                               attentions=out.attentions)

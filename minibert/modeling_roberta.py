@@ -25,7 +25,13 @@ from .config import BertConfig
 from .generation import generate as _generate
 from .heads import RobertaClassificationHead, RobertaLMHead
 from .kv_cache import KVCache
-from .modeling_bert import IGNORE_INDEX, BertModel, classification_loss, token_loss
+from .modeling_bert import (
+    IGNORE_INDEX,
+    BertModel,
+    classification_loss,
+    scored_positions,
+    token_loss,
+)
 from .modeling_utils import PreTrainedModel
 from .outputs import CausalLMOutput, MaskedLMOutput, SequenceClassifierOutput
 
@@ -55,10 +61,15 @@ class RobertaForMaskedLM(PreTrainedModel):
         return self.lm_head.decoder
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                labels=None, output_attentions=False, output_hidden_states=False) -> MaskedLMOutput:
+                labels=None, output_attentions=False, output_hidden_states=False,
+                sparse_prediction=False) -> MaskedLMOutput:
+        """sparse_prediction: logits (N, V) only where labels are scored (`scored_positions`)."""
         out = self.roberta(input_ids, attention_mask, token_type_ids, position_ids,
                            output_attentions, output_hidden_states)
-        logits = self.lm_head(out.last_hidden_state)  # (B, T, V)
+        hidden = out.last_hidden_state  # (B, T, H)
+        if sparse_prediction:
+            hidden, labels = scored_positions(hidden, labels)
+        logits = self.lm_head(hidden)  # (B, T, V), or (N, V)
         loss = token_loss(logits, labels) if labels is not None else None
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                               attentions=out.attentions)

@@ -114,6 +114,35 @@ def test_loop_loss_equals_model_loss(objective):
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("objective", ["bert", "roberta"])
+def test_sparse_prediction_equals_dense(objective):
+    """The output layer run only at the scored positions (the loop's default) gives the loss
+    and every gradient of the full (B, T, V) path, the reference; logits are those rows."""
+    batch = collator(objective)(make_examples(objective, 5))
+    counts = objectives.target_counts(objective, batch)
+    results = []
+    for sparse in (False, True):
+        model = tiny_model(objective)
+        out = model(**objectives.forward_inputs(objective, batch, sparse))
+        loss = sum(s / counts[k] for k, s in objectives.loss_sums(objective, out, batch).items())
+        loss.backward()
+        logits = out.prediction_logits if objective == "bert" else out.logits
+        results.append((loss, logits, {n: p.grad for n, p in model.named_parameters()}))
+    (dense, dense_logits, dense_grads), (sparse, sparse_logits, sparse_grads) = results
+    scored = batch["labels"] != -100
+    assert sparse_logits.shape == (int(scored.sum()), VOCAB)
+    torch.testing.assert_close(sparse_logits, dense_logits[scored], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(sparse, dense, rtol=1e-6, atol=1e-6)
+    for name, grad in dense_grads.items():
+        torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_sparse_prediction_without_labels_is_refused():
+    model = tiny_model("roberta")
+    with pytest.raises(ValueError, match="needs labels"):
+        model(input_ids=torch.tensor([[BOS, 7, EOS]]), sparse_prediction=True)
+
+
 def test_accumulation_equals_big_batch():
     """2 micro-batches of 5 make the same steps as batches of 10: the loss is weighted by
     targets over the whole step, not averaged per micro-batch (padding widths differ too)."""

@@ -129,6 +129,20 @@ def test_bert_objective_with_wordpiece(kant_head, tmp_path):
     assert main(["fill-mask", str(out), "Human thinking involves human [MASK]."]) == 0
 
 
+def test_dense_prediction_flag_gives_the_same_run(bpe_dir, kant_head, tmp_path):
+    """--no-sparse-prediction (the full (B, T, V) output layer) trains the same steps as the
+    default, which scores only the masked positions."""
+    losses = []
+    for name, flag in (("sparse", []), ("dense", ["--no-sparse-prediction"])):
+        out = tmp_path / name
+        assert _pretrain(out, bpe_dir, kant_head, "--block-size", "32", "--batch-size", "16",
+                         "--max-steps", "4", "--lr", "1e-3", *flag) == 0
+        losses.append([m["loss"] for m in read_metrics(out / "metrics.jsonl")])
+    assert len(losses[0]) == 4
+    torch.testing.assert_close(torch.tensor(losses[0]), torch.tensor(losses[1]),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_causal_objective_and_generate(bpe_dir, kant_head, tmp_path, capsys):
     out = tmp_path / "causal"
     assert _pretrain(out, bpe_dir, kant_head, "--objective", "causal", "--block-size", "32",

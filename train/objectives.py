@@ -43,11 +43,15 @@ def trained_class(objective: str) -> type:
     return model_class(*OBJECTIVES[objective])
 
 
-def forward_inputs(objective: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The keyword arguments of the model's forward: no labels (the loop computes the loss)."""
+def forward_inputs(objective: str, batch: dict[str, torch.Tensor],
+                   sparse_prediction: bool = False) -> dict:
+    """The keyword arguments of the model's forward. The loop computes the loss itself; labels
+    go in only with sparse_prediction (masked LM), to say where the output layer runs."""
     inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     if objective == "bert" and "token_type_ids" in batch:
         inputs["token_type_ids"] = batch["token_type_ids"]
+    if sparse_prediction and objective != "causal":  # causal LM scores every position
+        inputs |= {"labels": batch["labels"], "sparse_prediction": True}
     return inputs
 
 
@@ -77,9 +81,12 @@ def loss_sums(objective: str, outputs, batch: dict[str, torch.Tensor]) -> dict[s
     targets = _targets(objective, batch)
     # (B, T, V); for "causal" position t is scored against token t+1 by its shifted labels
     logits = outputs.prediction_logits if objective == "bert" else outputs.logits
-    sums = {next(iter(targets)): F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),  # (B*T, V)
-        targets[next(iter(targets))].reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")}
+    part, labels = next(iter(targets.items()))
+    if logits.dim() == 2:  # sparse prediction: (N, V), one row per scored position
+        labels = labels[labels != IGNORE_INDEX]
+    sums = {part: F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),  # (B*T, V) or (N, V)
+        labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")}
     if objective == "bert":
         sums["nsp"] = F.cross_entropy(outputs.seq_relationship_logits.float(), targets["nsp"],
                                       ignore_index=IGNORE_INDEX, reduction="sum")

@@ -75,6 +75,7 @@ class PretrainArgs:
     max_grad_norm: float | None = 1.0
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     compile: bool = False
+    sparse_prediction: bool = True  # masked LM: the output layer only at scored positions
     device: str = "auto"
     seed: int = 0
     shuffle: bool = True
@@ -309,7 +310,8 @@ def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.
         sync = i == len(batches) - 1 or not info.enabled
         with nullcontext() if sync else run.net.no_sync():
             with autocast(run.device, run.precision):
-                out = run.forward(**objectives.forward_inputs(args.objective, b))
+                out = run.forward(**objectives.forward_inputs(args.objective, b,
+                                                              args.sparse_prediction))
                 sums = objectives.loss_sums(args.objective, out, b)
             loss = sum(s / c for s, c in zip(sums.values(), targets))
             # DDP averages gradients over ranks; undo that so they add up.

@@ -146,6 +146,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: bf16 where the hardware computes it natively, else fp32")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (dynamic shapes; pays on GPUs)")
+    parser.add_argument("--sparse-prediction", action=argparse.BooleanOptionalAction,
+                        default=True, help="masked LM: run the output layer only at the "
+                        "scored positions (same loss, less work)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output directory")
@@ -216,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
         warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
         max_grad_norm=args.max_grad_norm, precision=args.precision, compile=args.compile,
-        device=args.device, seed=args.seed, save_every=args.save_every, keep=args.keep,
+        sparse_prediction=args.sparse_prediction, device=args.device, seed=args.seed,
+        save_every=args.save_every, keep=args.keep,
         log_every=args.log_every, resume=args.resume, progress=not args.no_progress,
         num_workers=args.num_workers)
     try:
