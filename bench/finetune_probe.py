@@ -12,7 +12,7 @@ MCC over the seeds (mean ± std):
     chosen to maximise validation MCC (the dev sets are never looked at to choose it).
 
     python bench/finetune_probe.py [--seeds 1,2,3,4,5] [--threads 2] [--json out.json]
-        [-- extra finetune flags such as --pooling mean]
+        [--reinit-pooler] [-- extra finetune flags such as --pooling mean]
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def run_seed(seed: int, args, model_dir, tok, data) -> dict:
     pooling = {"classifier_pooling": args.pooling} if args.pooling else {}
     model = BertForSequenceClassification.from_pretrained(model_dir, verbose=False, num_labels=2,
                                                           **pooling)
+    if getattr(args, "reinit_pooler", False):  # Zhang et al. 2021: the pooler afresh
+        model._init_weights(model.bert.pooler.dense, torch.Generator().manual_seed(seed))
     per_epoch = []
 
     def log(line: str) -> None:
@@ -104,6 +106,8 @@ def variants(runs: list[dict]) -> dict[str, dict[str, list[float]]]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", help="write every epoch's margins and the table here")
+    p.add_argument("--reinit-pooler", action="store_true",
+                   help="draw the pooler's weights afresh (seeded) instead of the checkpoint's")
     own, rest = p.parse_known_args()
     fp = argparse.ArgumentParser()
     add_arguments(fp)
@@ -111,6 +115,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.max_length = args.max_length or 128
+    args.reinit_pooler = own.reinit_pooler
     args.progress = False
     args.no_progress = True
     model_dir = resolve_model_dir(args.model)
@@ -131,7 +136,8 @@ def main() -> int:
             with open(own.json, "w") as f:
                 json.dump({"argv": sys.argv[1:], "runs": runs}, f)
     table = variants(runs)
-    print(f"\n| variant ({' '.join(rest) or 'defaults'}; seeds {seeds}) "
+    flags = " ".join([*rest, *(["--reinit-pooler"] if own.reinit_pooler else [])])
+    print(f"\n| variant ({flags or 'defaults'}; seeds {seeds}) "
           "| out_of_domain_dev MCC | in_domain_dev MCC |\n|---|---|---|")
     for name, by_split in table.items():
         cells = [f"{statistics.mean(v):.3f} ± {statistics.stdev(v) if len(v) > 1 else 0:.3f}"
