@@ -65,6 +65,16 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return t
 
 
+def all_gather_stack(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Every rank's `t`, stacked in rank order: (world_size, *t.shape); (1, *t.shape) for one
+    process. nccl gathers only GPU tensors, so pass `t` on the run's device."""
+    if not info.enabled:
+        return t[None]
+    gathered = [torch.empty_like(t) for _ in range(info.world_size)]
+    dist.all_gather(gathered, t)
+    return torch.stack(gathered)
+
+
 def shard_rows(n_rows: int, info: DistInfo) -> slice:
     """The contiguous block of a global batch's rows that this rank trains on."""
     per, extra = divmod(n_rows, info.world_size)

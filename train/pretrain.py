@@ -362,19 +362,14 @@ def save(run: _Run) -> None:
     if run.ckpt_root is None:
         return
     info = run.info
-    rng_now = torch.get_rng_state().to(run.device)  # nccl gathers only GPU tensors
-    if info.enabled:  # every rank's dropout RNG, stacked (world, S)
-        gathered = [torch.empty_like(rng_now) for _ in range(info.world_size)]
-        torch.distributed.all_gather(gathered, rng_now)
-        rng_now = torch.stack(gathered).cpu()
-    else:
-        rng_now = rng_now[None].cpu()  # (1, S)
+    rng_now = ddp.all_gather_stack(torch.get_rng_state().to(run.device), info).cpu()  # (W, S)
     if info.is_main:
         state = {"step": run.step, "position": run.consumed, "losses": list(run.losses),
                  "settings": run.settings, "model": run.model.state_dict(),
                  "optimizer": run.optimizer.state_dict(),
                  "scheduler": run.scheduler.state_dict(),
-                 "rng": capture_rng(run.generators, rng_now), "args": _plain_args(run.args)}
+                 "rng": capture_rng(run.generators, rng_now),
+                 "args": {k: v for k, v in asdict(run.args).items() if v is not None}}
         if run.scaler is not None:
             state["scaler"] = run.scaler.state_dict()
         save_checkpoint(run.ckpt_root, state, keep=run.args.keep)
@@ -394,10 +389,6 @@ def _stop_if_interrupted(run: _Run, interrupts: Interrupts) -> None:
     stop = torch.tensor(float(interrupts.requested), device=run.device)
     if ddp.all_reduce_sum(stop, run.info).item() > 0:
         raise KeyboardInterrupt
-
-
-def _plain_args(args: PretrainArgs) -> dict:
-    return {k: v for k, v in asdict(args).items() if v is not None}
 
 
 def _write_outputs(model, tokenizer, out: Path, losses: list[float], args: PretrainArgs) -> None:
