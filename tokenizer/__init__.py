@@ -1,8 +1,9 @@
 """minibert's tokenizers: BERT's WordPiece and RoBERTa's byte-level BPE, written by hand.
 
-`base.py` holds what they share (the `Encoding` record, truncation, padding, special tokens,
-`to_tensors`); each tokenizer and each trainer lives in its own file; `corpus.py` reads text
-files for the trainers, `merge_engine.py` is the merge loop both trainers run.
+`base.py` holds what they share (the `Encoding` record, post-processing, padding, special
+tokens, `to_tensors`), with `truncation.py` and `tokenizer_config.py` (reading a saved folder's
+special tokens) beside it; each tokenizer and each trainer lives in its own file; `corpus.py`
+reads text files for the trainers, `merge_engine.py` is the merge loop both trainers run.
 
 Unicode versions, the one policy: both tokenizers classify characters with Python's own
 tables -- WordPiece's basic tokenizer (basic.py) with `unicodedata` (punctuation P*, the

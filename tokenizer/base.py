@@ -20,74 +20,22 @@ and must call `Tokenizer.__init__(vocab, special_tokens)` with the vocabulary (t
 and the special tokens by role: "pad", "unk", "cls" (= bos), "sep" (= eos), "mask".
 A role may be absent (GPT-2's vocabulary has no [MASK]); its id property is then None.
 
-Truncation follows Hugging Face `tokenizers` (`truncate_encodings`): max_length counts the
-special tokens the post-processor will add; "longest_first" splits the budget between A and B
-the way the Rust code does (not the older token-by-token loop of the slow Python tokenizers);
-"only_first" / "only_second" cut one side and fail if that side is too short. Padding is on
-the right, with pad_token_id, type id 0, attention 0, special-tokens-mask 1 (as HF).
+Truncation (`tokenizer/truncation.py`) follows Hugging Face `tokenizers`: max_length counts
+the special tokens the post-processor will add. A saved folder's special tokens are read by
+`tokenizer/tokenizer_config.py`. Padding is on the right, with pad_token_id, type id 0,
+attention 0, special-tokens-mask 1 (as HF).
 Left out on purpose: overflowing tokens / stride, left padding and left truncation,
 pad_to_multiple_of, added (user) tokens.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-CONFIG_FILE = "tokenizer_config.json"
-SPECIAL_TOKENS_FILE = "special_tokens_map.json"
-# Hugging Face's key for each special-token role, read in this order, so that a later key wins:
-# bos/eos are RoBERTa's and GPT-2's names for the cls/sep roles, cls_token/sep_token override.
-SPECIAL_TOKEN_KEYS = (("cls", "bos_token"), ("sep", "eos_token"), ("cls", "cls_token"),
-                      ("sep", "sep_token"), ("unk", "unk_token"), ("pad", "pad_token"),
-                      ("mask", "mask_token"))
-
-
-class TokenizerConfigError(ValueError):
-    """A tokenizer_config.json or special_tokens_map.json that cannot be read; names the file."""
-
-
-def _read_json_object(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise TokenizerConfigError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(value, dict):
-        raise TokenizerConfigError(f"{path}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def read_tokenizer_config(directory) -> tuple[dict | None, dict]:
-    """A saved tokenizer folder's settings (ours or Hugging Face's) -> (the raw
-    tokenizer_config.json, or None when absent; the settings every tokenizer takes).
-
-    The shared settings are `special_tokens` (role -> token, from special_tokens_map.json and
-    tokenizer_config.json, the config winning; older HF files store AddedToken dicts, whose
-    "content" is the token) and `model_max_length` (left out when HF's "no limit" 1e30)."""
-    directory = Path(directory)
-    config = _read_json_object(directory / CONFIG_FILE)
-    special: dict[str, str] = {}
-    for source in (_read_json_object(directory / SPECIAL_TOKENS_FILE), config):
-        for role, key in SPECIAL_TOKEN_KEYS:
-            value = (source or {}).get(key)
-            if isinstance(value, dict):
-                value = value.get("content")
-            if value is not None:
-                special[role] = value
-    settings: dict = {"special_tokens": special} if special else {}
-    max_len = (config or {}).get("model_max_length")
-    if isinstance(max_len, int) and max_len < 10**9:
-        settings["model_max_length"] = max_len
-    return config, settings
-
-
-TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second")
-PADDING_STRATEGIES = ("longest", "max_length")
+from .truncation import Pieces, padding_strategy, truncate_pair, truncation_strategy
 
 
 @dataclass
@@ -104,78 +52,6 @@ class Encoding:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-
-# The pieces of one text before post-processing: (tokens, ids, offsets, word_ids).
-Pieces = tuple[list[str], list[int], list[tuple[int, int]], list]
-
-
-def _truncation_strategy(truncation) -> str | None:
-    if truncation is False or truncation is None:
-        return None
-    if truncation is True:
-        return "longest_first"
-    if truncation not in TRUNCATION_STRATEGIES:
-        raise ValueError(f"truncation={truncation!r}; expected True, False or one of "
-                         f"{TRUNCATION_STRATEGIES}")
-    return truncation
-
-
-def _padding_strategy(padding) -> str | None:
-    if padding is False or padding is None:
-        return None
-    if padding is True:
-        return "longest"
-    if padding not in PADDING_STRATEGIES:
-        raise ValueError(f"padding={padding!r}; expected True, False or one of "
-                         f"{PADDING_STRATEGIES}")
-    return padding
-
-
-def _cut(pieces: Pieces, n: int) -> Pieces:
-    """Keep the first n pieces (right-side truncation)."""
-    return tuple(part[:n] for part in pieces)
-
-
-def truncate_pair(a: Pieces, b: Pieces | None, budget: int,
-                  strategy: str) -> tuple[Pieces, Pieces | None]:
-    """Cut A (and B) so that together they hold at most `budget` pieces, as HF `tokenizers` does.
-
-    `budget` is max_length minus the special tokens already reserved for post-processing.
-    """
-    n1, n2 = len(a[0]), (len(b[0]) if b is not None else 0)
-    total = n1 + n2
-    if total <= budget:
-        return a, b
-    if budget == 0:  # HF empties both sides, whatever the strategy
-        return _cut(a, 0), (None if b is None else _cut(b, 0))
-    to_remove = total - budget
-    if strategy == "longest_first":
-        if b is None:
-            return _cut(a, budget), None
-        # Give the shorter side what it needs up to its share; the longer side gets the rest.
-        short, long_ = min(n1, n2), max(n1, n2)
-        if short > budget:
-            long_ = short
-        else:
-            long_ = max(short, budget - short)
-        if short + long_ > budget:
-            short = budget // 2
-            long_ = short + budget % 2
-        keep_a, keep_b = (long_, short) if n1 > n2 else (short, long_)
-        return _cut(a, keep_a), _cut(b, keep_b)
-    if strategy == "only_second" and b is None:
-        raise ValueError("truncation='only_second' needs a text pair, but no second text was given")
-    which = "first" if strategy == "only_first" else "second"
-    target = a if strategy == "only_first" else b
-    if len(target[0]) <= to_remove:
-        raise ValueError(
-            f"truncation='only_{which}': the {which} sequence has {len(target[0])} tokens, too "
-            f"short to remove the {to_remove} needed to fit max_length; use 'longest_first' or "
-            f"a larger max_length"
-        )
-    cut = _cut(target, len(target[0]) - to_remove)
-    return (cut, b) if strategy == "only_first" else (a, cut)
 
 
 class Tokenizer:
@@ -336,8 +212,8 @@ class Tokenizer:
     def _resolve(self, max_length, truncation, padding):
         if max_length is None and truncation is False and padding is False:
             return None, None, None  # the plain call, answered without any checks
-        strategy = _truncation_strategy(truncation)
-        pad = _padding_strategy(padding)
+        strategy = truncation_strategy(truncation)
+        pad = padding_strategy(padding)
         if max_length is None and (strategy is not None or pad == "max_length"):
             max_length = self.model_max_length
             if max_length is None:

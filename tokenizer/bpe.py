@@ -32,7 +32,7 @@ from pathlib import Path
 
 import regex
 
-from .base import CONFIG_FILE, Pieces, Tokenizer, read_tokenizer_config
+from .base import Tokenizer
 from .bpe_files import (
     check_merges,
     load_merges_txt,
@@ -43,6 +43,8 @@ from .bpe_files import (
 )
 from .bpe_reference import merge_word
 from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars, unicode_to_bytes
+from .tokenizer_config import CONFIG_FILE, read_tokenizer_config
+from .truncation import Pieces
 
 ROBERTA_SPECIALS = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
 GPT2_SPECIALS = {"cls": "<|endoftext|>", "sep": "<|endoftext|>", "unk": "<|endoftext|>"}

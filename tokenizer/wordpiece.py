@@ -29,8 +29,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .base import CONFIG_FILE, Tokenizer, read_tokenizer_config
+from .base import Tokenizer
 from .basic import BasicTokenizer
+from .tokenizer_config import CONFIG_FILE, read_tokenizer_config
 
 SPECIAL_DEFAULTS = {"unk": "[UNK]", "sep": "[SEP]", "pad": "[PAD]", "cls": "[CLS]",
                     "mask": "[MASK]"}
