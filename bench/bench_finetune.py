@@ -196,11 +196,14 @@ def run_hf_trainer(seed: int, precision: str, epochs: int, root: Path) -> dict:
             "seconds": time.perf_counter() - t0, "precision": precision, "epochs": epochs_log}
 
 
-def top_ops(prof, title: str, steps: int, rows: int = 12) -> None:
-    """The ops with the most self CPU time, per step, and their share of the total."""
+def top_ops(prof, title: str, steps: int, tokens: int, rows: int = 12) -> None:
+    """The ops with the most self CPU time, per step, and their share of the total. The two
+    loops draw different batches (Trainer's length-grouped sampler puts its longest first),
+    so time per 1,000 padded tokens is the number to compare."""
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
-    print(f"{title}: {total / 1e6 / steps:.3f} s of op time per step")
+    print(f"{title}: {total / 1e6 / steps:.3f} s of op time per step, {tokens / steps:.0f} "
+          f"padded tokens per step, {total / 1e3 / tokens * 1000:.1f} ms per 1,000 tokens")
     for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:rows]:
         print(f"  {e.key[:48]:<48} {e.self_cpu_time_total / 1e3 / steps:>8.1f} ms/step "
               f"{e.self_cpu_time_total / total:>6.1%}")
@@ -229,8 +232,11 @@ def profile_steps(n: int, precision: str, seed: int) -> None:
     opt = build_optimizer(ours, 1e-4)
     batches = bucketed_batches([len(e) for e in enc], 32, 50, random.Random(seed))
 
+    tokens = []
+
     def ours_step(index):
         batch = collate(tok, enc, labels, index, torch.device("cpu"))
+        tokens.append(batch["input_ids"].numel())
         with autocast(torch.device("cpu"), precision):
             loss = ours(**batch).loss
         loss.backward()
@@ -245,7 +251,7 @@ def profile_steps(n: int, precision: str, seed: int) -> None:
         for index in batches[1:n + 1]:
             ours_step(index)
     print(f"ours: {(time.perf_counter() - t0) / n:.3f} s per step (wall, profiled)")
-    top_ops(prof, "ours", n)
+    top_ops(prof, "ours", n, sum(tokens[1:]))
 
     hf_tok = transformers.BertTokenizerFast.from_pretrained(path)
     rows = [{"input_ids": i, "token_type_ids": t, "attention_mask": m, "labels": y}
@@ -253,6 +259,14 @@ def profile_steps(n: int, precision: str, seed: int) -> None:
                                   labels)]
     transformers.set_seed(seed)
     model = transformers.BertForSequenceClassification.from_pretrained(path, num_labels=2)
+    pad = transformers.DataCollatorWithPadding(hf_tok)
+    tokens = []
+
+    def counting_collator(features):
+        batch = pad(features)
+        tokens.append(batch["input_ids"].numel())
+        return batch
+
     with tempfile.TemporaryDirectory() as tmp:
         def trainer(steps):
             args = transformers.TrainingArguments(
@@ -261,15 +275,16 @@ def profile_steps(n: int, precision: str, seed: int) -> None:
                 optim="adamw_torch_fused", save_strategy="no", seed=seed,
                 bf16=precision == "bf16", use_cpu=True, report_to="none", disable_tqdm=True)
             return transformers.Trainer(model=model, args=args, train_dataset=rows,
-                                        data_collator=transformers.DataCollatorWithPadding(hf_tok))
+                                        data_collator=counting_collator)
         trainer(1).train()
         run = trainer(n)
+        tokens.clear()
         t0 = time.perf_counter()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             run.train()
         print(f"Trainer: {(time.perf_counter() - t0) / n:.3f} s per step (wall, profiled, "
               f"including its setup)")
-        top_ops(prof, "Trainer", n)
+        top_ops(prof, "Trainer", n, sum(tokens[:n]))  # its loader may collate one batch ahead
 
 
 def run_ours(extra: list[str], root: Path) -> dict:
