@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from .truncation import Pieces, padding_strategy, truncate_pair, truncation_strategy
+from .truncation import PADDING_STRATEGIES, TRUNCATION_STRATEGIES, Pieces, strategy, truncate_pair
 
 
 @dataclass
@@ -212,16 +212,16 @@ class Tokenizer:
     def _resolve(self, max_length, truncation, padding):
         if max_length is None and truncation is False and padding is False:
             return None, None, None  # the plain call, answered without any checks
-        strategy = truncation_strategy(truncation)
-        pad = padding_strategy(padding)
-        if max_length is None and (strategy is not None or pad == "max_length"):
+        cut = strategy("truncation", truncation, TRUNCATION_STRATEGIES)
+        pad = strategy("padding", padding, PADDING_STRATEGIES)
+        if max_length is None and (cut is not None or pad == "max_length"):
             max_length = self.model_max_length
             if max_length is None:
                 raise ValueError("truncation / padding='max_length' need max_length (this "
                                  "tokenizer has no model_max_length)")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 0):
             raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
-        return max_length, strategy, pad
+        return max_length, cut, pad
 
     def encode(self, text: str, pair: str | None = None, add_special_tokens: bool = True,
                max_length: int | None = None, truncation=False, padding=False) -> Encoding:

@@ -14,30 +14,21 @@ from __future__ import annotations
 Pieces = tuple[list[str], list[int], list[tuple[int, int]], list]
 
 
+# What `encode(..., truncation=..., padding=...)` accepts besides True/False, and what True means.
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second")
 PADDING_STRATEGIES = ("longest", "max_length")
 
 
-def truncation_strategy(truncation) -> str | None:
-    if truncation is False or truncation is None:
+def strategy(name: str, value, choices: tuple[str, ...]) -> str | None:
+    """`truncation=` or `padding=` as a strategy name: False/None -> None, True -> the first
+    choice, a known name -> itself; anything else is refused, naming the argument."""
+    if value is False or value is None:
         return None
-    if truncation is True:
-        return "longest_first"
-    if truncation not in TRUNCATION_STRATEGIES:
-        raise ValueError(f"truncation={truncation!r}; expected True, False or one of "
-                         f"{TRUNCATION_STRATEGIES}")
-    return truncation
-
-
-def padding_strategy(padding) -> str | None:
-    if padding is False or padding is None:
-        return None
-    if padding is True:
-        return "longest"
-    if padding not in PADDING_STRATEGIES:
-        raise ValueError(f"padding={padding!r}; expected True, False or one of "
-                         f"{PADDING_STRATEGIES}")
-    return padding
+    if value is True:
+        return choices[0]
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}; expected True, False or one of {choices}")
+    return value
 
 
 def _cut(pieces: Pieces, n: int) -> Pieces:
