@@ -65,6 +65,11 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return t
 
 
+def any_rank(flag: bool, device: torch.device, info: DistInfo) -> bool:
+    """True on every rank when `flag` is true on at least one (e.g. Ctrl-C pressed there)."""
+    return all_reduce_sum(torch.tensor(float(flag), device=device), info).item() > 0
+
+
 def all_gather_stack(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """Every rank's `t`, stacked in rank order: (world_size, *t.shape); (1, *t.shape) for one
     process. nccl gathers only GPU tensors, so pass `t` on the run's device."""

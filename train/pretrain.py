@@ -14,15 +14,14 @@ request), an optional `torch.compile` with dynamic shapes. Follows the BERT/RoBE
 and the KantaiBERT chapter's Trainer settings; written as a plain loop over named steps so
 every line can be read.
 
-Safety: a NaN/inf loss stops the run before the optimizer step (the weights stay finite) with
-the step number; Ctrl-C finishes the current step, writes a checkpoint and exits (press twice
-to quit at once, without saving). Checkpoints are written atomically every `save_every`
-steps and at the end; the newest `keep` are kept.
+Safety: a NaN/inf loss stops the run before the optimizer step, naming the step; Ctrl-C
+finishes the step, writes a checkpoint and exits (twice: quit at once, unsaved). Checkpoints
+are written atomically every `save_every` steps and at the end; the newest `keep` are kept.
 
-Datasets on shards (`train/data/shard_datasets.py`) take another road to the same
-properties: each rank reads only its rows and DataLoader workers collate them, with masks
-seeded by the micro-batch number (`train/data/shard_loader.py`). In-memory datasets are
-collated here, in the main process, so the collator's RNG can be checkpointed.
+Datasets on shards (`train/data/shard_datasets.py`) reach the same properties another way:
+each rank reads its rows, DataLoader workers collate them with masks seeded by micro-batch
+number (`train/data/shard_loader.py`). In-memory datasets are collated here, in the main
+process, so the collator's RNG can be checkpointed.
 
 Left out on purpose: evaluation during training, early stopping, EMA weights.
 """
@@ -166,7 +165,8 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     try:
         with Interrupts() as interrupts:
             while run.step < run.total_steps:
-                _stop_if_interrupted(run, interrupts)
+                if ddp.any_rank(interrupts.requested, run.device, run.info):
+                    raise KeyboardInterrupt  # every rank stops at the same step boundary
                 at_boundary, t0 = False, time.perf_counter()
                 batches, counts = build_batch(run, dataset, collate)
                 loss, lr = train_step(run, batches, counts)
@@ -382,13 +382,6 @@ def _progress_bar(run: _Run):
     return tqdm(total=run.total_steps, initial=run.step,
                 disable=not (run.args.progress and run.info.is_main),
                 desc=f"pretrain {run.args.objective}", dynamic_ncols=True)
-
-
-def _stop_if_interrupted(run: _Run, interrupts: Interrupts) -> None:
-    """Ctrl-C on any rank stops every rank at the same step boundary."""
-    stop = torch.tensor(float(interrupts.requested), device=run.device)
-    if ddp.all_reduce_sum(stop, run.info).item() > 0:
-        raise KeyboardInterrupt
 
 
 def _write_outputs(model, tokenizer, out: Path, losses: list[float], args: PretrainArgs) -> None:
