@@ -35,7 +35,13 @@ from pathlib import Path
 
 import torch
 
-from .truncation import PADDING_STRATEGIES, TRUNCATION_STRATEGIES, Pieces, strategy, truncate_pair
+from .truncation import (
+    PADDING_STRATEGIES,
+    TRUNCATION_STRATEGIES,
+    Pieces,
+    resolve_strategy,
+    truncate_pair,
+)
 
 
 @dataclass
@@ -212,8 +218,8 @@ class Tokenizer:
     def _resolve(self, max_length, truncation, padding):
         if max_length is None and truncation is False and padding is False:
             return None, None, None  # the plain call, answered without any checks
-        cut = strategy("truncation", truncation, TRUNCATION_STRATEGIES)
-        pad = strategy("padding", padding, PADDING_STRATEGIES)
+        cut = resolve_strategy("truncation", truncation, TRUNCATION_STRATEGIES)
+        pad = resolve_strategy("padding", padding, PADDING_STRATEGIES)
         if max_length is None and (cut is not None or pad == "max_length"):
             max_length = self.model_max_length
             if max_length is None:

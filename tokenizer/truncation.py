@@ -13,13 +13,12 @@ from __future__ import annotations
 # The pieces of one text before post-processing: (tokens, ids, offsets, word_ids).
 Pieces = tuple[list[str], list[int], list[tuple[int, int]], list]
 
-
 # What `encode(..., truncation=..., padding=...)` accepts besides True/False, and what True means.
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second")
 PADDING_STRATEGIES = ("longest", "max_length")
 
 
-def strategy(name: str, value, choices: tuple[str, ...]) -> str | None:
+def resolve_strategy(name: str, value, choices: tuple[str, ...]) -> str | None:
     """`truncation=` or `padding=` as a strategy name: False/None -> None, True -> the first
     choice, a known name -> itself; anything else is refused, naming the argument."""
     if value is False or value is None:
