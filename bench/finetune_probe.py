@@ -12,7 +12,8 @@ MCC over the seeds (mean ± std):
     chosen to maximise validation MCC (the dev sets are never looked at to choose it).
 
     python bench/finetune_probe.py [--seeds 1,2,3,4,5] [--threads 2] [--json out.json]
-        [--reinit-pooler] [-- extra finetune flags such as --pooling mean]
+        [--reinit-pooler] [--layers K] [--freeze-word-embeddings] [--dropout P]
+        [-- extra finetune flags such as --pooling mean]
 """
 
 from __future__ import annotations
@@ -64,11 +65,19 @@ def run_seed(seed: int, args, model_dir, tok, data) -> dict:
             "out_of_domain_dev": data["out_of_domain_dev"],
             "in_domain_dev": data["in_domain_dev"]}
     torch.manual_seed(seed)
-    pooling = {"classifier_pooling": args.pooling} if args.pooling else {}
+    overrides = {"classifier_pooling": args.pooling} if args.pooling else {}
+    if args.layers:  # the checkpoint's lower layers only; the ones above are not loaded
+        overrides["num_hidden_layers"] = args.layers
+    if args.dropout is not None:
+        overrides.update(hidden_dropout_prob=args.dropout,
+                         attention_probs_dropout_prob=args.dropout)
     model = BertForSequenceClassification.from_pretrained(model_dir, verbose=False, num_labels=2,
-                                                          **pooling)
-    if getattr(args, "reinit_pooler", False):  # Zhang et al. 2021: the pooler afresh
+                                                          **overrides)
+    if args.reinit_pooler:  # Zhang et al. 2021: the pooler afresh
         model._init_weights(model.bert.pooler.dense, torch.Generator().manual_seed(seed))
+    if args.freeze_word_embeddings:
+        # words seen in training would move while words met only in the dev sets stay put
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     per_epoch = []
 
     def log(line: str) -> None:
@@ -108,6 +117,11 @@ def main() -> int:
     p.add_argument("--json", help="write every epoch's margins and the table here")
     p.add_argument("--reinit-pooler", action="store_true",
                    help="draw the pooler's weights afresh (seeded) instead of the checkpoint's")
+    p.add_argument("--layers", type=int,
+                   help="keep only the checkpoint's first LAYERS encoder layers")
+    p.add_argument("--freeze-word-embeddings", action="store_true",
+                   help="train everything but the word-embedding table")
+    p.add_argument("--dropout", type=float, help="hidden and attention dropout (config: 0.1)")
     own, rest = p.parse_known_args()
     fp = argparse.ArgumentParser()
     add_arguments(fp)
@@ -116,6 +130,9 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     args.max_length = args.max_length or 128
     args.reinit_pooler = own.reinit_pooler
+    args.layers = own.layers
+    args.freeze_word_embeddings = own.freeze_word_embeddings
+    args.dropout = own.dropout
     args.progress = False
     args.no_progress = True
     model_dir = resolve_model_dir(args.model)
@@ -136,7 +153,10 @@ def main() -> int:
             with open(own.json, "w") as f:
                 json.dump({"argv": sys.argv[1:], "runs": runs}, f)
     table = variants(runs)
-    flags = " ".join([*rest, *(["--reinit-pooler"] if own.reinit_pooler else [])])
+    flags = " ".join([*rest, *(["--reinit-pooler"] if own.reinit_pooler else []),
+                      *([f"--layers {own.layers}"] if own.layers else []),
+                      *(["--freeze-word-embeddings"] if own.freeze_word_embeddings else []),
+                      *([f"--dropout {own.dropout}"] if own.dropout is not None else [])])
     print(f"\n| variant ({flags or 'defaults'}; seeds {seeds}) "
           "| out_of_domain_dev MCC | in_domain_dev MCC |\n|---|---|---|")
     for name, by_split in table.items():

@@ -1,8 +1,8 @@
 """A cheap proxy for the fine-tuning variants: a linear probe on FROZEN all-MiniLM-L6-v2
-sentence vectors, [CLS] pooler output vs mean over tokens, scored by MCC on CoLA's
-out_of_domain_dev. One forward pass over CoLA (minutes on a contended CPU) instead of five
-fine-tuning runs per variant; it says which vector carries more of the signal, not what
-fine-tuning reaches.
+sentence vectors, [CLS] pooler output vs mean over tokens (of the last layer and of each
+layer below it), scored by MCC on CoLA's out_of_domain_dev. One forward pass over CoLA
+(minutes on a contended CPU) instead of five fine-tuning runs per variant; it says which
+vector carries more of the signal, not what fine-tuning reaches.
 
     python bench/probe_pooling.py [--seeds 1,2,3,4,5] [--threads 1]
 """
@@ -25,14 +25,18 @@ from train.metrics import matthews_corrcoef
 
 @torch.no_grad()
 def vectors(model, tok, texts: list[str]) -> dict[str, torch.Tensor]:
-    cls, mean = [], []
+    out_by_kind: dict[str, list[torch.Tensor]] = {}
     for i in range(0, len(texts), 128):
         batch = tok.to_tensors(tok.encode_batch(texts[i:i + 128], truncation=True,
                                                 max_length=128))
-        out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-        cls.append(out.pooler_output)
-        mean.append(mean_pool(out.last_hidden_state, batch["attention_mask"]))
-    return {"cls": torch.cat(cls), "mean": torch.cat(mean)}
+        out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
+                    output_hidden_states=True)
+        out_by_kind.setdefault("cls", []).append(out.pooler_output)
+        # hidden_states[0] is the embeddings' output, [k] the output of layer k
+        for k, h in enumerate(out.hidden_states[1:], 1):
+            name = "mean" if k == len(out.hidden_states) - 1 else f"mean of layer {k}"
+            out_by_kind.setdefault(name, []).append(mean_pool(h, batch["attention_mask"]))
+    return {kind: torch.cat(parts) for kind, parts in out_by_kind.items()}
 
 
 def probe(x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, seed: int) -> list[int]:
@@ -72,10 +76,10 @@ def main() -> None:
     xt = vectors(model, tok, [r.sentence for r in test])
     y = torch.tensor([r.label for r in train])
     truth = [r.label for r in test]
-    for kind in ("cls", "mean"):
+    for kind in xs:
         mccs = [matthews_corrcoef(truth, probe(xs[kind], y, xt[kind], int(s)))
                 for s in args.seeds.split(",")]
-        print(f"frozen {kind:>4} vector + linear probe: out_of_domain_dev MCC "
+        print(f"frozen {kind:>15} vector + linear probe: out_of_domain_dev MCC "
               f"{statistics.mean(mccs):.4f} ± {statistics.stdev(mccs):.4f} "
               f"({', '.join(f'{m:.3f}' for m in mccs)})")
 

@@ -130,8 +130,9 @@ class LoadReport:
             ]
             lines.append("  Re-initialised because the shape differs: " + "; ".join(parts))
         if self.unused:
-            lines.append(f"  Unused from the checkpoint: {_short(self.unused)} - weights of a "
-                         "head this model does not have (e.g. the pretraining heads).")
+            lines.append(f"  Unused from the checkpoint: {_short(self.unused)} - weights this "
+                         "model has no place for (a head it lacks, such as the pretraining "
+                         "heads, or layers above its num_hidden_layers).")
         return "\n".join(lines)
 
 
