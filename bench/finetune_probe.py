@@ -121,7 +121,8 @@ def main() -> int:
                    help="keep only the checkpoint's first LAYERS encoder layers")
     p.add_argument("--freeze-word-embeddings", action="store_true",
                    help="train everything but the word-embedding table")
-    p.add_argument("--dropout", type=float, help="hidden and attention dropout (config: 0.1)")
+    p.add_argument("--dropout", type=float,
+                   help="hidden, attention and classifier dropout (config: 0.1)")
     own, rest = p.parse_known_args()
     fp = argparse.ArgumentParser()
     add_arguments(fp)

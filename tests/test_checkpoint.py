@@ -98,6 +98,22 @@ def test_base_model_reports_unused_heads(hf_pretraining_dir):
     assert "Unused" in str(model.load_report)
 
 
+def test_fewer_layers_leave_the_upper_ones_unused(hf_pretraining_dir, transformers):
+    """num_hidden_layers below the checkpoint's: the lower layers load, the upper ones are
+    reported unused, and the outputs match transformers loading the file the same way."""
+    src, _ = hf_pretraining_dir
+    keep = TINY["num_hidden_layers"] - 1
+    ours = BertModel.from_pretrained(src, verbose=False, num_hidden_layers=keep)
+    upper = f"encoder.layer.{keep}."
+    assert any(upper in k for k in ours.load_report.unused), ours.load_report.unused
+    assert "layers above its num_hidden_layers" in str(ours.load_report)
+    theirs = transformers.BertModel.from_pretrained(src, num_hidden_layers=keep).eval()
+    ids = torch.tensor([[2, 7, 11, 5, 3]])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids).last_hidden_state, theirs(ids).last_hidden_state,
+                                   atol=1e-5, rtol=0)
+
+
 def test_new_head_reported_newly_initialised(hf_pretraining_dir):
     src, _ = hf_pretraining_dir
     model = BertForSequenceClassification.from_pretrained(src, num_labels=3, verbose=False)
