@@ -130,10 +130,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.max_length = args.max_length or 128
-    args.reinit_pooler = own.reinit_pooler
-    args.layers = own.layers
-    args.freeze_word_embeddings = own.freeze_word_embeddings
-    args.dropout = own.dropout
+    vars(args).update(vars(own))  # the probe's own flags ride along with finetune's
     args.progress = False
     args.no_progress = True
     model_dir = resolve_model_dir(args.model)
@@ -154,10 +151,9 @@ def main() -> int:
             with open(own.json, "w") as f:
                 json.dump({"argv": sys.argv[1:], "runs": runs}, f)
     table = variants(runs)
-    flags = " ".join([*rest, *(["--reinit-pooler"] if own.reinit_pooler else []),
-                      *([f"--layers {own.layers}"] if own.layers else []),
-                      *(["--freeze-word-embeddings"] if own.freeze_word_embeddings else []),
-                      *([f"--dropout {own.dropout}"] if own.dropout is not None else [])])
+    given = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+             for k, v in vars(own).items() if k != "json" and v is not None and v is not False]
+    flags = " ".join([*(a for a in rest if a != "--"), *given])
     print(f"\n| variant ({flags or 'defaults'}; seeds {seeds}) "
           "| out_of_domain_dev MCC | in_domain_dev MCC |\n|---|---|---|")
     for name, by_split in table.items():
