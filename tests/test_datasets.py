@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+import torch
 from fake_tokenizer import CLS, SEP, FakeTokenizer
 
 from train.data.collator import MLMCollator
@@ -54,11 +55,14 @@ def test_line_by_line_respects_block_size(text_file):
     tok = FakeTokenizer(vocab_size=500)
     ds = LineByLineTextDataset(tok, text_file, block_size=16)
     assert len(ds) == 4  # blank and whitespace-only lines are skipped
-    lengths = [len(ex["input_ids"]) for ex in ds]
+    lengths = [len(ex["input_ids"]) for ex in ds.examples]
     assert max(lengths) == 16 and all(n <= 16 for n in lengths)
-    for ex in ds:
+    for ex in ds.examples:
         assert ex["input_ids"][0] == CLS and ex["input_ids"][-1] == SEP
-    assert ds[0]["input_ids"] == tok.encode("The Critique of Pure Reason").ids
+    assert ds.examples[0]["input_ids"] == tok.encode("The Critique of Pure Reason").ids
+    # items as transformers' LineByLineTextDataset gives them
+    assert list(ds[0]) == ["input_ids"] and ds[0]["input_ids"].dtype == torch.long
+    assert ds[0]["input_ids"].tolist() == ds.examples[0]["input_ids"]
 
 
 def test_grouped_blocks_are_full_and_keep_every_token(text_file):
@@ -119,4 +123,4 @@ def test_line_by_line_matches_hf_bert_tokenizer_on_kant(data, transformers, tmp_
     with open(path, encoding="utf-8") as f:
         lines = [line for line in f.read().splitlines() if len(line) > 0 and not line.isspace()]
     want = hf(lines, add_special_tokens=True, truncation=True, max_length=128)["input_ids"]
-    assert [ex["input_ids"] for ex in ds] == want
+    assert [ds[i]["input_ids"].tolist() for i in range(len(ds))] == want

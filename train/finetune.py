@@ -26,6 +26,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -166,8 +167,9 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         batches = bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, rng)
-        train_loss = train_epoch(model, tokenizer, train_enc, train_labels, batches, state, cfg,
-                                 device, f"epoch {epoch}/{cfg.epochs}", result.batch_losses)
+        tensors = (collate(tokenizer, train_enc, train_labels, index, device) for index in batches)
+        train_loss = train_epoch(model, tensors, len(batches), state, cfg,
+                                 f"epoch {epoch}/{cfg.epochs}", result.batch_losses)
         train_time, t1 = time.perf_counter() - t0, time.perf_counter()
         val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
         stats = EpochStats(epoch, train_loss, val_loss, val_acc, val_mcc,
@@ -196,14 +198,19 @@ class TrainState:
 
 
 def set_up(model, n_train: int, cfg: FinetuneConfig, device: torch.device,
-           log=print) -> TrainState:
+           log=print, total_steps: int | None = None,
+           warmup_steps: int | None = None) -> TrainState:
     """Move the model to the device; AdamW and the warmup-then-linear-decay schedule over
-    every step of every epoch; the precision (printed with the reason) and compilation."""
+    every step of every epoch (or `total_steps`, warming up over `warmup_steps` instead of
+    cfg.warmup's fraction); the precision (printed with the reason) and compilation."""
     model.to(device)
-    total_steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
+    if total_steps is None:
+        total_steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
+    if warmup_steps is None:
+        warmup_steps = int(cfg.warmup * total_steps)
     optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps,
                                 layer_decay=cfg.layer_decay)
-    scheduler = linear_schedule(optimizer, int(cfg.warmup * total_steps), total_steps)
+    scheduler = linear_schedule(optimizer, warmup_steps, total_steps)
     precision, why = resolve_precision(cfg.precision, device)
     log(f"precision {precision} ({why}){'; torch.compile, dynamic shapes' if cfg.compile else ''}")
     # fp16's narrow range needs loss scaling; bf16 and fp32 do not (the scaler is then a no-op).
@@ -212,20 +219,20 @@ def set_up(model, n_train: int, cfg: FinetuneConfig, device: torch.device,
     return TrainState(optimizer, scheduler, precision, scaler, forward)
 
 
-def train_epoch(model, tokenizer, encodings: list, labels: list[int], batches: list[list[int]],
-                state: TrainState, cfg: FinetuneConfig, device: torch.device, desc: str,
+def train_epoch(model, batches: Iterable[dict[str, torch.Tensor]], n_batches: int,
+                state: TrainState, cfg: FinetuneConfig, desc: str,
                 losses: list[float]) -> float:
-    """One pass over `batches` (lists of example indices); each batch's loss is appended to
-    `losses` as it comes (so an interrupted run keeps them); returns the epoch's mean loss."""
+    """One pass over `batches` (dicts of tensors on the model's device, with labels; any
+    iterable, e.g. a DataLoader); each batch's loss is appended to `losses` as it comes (so an
+    interrupted run keeps them); returns the epoch's mean loss."""
     model.train()
     first = len(losses)
-    bar = _progress(batches, len(batches), desc, cfg.progress)
-    for index in bar:
-        batch = collate(tokenizer, encodings, labels, index, device)
+    bar = _progress(batches, n_batches, desc, cfg.progress)
+    for batch in bar:
         losses.append(train_step(model, batch, state, cfg))
         if cfg.progress:
             bar.set_postfix(loss=f"{sum(losses[first:]) / (len(losses) - first):.4f}")
-    return sum(losses[first:]) / len(batches)
+    return sum(losses[first:]) / max(1, len(losses) - first)
 
 
 def train_step(model, batch: dict[str, torch.Tensor], state: TrainState,

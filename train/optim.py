@@ -2,6 +2,7 @@
 
 Follows BERT's recipe (Devlin et al. 2018, and google-research/bert `optimization.py`):
 AdamW with weight decay on the weight matrices only, linear warmup then linear decay to 0.
+`get_linear_schedule_with_warmup` is the same schedule under transformers' name and step count.
 Which parameters skip weight decay is decided by module type (biases, LayerNorm and
 embeddings' LayerNorm), not by matching names, so a renamed module cannot slip through.
 """
@@ -77,17 +78,32 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01,
         return torch.optim.AdamW(groups, lr=lr, eps=eps, betas=betas)
 
 
-def linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+def linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int,
+                    first_step_lr_zero: bool = False, last_epoch: int = -1
                     ) -> torch.optim.lr_scheduler.LambdaLR:
-    """lr rises linearly from 0 over `warmup_steps`, then falls linearly to 0 at `total_steps`."""
+    """lr rises linearly over `warmup_steps`, then falls linearly to 0 at `total_steps`.
+
+    Step s of the warmup runs at (s + 1) / warmup_steps of the lr, so no step is spent without
+    learning. first_step_lr_zero=True counts as Hugging Face and Google's BERT do: step s runs
+    at s / warmup_steps, the first at lr 0 (`get_linear_schedule_with_warmup`)."""
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     if not 0 <= warmup_steps <= total_steps:
         raise ValueError(f"warmup_steps must be in [0, {total_steps}], got {warmup_steps}")
+    offset = 0 if first_step_lr_zero else 1
 
     def factor(step: int) -> float:
         if step < warmup_steps:
-            return (step + 1) / warmup_steps
+            return (step + offset) / warmup_steps
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch)
+
+
+def get_linear_schedule_with_warmup(optimizer: torch.optim.Optimizer, num_warmup_steps: int,
+                                    num_training_steps: int, last_epoch: int = -1
+                                    ) -> torch.optim.lr_scheduler.LambdaLR:
+    """transformers' name and call for `linear_schedule`, with its count (the first step at
+    lr 0), so the tutorials' loops step through the same learning rates."""
+    return linear_schedule(optimizer, num_warmup_steps, num_training_steps,
+                           first_step_lr_zero=True, last_epoch=last_epoch)

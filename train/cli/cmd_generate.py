@@ -61,18 +61,24 @@ def validate(args: argparse.Namespace) -> None:
                                 f"`minibert pretrain --objective causal`")
 
 
-def run(args: argparse.Namespace) -> int:
+def load_causal_lm(directory, allow_untrained_head: bool = False):
+    """The RobertaForCausalLM saved in `directory`, refused if it was not trained as one."""
     import minibert
     from minibert.config import BertConfig
     from train.cli.errors import UsageError, refuse_untrained_head
 
-    if not BertConfig.from_pretrained(args.model).is_decoder and not args.allow_untrained_head:
+    if not BertConfig.from_pretrained(directory).is_decoder and not allow_untrained_head:
         # a masked LM saw both sides of every token; left to right it predicts nonsense
-        raise UsageError(f"{args.model}: was not trained as a causal LM (config.json has "
+        raise UsageError(f"{directory}: was not trained as a causal LM (config.json has "
                          f"is_decoder false); train one with `minibert pretrain --objective "
                          f"causal`, or pass --allow-untrained-head to generate anyway")
-    model = minibert.RobertaForCausalLM.from_pretrained(args.model, verbose=False)
-    refuse_untrained_head(model, args.model, args.allow_untrained_head)
+    model = minibert.RobertaForCausalLM.from_pretrained(directory, verbose=False)
+    refuse_untrained_head(model, directory, allow_untrained_head)
+    return model
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_causal_lm(args.model, args.allow_untrained_head)
     print(generate_text(model, load_tokenizer(args.model), args.prompt, args.max_new_tokens,
                         args.temperature, args.top_k, args.top_p, args.seed))
     return 0

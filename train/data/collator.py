@@ -1,9 +1,9 @@
 """Collators: turn a list of examples into one padded batch of tensors, masked for MLM or not.
 
-A collator is what a DataLoader's `collate_fn` calls. Examples are tokenizer `Encoding`s or dicts
+A collator is what a DataLoader's `collate_fn` calls. Examples are tokenizer `Encoding`s, dicts
 with `input_ids` and, optionally, `token_type_ids`, `special_tokens_mask`, `attention_mask`,
 `word_ids` and `next_sentence_label` (what `train/data/nsp.py` and `train/data/datasets.py`
-produce).
+produce), or bare token ids (a list or a 1-D tensor), as transformers' collators accept.
 Batches are padded on the right to the longest example in the batch ("dynamic padding"), as
 Hugging Face's `DataCollatorForLanguageModeling` does, so short batches cost less.
 
@@ -19,6 +19,8 @@ repeat each other's draws, and their progress would never reach `state_dict`. Ma
 far less than a training step (bench/bench_masking.py: ~30,000 examples/s on one CPU thread).
 CausalLMCollator pads and sets labels = input_ids with padding at -100; the loss shifts the
 labels (token t predicts t + 1, as HF's causal LM heads do), so the collator does not.
+DataCollatorForLanguageModeling is transformers' name and call for the two: mlm=True is an
+MLMCollator, mlm=False a CausalLMCollator.
 
 Shapes: B = batch size, T = longest example in the batch.
 Left out on purpose: pad_to_multiple_of, left padding, numpy / TF outputs.
@@ -34,9 +36,12 @@ from train.data.masking import IGNORE_INDEX, mask_tokens, replacement_ids
 
 
 def _field(example, name: str, encoding_attr: str):
-    """Read one field from an Encoding (attribute) or a dict (key); None when absent or empty."""
+    """Read one field from an Encoding (attribute), a dict (key) or bare ids (they are the
+    input_ids); None when absent or empty."""
     if isinstance(example, dict):
         value = example.get(name)
+    elif isinstance(example, (list, tuple, torch.Tensor)):
+        value = example if name == "input_ids" else None
     else:
         value = getattr(example, encoding_attr, None)
     if value is None:
@@ -51,8 +56,8 @@ def _ids(example, index: int) -> list[int]:
     if ids is None:
         kind = "dict without 'input_ids'" if isinstance(example, dict) else type(example).__name__
         raise ValueError(
-            f"example {index} has no input ids ({kind}); expected an Encoding or a dict with "
-            f"'input_ids'"
+            f"example {index} has no input ids ({kind}); expected an Encoding, a dict with "
+            f"'input_ids', or a list / 1-D tensor of ids"
         )
     return ids
 
@@ -124,14 +129,16 @@ class MLMCollator:
         whole_word: bool = False,
         seed: int = 0,
         static: bool = False,
+        vocab_size: int | None = None,
     ):
+        """vocab_size: random replacements are drawn below it (default: the tokenizer's)."""
         if tokenizer.mask_token_id is None:
             raise ValueError("MLMCollator needs a tokenizer with a mask token; this one has none")
         if not 0.0 <= mlm_probability <= 1.0:
             raise ValueError(f"mlm_probability must be in [0, 1], got {mlm_probability}")
         self.pad_token_id = tokenizer.pad_token_id
         self.mask_token_id = tokenizer.mask_token_id
-        self.vocab_size = tokenizer.vocab_size
+        self.vocab_size = tokenizer.vocab_size if vocab_size is None else vocab_size
         self.special_ids = list(tokenizer.all_special_ids)
         self.mlm_probability = mlm_probability
         self.whole_word = whole_word
@@ -216,3 +223,32 @@ class CausalLMCollator:
         labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
                 "token_type_ids": batch["token_type_ids"], "labels": labels}
+
+
+class DataCollatorForLanguageModeling:
+    """transformers' collator for language modelling, over the two above: mlm=True masks as
+    `MLMCollator` does (80/10/10, labels -100 where nothing was chosen, a fresh mask per
+    batch), mlm=False pads as `CausalLMCollator` (labels = input ids, padding -100).
+
+    Unlike transformers' it always returns the attention mask, draws its masks from its own
+    generator seeded by `seed` (transformers' default is the global RNG), and never replaces
+    a token by a special one. The tokenizer needs only pad_token_id, mask_token_id,
+    all_special_ids and len()."""
+
+    def __init__(self, tokenizer, mlm: bool = True, mlm_probability: float = 0.15,
+                 seed: int = 0, return_tensors: str = "pt"):
+        if return_tensors != "pt":
+            raise ValueError(f"return_tensors={return_tensors!r}: only 'pt' (PyTorch) is built")
+        self.tokenizer, self.mlm, self.mlm_probability, self.seed = (
+            tokenizer, mlm, mlm_probability, seed)
+        self.collate = (MLMCollator(tokenizer, mlm_probability, seed=seed,
+                                    vocab_size=len(tokenizer))
+                        if mlm else CausalLMCollator(tokenizer))
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        """The masking generator (None for mlm=False); training checkpoints save its state."""
+        return getattr(self.collate, "generator", None)
+
+    def __call__(self, examples) -> dict[str, torch.Tensor]:
+        return self.collate(examples)

@@ -6,7 +6,8 @@
 - `LineByLineTextDataset`: the KantaiBERT chapter's dataset (HF's former class of that name):
   every non-blank line is one example, tokenised with special tokens and truncated to
   block_size (128 in the chapter). Lines are independent, so short lines give short examples
-  (the collator pads them per batch).
+  (the collator pads them per batch). As in transformers, `dataset[i]` is
+  `{"input_ids": LongTensor}`; the full records below are its `.examples`.
 - `GroupedTextDataset`: "group_texts" of HF's run_mlm.py, with special tokens per block: all lines
   are tokenised without specials, concatenated, cut into blocks of block_size - 2 tokens, and
   each block is wrapped as [CLS] block [SEP] (<s> block </s> for RoBERTa). Every example is full,
@@ -16,6 +17,8 @@
 
 Examples are dicts with input_ids, token_type_ids, special_tokens_mask and word_ids (word
 numbers stay distinct across the lines joined into one block), ready for `train.data.collator`.
+The tokenizer may be either flavour: a transformers-style one (minibert.RobertaTokenizer) is
+read through the tokenizers-style tokenizer it wraps (`backend`).
 Left out on purpose: streaming (files are read whole, as the chapter's 10.7 MB corpus allows).
 Corpora larger than memory: `minibert prepare-data` tokenizes them once into shards on disk,
 and `train/data/shard_datasets.py` builds these same examples from them.
@@ -28,6 +31,13 @@ from pathlib import Path
 import torch
 
 from tokenizer.corpus import read_text
+
+
+def backend(tokenizer):
+    """The tokenizers-style tokenizer (`encode_batch` giving `Encoding`s) behind a
+    transformers-style one, which keeps it as `backend_tokenizer` as transformers' fast
+    tokenizers do; a tokenizers-style tokenizer is its own."""
+    return getattr(tokenizer, "backend_tokenizer", tokenizer)
 
 
 def _lines(paths) -> list[str]:
@@ -55,14 +65,15 @@ class LineByLineTextDataset(torch.utils.data.Dataset):
         lines = _lines(file_path)
         if not lines:
             raise ValueError(f"{file_path}: no non-blank lines to make examples from")
-        self.examples = [_as_example(e) for e in
-                         tokenizer.encode_batch(lines, max_length=block_size, truncation=True)]
+        encodings = backend(tokenizer).encode_batch(lines, max_length=block_size,
+                                                    truncation=True)
+        self.examples = [_as_example(e) for e in encodings]
 
     def __len__(self) -> int:
         return len(self.examples)
 
-    def __getitem__(self, i: int) -> dict:
-        return self.examples[i]
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": torch.tensor(self.examples[i]["input_ids"], dtype=torch.long)}
 
 
 class GroupedTextDataset(torch.utils.data.Dataset):
@@ -70,6 +81,7 @@ class GroupedTextDataset(torch.utils.data.Dataset):
 
     def __init__(self, tokenizer, file_path, block_size: int = 128, add_special_tokens: bool = True,
                  drop_last: bool = False):
+        tokenizer = backend(tokenizer)
         n_special = 2 if add_special_tokens else 0
         if block_size <= n_special:
             raise ValueError(f"block_size={block_size} leaves no room for text beside "
