@@ -39,6 +39,7 @@ from minibert import BertModel
 from tokenizer import WordPieceTokenizer
 from train.explain import explain
 from train.explain_page import write_page
+from train.plots import save_figure
 
 OUT = out_dir("02_attention")
 model = BertModel.from_pretrained(minilm_dir(), verbose=False)  # eval mode: no dropout
@@ -136,8 +137,7 @@ for lay in (0, c.num_hidden_layers - 1):
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     fig.colorbar(image, cax=fig.add_axes((0.93, 0.15, 0.012, 0.7)), label="probability")
     png = OUT / f"attention_layer{lay}.png"
-    fig.savefig(png, dpi=80)
-    plt.close(fig)
+    save_figure(fig, png, dpi=80)  # fig.savefig, written atomically (train/plots.py)
     print("wrote", png.name)
     show(png)
 

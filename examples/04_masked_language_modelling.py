@@ -38,6 +38,7 @@ from matplotlib.colors import ListedColormap
 from tokenizer import WordPieceTokenizer
 from train.data.collator import MLMCollator
 from train.data.masking import IGNORE_INDEX, mask_tokens
+from train.plots import save_figure
 
 DATA = data_dir()
 OUT = out_dir("04_mlm")
@@ -189,7 +190,7 @@ for ax, whole in zip(axes, (False, True)):
                  "(still predicted), grey = special", fontsize=9)
 fig.tight_layout()
 png = OUT / "masking.png"
-fig.savefig(png, dpi=110)
+save_figure(fig, png, dpi=110)  # fig.savefig, written atomically (train/plots.py)
 print("wrote", png.name)
 show(png)
 

@@ -39,6 +39,7 @@ from tokenizer import WordPieceTokenizer
 from train.data.collator import MLMCollator
 from train.data.datasets import read_text
 from train.data.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM, create_nsp_examples
+from train.plots import save_figure
 
 DATA = data_dir()
 OUT = out_dir("05_nsp")
@@ -120,7 +121,7 @@ ax.set_yscale("log")
 ax.set_title("NSP pairs from five books, max_seq_length=128")
 ax.legend()
 fig.tight_layout()
-fig.savefig(OUT / "nsp_lengths.png", dpi=100)
+save_figure(fig, OUT / "nsp_lengths.png")  # fig.savefig, written atomically (train/plots.py)
 print("wrote nsp_lengths.png")
 show(OUT / "nsp_lengths.png")
 

@@ -50,6 +50,7 @@ from tokenizer import BPETrainer
 from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
 from train.data.collator import MLMCollator
 from train.data.datasets import GroupedTextDataset
+from train.plots import save_figure
 from train.pretrain import PretrainArgs, pretrain
 
 DATA = data_dir()
@@ -182,10 +183,9 @@ ax.set_xlabel("step")
 ax.set_ylabel("loss (nats)")
 ax.legend()
 fig.tight_layout()
-fig.savefig(OUT / "loss_vs_unigram.png", dpi=100)
-plt.close(fig)
+save_figure(fig, OUT / "loss_vs_unigram.png")  # fig.savefig, written atomically
 show(OUT / "loss_vs_unigram.png")
-print("wrote", sorted(p.name for p in OUT.iterdir()))
+print("wrote", sorted(p.name for p in OUT.iterdir() if not p.name.startswith(".")))
 
 # %% [markdown]
 # ## 5. Filling a mask with the saved model

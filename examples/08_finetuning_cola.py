@@ -129,7 +129,7 @@ report = evaluate(
 print(format_report(report))
 save_confusion_png(report, OUT / "confusion_out_of_domain_dev.png")
 show(OUT / "confusion_out_of_domain_dev.png")
-print("wrote", sorted(p.name for p in OUT.iterdir()))
+print("wrote", sorted(p.name for p in OUT.iterdir() if not p.name.startswith(".")))
 
 # %% [markdown]
 # ## 4. Your own sentences

@@ -104,7 +104,7 @@ result = pretrain(model, examples, CausalLMCollator(tok), args, tokenizer=tok)
 last = sum(result.losses[-10:]) / len(result.losses[-10:])
 print(f"{result.steps} steps: loss {result.losses[0]:.2f} -> {last:.2f} (mean of the last 10); "
       f"perplexity {torch.tensor(last).exp().item():.0f} (a uniform guess: {tok.vocab_size})")
-print("wrote", sorted(p.name for p in OUT.iterdir()))
+print("wrote", sorted(p.name for p in OUT.iterdir() if not p.name.startswith(".")))
 show(OUT / "loss_curve.png")
 
 # %% [markdown]

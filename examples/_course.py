@@ -6,13 +6,15 @@ then import `minibert`, `tokenizer` and `train` straight from the checkout, inst
 
 Quick mode (`--quick` or MINIBERT_QUICK=1) shrinks every lesson to seconds; CI runs that.
 Artefacts (PNGs, checkpoints) go to `--out DIR` (or $MINIBERT_OUT, which is how a notebook is
-told), default `runs/examples/<lesson>/` (git-ignored). Run as a notebook (see
+told), default `runs/examples/<lesson>/` (git-ignored), claimed as every `minibert` command
+claims its --out (`train/outdir.py`; `--overwrite` as there). Run as a notebook (see
 scripts/build_notebooks.py), `show()` puts figures and the attention explorer inline; run as
 a script it does nothing, the files are on disk.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from pathlib import Path
@@ -59,14 +61,23 @@ def ensure_data() -> Path:
 
 def out_dir(lesson: str) -> Path:
     """The lesson's output folder (`--out DIR`, $MINIBERT_OUT or runs/examples/<lesson>),
-    created."""
+    claimed until the lesson ends: created, refused if it lies in the data or holds files of
+    someone else's (unless --overwrite), and locked against a second run at the same time."""
+    from train.outdir import OutputDirError, claim_output_dir, release_output_dir
+
     if "--out" in sys.argv:
         d = Path(sys.argv[sys.argv.index("--out") + 1])
     elif os.environ.get("MINIBERT_OUT"):
         d = Path(os.environ["MINIBERT_OUT"])
     else:
         d = REPO / "runs" / "examples" / lesson
-    d.mkdir(parents=True, exist_ok=True)
+    data = [Path(os.environ.get("MINIBERT_DATA") or REPO.parent / "shared" / "data"), FETCHED]
+    try:
+        claim_output_dir(d, "--out", overwrite="--overwrite" in sys.argv,
+                         command=f"lesson {lesson}", inputs=[(p, "data") for p in data])
+    except OutputDirError as e:
+        raise SystemExit(f"minibert: error: {e}") from None
+    atexit.register(release_output_dir, d)
     return d
 
 

@@ -1,17 +1,19 @@
-"""Output folders: atomic saves keep what they did not write, claims refuse foreign folders,
-one run at a time holds a folder, and a killed run's leftovers are cleaned up.
-The end-to-end checks (every writing command leaves the user's files alone, two commands on
-one --out) are in tests/test_cli_errors.py, beside the tiny model they need."""
+"""Output folders: atomic saves keep what they did not write, claims refuse inputs, foreign
+folders and other commands' folders, one run at a time holds a folder, and a killed run's
+temporaries are found by the marker's record (never by name) and removed by its command.
+The end-to-end check, every writing command against every kind of --out, is generated in
+tests/test_out_matrix.py."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 
 import pytest
 
-from minibert.atomic import atomic_dir, atomic_write
+from minibert.atomic import TMP_PREFIX, atomic_dir, atomic_write
 from train.outdir import (
     LOCK_FILE,
     OWNER_FILE,
@@ -19,6 +21,7 @@ from train.outdir import (
     check_output_file,
     claim_output_dir,
     output_dir,
+    read_marker,
     release_output_dir,
 )
 
@@ -131,25 +134,163 @@ def test_a_live_lock_refuses_and_a_dead_ones_is_taken_over(tmp_path):
     assert not (out / LOCK_FILE).exists()
 
 
-def test_leftover_temporaries_are_removed_from_our_folder_only(tmp_path):
+def _killed_mid_write(out, command="finetune", **claim):
+    """A forked child claims `out`, starts an atomic write of model.safetensors and dies in
+    the middle of it (os._exit: no cleanup runs), as a killed run would."""
+    pid = os.fork()
+    if pid == 0:  # the child: only file operations, then gone
+        code = 1
+        try:
+            claim_output_dir(out, command=command, **claim)
+
+            def die(tmp):
+                tmp.write_bytes(b"half")
+                os._exit(0)
+
+            atomic_write(out / "model.safetensors", die)
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0, "the child failed before its write"
+
+
+USER_DOTFILES = {".thesis.20240101.tmp": b"chapter 3\n", ".results.a1b2c3d4.tmp": b"0.93\n",
+                 ".model.safetensors.ab12cd34.tmp": b"not minibert's\n", ".my.tmp": b"x"}
+
+
+def _dotfiles(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in USER_DOTFILES.items():
+        (folder / name).write_bytes(data)
+
+
+def _dotfiles_intact(folder):
+    return all((folder / n).read_bytes() == data for n, data in USER_DOTFILES.items())
+
+
+def test_a_killed_runs_temporaries_are_found_by_record_and_removed_by_its_command(tmp_path):
+    out = tmp_path / "results"
+    _dotfiles(tmp_path)  # beside --out: .results.a1b2c3d4.tmp looks like out's own temporary
+    with output_dir(out, command="finetune"):
+        _dotfiles(out)
+    _killed_mid_write(out)
+    marker = read_marker(out)
+    [scratch] = marker["temporaries"]
+    assert scratch.startswith(TMP_PREFIX) and (out / scratch).is_dir()
+    assert [p.name for p in (out / scratch).iterdir()][0].endswith("-model.safetensors")
+    assert not (out / "model.safetensors").exists()
+    # another command (allowed in by --overwrite) leaves finetune's temporaries alone
+    with output_dir(out, command="train-tokenizer", overwrite=True):
+        assert (out / scratch).is_dir()
+    assert (out / scratch).is_dir() and read_marker(out)["temporaries"][scratch] == "finetune"
+    with output_dir(out, command="finetune", overwrite=True):
+        assert not (out / scratch).exists(), "the killed run's scratch folder is removed"
+    # each finished run removed its own; their entries go at the next claim
+    assert not any((out / name).exists() for name in read_marker(out)["temporaries"])
+    assert _dotfiles_intact(out) and _dotfiles_intact(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*USER_DOTFILES, "results"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*USER_DOTFILES, OWNER_FILE])
+
+
+def test_writes_inside_a_claim_put_no_temporary_beside_the_users_files(tmp_path):
     out = tmp_path / "run"
-    with output_dir(out):
-        (out / "checkpoints" / ".step-00000005.k2j4_x9a.tmp").mkdir(parents=True)
-        (out / ".model.safetensors.ab12cd34.tmp").write_bytes(b"half")
-        (out / ".my.tmp").write_text("a user's file with a similar name")
-        (tmp_path / ".run.x1_y2z3w.tmp").mkdir()  # a save made before the folder existed
-        (tmp_path / ".other.x1_y2z3w.tmp").mkdir()  # not this folder's
-    with output_dir(out):
-        names = {p.name for p in out.rglob("*")}
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.x1_y2z3w.tmp", "run"]
-    assert ".my.tmp" in names and "checkpoints" in names
-    assert not any(n.endswith(".tmp") and n != ".my.tmp" for n in names), names
-    foreign = tmp_path / "foreign"
-    foreign.mkdir()
-    (foreign / ".x.ab12cd34.tmp").write_text("not ours to clean")
-    with pytest.raises(OutputDirError):
-        claim_output_dir(foreign)
-    assert (foreign / ".x.ab12cd34.tmp").exists()
+    seen = []
+    with output_dir(out, command="pretrain"):
+        atomic_write(out / "config.json", lambda tmp: seen.append(tmp.parent.name))
+        atomic_dir(out / "checkpoints" / "step-1", lambda tmp: seen.append(tmp.parent.name))
+        atomic_dir(out / "seed-1", lambda tmp: seen.append(tmp.parent.name))
+    scratch = seen[0]
+    assert scratch.startswith(TMP_PREFIX) and seen == [scratch] * 3
+    assert sorted(p.name for p in out.rglob("*")) == sorted(
+        [OWNER_FILE, "config.json", "checkpoints", "step-1", "seed-1"])
+
+
+def test_a_record_names_only_its_own_scratch_folders(tmp_path):
+    """A marker edited to name other files (or paths outside) deletes nothing."""
+    import json
+
+    out = tmp_path / "run"
+    with output_dir(out, command="finetune"):
+        pass
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (tmp_path / (TMP_PREFIX + "x")).write_text("also mine")  # beside --out
+    names = ["../victim", "notes.txt", str(victim), f"../{TMP_PREFIX}x", "sub/" + TMP_PREFIX]
+    marker = {**read_marker(out), "temporaries": {n: "finetune" for n in names}}
+    (out / OWNER_FILE).write_text(json.dumps(marker))
+    with output_dir(out, command="finetune"):
+        pass
+    assert victim.is_dir() and (out / "notes.txt").read_text() == "mine"
+    assert (tmp_path / (TMP_PREFIX + "x")).read_text() == "also mine"
+
+
+def test_a_write_outside_any_claim_cleans_up_after_itself_only(tmp_path):
+    """No claim (a library call, `predict --out`): the temporary is made beside the target
+    under an unmistakable name and removed by the write itself; a killed write's is left
+    for the user to see, and no later run deletes it."""
+    _dotfiles(tmp_path)
+    atomic_write(tmp_path / "page.html", lambda tmp: tmp.write_text("<p>"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*USER_DOTFILES, "page.html"])
+    pid = os.fork()
+    if pid == 0:
+        atomic_write(tmp_path / "page.html", lambda tmp: (tmp.write_text("<"), os._exit(0)))
+        os._exit(1)
+    assert os.waitpid(pid, 0)[1] == 0
+    [left] = [p.name for p in tmp_path.iterdir() if p.name.startswith(TMP_PREFIX)]
+    assert left.endswith("-page.html")
+    with output_dir(tmp_path / "page-run", command="explain"):
+        pass
+    assert (tmp_path / left).exists() and _dotfiles_intact(tmp_path)
+
+
+def test_inputs_are_refused_with_both_paths_even_with_overwrite(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\n")
+    inputs = [(model, "--model"), (data, "--train")]
+    for out, how, named in [(model, "is the input --model", model),
+                            (model / "run", "lies inside the input --model", model),
+                            (tmp_path, "contains the input --model", model),
+                            (data, "is the input --train", data)]:
+        with pytest.raises(OutputDirError, match=re.escape(f"--out {out} {how} {named}; ")):
+            claim_output_dir(out, overwrite=True, inputs=inputs)
+    for out, how in [(data, "is the input --train"),
+                     (model / "page.html", "lies inside the input --model")]:
+        with pytest.raises(OutputDirError, match=how):
+            check_output_file(out, overwrite=True, inputs=inputs)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["config.json", "data.csv", "model"]
+
+
+def test_another_command_or_kind_is_refused_unless_overwrite(tmp_path):
+    out = tmp_path / "tok"
+    with output_dir(out, command="train-tokenizer", kind="wordpiece tokenizer"):
+        (out / "vocab.txt").write_text("[PAD]\n")
+    with pytest.raises(OutputDirError, match=r"tok: holds the output of 'train-tokenizer' "
+                                             r"\(wordpiece tokenizer\); 'finetune' "):
+        claim_output_dir(out, command="finetune", kind="BertForSequenceClassification")
+    with pytest.raises(OutputDirError, match=r"\(wordpiece tokenizer\); 'train-tokenizer' "
+                                             r"\(bpe tokenizer\) would mix"):
+        claim_output_dir(out, command="train-tokenizer", kind="bpe tokenizer")
+    assert not (out / LOCK_FILE).exists()
+    with output_dir(out, command="train-tokenizer", kind="bpe tokenizer", overwrite=True):
+        pass
+    assert read_marker(out)["kind"] == "bpe tokenizer"
+    assert (out / "vocab.txt").read_text() == "[PAD]\n"  # kept: nothing is deleted
+    with pytest.raises(OutputDirError, match=r"holds the output of 'train-tokenizer' "
+                                             r"\(bpe tokenizer\)"):
+        check_output_file(out / "preds.csv")
+    check_output_file(out / "preds.csv", overwrite=True)
+
+
+def test_a_second_claim_in_one_process_only_counts(tmp_path):
+    out = tmp_path / "d"
+    with output_dir(out, command="prepare-data"):
+        with output_dir(out, command="prepare-data"):
+            pass
+        assert (out / LOCK_FILE).is_file(), "the outer claim still holds the folder"
+    assert not (out / LOCK_FILE).exists()
 
 
 def test_output_file_is_replaced_only_with_overwrite(tmp_path):

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import regex
 
+from minibert.atomic import atomic_write
+
 from .base import Tokenizer
 from .bpe_files import (
     check_merges,
@@ -362,7 +364,8 @@ class ByteLevelBPETokenizer(Tokenizer):
                 config[key] = token
         if self.model_max_length is not None:
             config["model_max_length"] = self.model_max_length
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(config, indent=2) + "\n"
+        atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return directory
 
     save_pretrained = save

@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minibert.atomic import atomic_write
+
 from .base import Tokenizer
 from .basic import BasicTokenizer
 from .tokenizer_config import CONFIG_FILE, read_tokenizer_config
@@ -296,7 +298,8 @@ class WordPieceTokenizer(Tokenizer):
         ordered = sorted(self._vocab.items(), key=lambda kv: kv[1])
         if [i for _, i in ordered] != list(range(len(ordered))):
             raise ValueError("vocab ids are not 0..n-1 without gaps; vocab.txt cannot hold them")
-        (directory / VOCAB_FILE).write_text("".join(t + "\n" for t, _ in ordered), encoding="utf-8")
+        vocab = "".join(t + "\n" for t, _ in ordered)
+        atomic_write(directory / VOCAB_FILE, lambda tmp: tmp.write_text(vocab, encoding="utf-8"))
         config = {
             "tokenizer_class": "BertTokenizer",
             "do_lower_case": self.lowercase,
@@ -307,7 +310,8 @@ class WordPieceTokenizer(Tokenizer):
         }
         if self.model_max_length is not None:
             config["model_max_length"] = self.model_max_length
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(config, indent=2) + "\n"
+        atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return directory
 
     save_pretrained = save

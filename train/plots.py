@@ -21,9 +21,10 @@ import matplotlib.pyplot as plt
 from minibert.atomic import atomic_write
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100, **savefig_args) -> Path:
+    """`fig.savefig(path)` as a PNG written atomically; the figure is closed after."""
     def write(tmp: Path) -> None:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, **savefig_args)
 
     try:
         return atomic_write(path, write)
@@ -53,7 +54,7 @@ def save_loss_curve(path: str | os.PathLike,
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path, bbox_inches="tight")
 
 
 def save_confusion_matrix(path: str | os.PathLike, matrix, labels: Sequence[str],
@@ -82,4 +83,4 @@ def save_confusion_matrix(path: str | os.PathLike, matrix, labels: Sequence[str]
     ax.set_ylabel("true")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path, bbox_inches="tight")

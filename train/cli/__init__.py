@@ -6,9 +6,11 @@ imported only when its subcommand runs, so `minibert params` never pays for matp
 
   1. parse (options and positionals in any order: `predict DIR --max-length 64 "text"`);
   2. `validate(args)`, if the module has one: every flag checked before a model loads;
-  3. claim the folders `output_dirs(args)` names (`train/outdir.py`): created, test-written,
-     locked against a second run, and refused if they hold files minibert did not write
-     (unless `--overwrite`, which `main` adds to such commands);
+  3. claim the folders `output_dirs(args)` names and check the files `output_files(args)`
+     names (`train/outdir.py`): refused if they are, hold or lie inside an input that
+     `input_paths(args)` names, or hold files minibert did not write or another command's
+     output (unless `--overwrite`, which `main` adds to such commands); folders are created,
+     test-written and locked against a second run;
   4. `run(args)`. An expected error (bad data, a bad config, a missing file) is printed as
      one line `minibert: error: ...` with exit code 2 (`train/cli/errors.py`); a traceback
      only with `--debug` or MINIBERT_DEBUG=1, or for an unexpected exception (a bug).
@@ -59,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(parser)
     if hasattr(module, "output_dirs"):
         parser.add_argument("--overwrite", action="store_true",
-                            help="write into an --out folder that holds other files (they are "
-                                 "kept; files with the names minibert writes are replaced)")
+                            help="write into an --out folder that holds other files or another "
+                                 "command's output (files with the names this command writes "
+                                 "are replaced; every other file is kept)")
+    elif hasattr(module, "output_files"):
+        parser.add_argument("--overwrite", action="store_true",
+                            help="--out: replace an existing file")
     args = parser.parse_intermixed_args(rest)
     try:
         return _run(name, module, args)
@@ -86,16 +92,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(name: str, module, args: argparse.Namespace) -> int:
-    """Validate, claim the output folders, run; the claims end when the command does."""
-    from train.outdir import output_dir
+    """Validate, check the outputs against the inputs, claim the output folders, run; the
+    claims end when the command does."""
+    from train.outdir import check_output_file, output_dir
 
     if hasattr(module, "validate"):
         module.validate(args)
+    inputs = module.input_paths(args) if hasattr(module, "input_paths") else []
+    for path, flag in module.output_files(args) if hasattr(module, "output_files") else []:
+        check_output_file(path, flag, args.overwrite, inputs)
     # under torchrun only rank 0 writes, so only it claims the folders
     claims = module.output_dirs(args) if hasattr(module, "output_dirs") else []
     if os.environ.get("RANK", "0") != "0":
         claims = []
     with contextlib.ExitStack() as stack:
-        for path, flag in claims:
-            stack.enter_context(output_dir(path, flag, args.overwrite, command=name))
+        for path, flag, kind in claims:
+            stack.enter_context(output_dir(path, flag, args.overwrite, command=name, kind=kind,
+                                           inputs=inputs))
         return int(module.run(args) or 0)

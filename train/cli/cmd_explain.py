@@ -16,10 +16,21 @@ def add_arguments(p) -> None:
     p.add_argument("model", help="a model folder (config.json, weights, tokenizer) or hub name")
     p.add_argument("text", help="the sentence to look at")
     p.add_argument("--pair", help="a second sentence (segment B), as in NSP or pair tasks")
-    p.add_argument("--out", default="explain.html", help="where to write the page")
+    p.add_argument("--out", default="explain.html",
+                   help="where to write the page (an existing file only with --overwrite)")
     p.add_argument("--top-k", type=int, default=5, help="guesses kept per position")
     p.add_argument("--max-length", type=int, default=64,
                    help="tokens kept (the page grows with layers x heads x tokens^2)")
+
+
+def input_paths(args) -> list[tuple[str, str]]:
+    from minibert.hub import resolve_model_dir
+
+    return [(resolve_model_dir(args.model), "MODEL")]
+
+
+def output_files(args) -> list[tuple[str, str]]:
+    return [(args.out, "--out")]
 
 
 def run(args) -> int:

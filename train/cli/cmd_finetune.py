@@ -126,8 +126,24 @@ def validate(args) -> None:
     args.out = args.out or f"runs/finetune-{args.task}-{Path(args.model).name}"
 
 
-def output_dirs(args) -> list[tuple[str, str]]:
-    return [(args.out, "--out")]
+def input_paths(args) -> list[tuple[str, str]]:
+    """What --out must keep clear of: the model, the data files, the CoLA folder."""
+    from train.data.download import data_root
+
+    found = [(resolve_model_dir(args.model), "--model"), (args.train, "--train")]
+    found += [(path, "--eval") for path in args.eval]
+    if args.task == "cola":
+        found.append((data_root(args.data), "--data" if args.data else "$MINIBERT_DATA"))
+    return found
+
+
+def output_dirs(args) -> list[tuple[str, str, str]]:
+    """--out holds a sequence classifier of the input model's type (BERT or RoBERTa)."""
+    from minibert import BertConfig
+    from minibert.auto import model_class
+
+    model_type = BertConfig.from_pretrained(resolve_model_dir(args.model)).model_type
+    return [(args.out, "--out", model_class(model_type, "cls").__name__)]
 
 
 def load_task(args):

@@ -36,14 +36,12 @@ def add_arguments(p) -> None:
                    help="tokens per text (default 128, or the model's limit if smaller)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
-    p.add_argument("--overwrite", action="store_true", help="--out: replace an existing file")
     p.add_argument("--allow-untrained-head", action="store_true",
                    help="run even if the classifier head was never trained")
 
 
 def validate(args) -> None:
     from train.cli import errors
-    from train.outdir import check_output_file
 
     errors.at_least(args, "batch_size")
     if not (Path(args.model_dir) / "config.json").is_file():
@@ -55,7 +53,15 @@ def validate(args) -> None:
     if args.out:
         if not args.csv:
             raise errors.UsageError("--out writes the predictions of --csv; give --csv FILE")
-        check_output_file(args.out, "--out", args.overwrite)
+
+
+def input_paths(args) -> list[tuple[str, str]]:
+    return [(args.model_dir, "MODEL_DIR"), (args.csv, "--csv")]
+
+
+def output_files(args) -> list[tuple[str, str]]:
+    """--out is one file, refused if it exists unless --overwrite (train/outdir.py)."""
+    return [(args.out, "--out")] if args.out else []
 
 
 def load(model_dir):

@@ -30,6 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+def input_paths(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """What --out must keep clear of: the tokenizer, every input file and named folder."""
+    from train.data.prepare import input_files, inputs_of
+
+    return inputs_of(args.tokenizer, args.inputs, input_files(args.inputs))
+
+
+def output_dirs(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    from train.data.prepare import KIND
+
+    return [(args.out, "--out", KIND)]
+
+
 def run(args: argparse.Namespace) -> int:
     from train.data.prepare import prepare
     from train.data.shards import ShardError
@@ -43,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         manifest = prepare(args.tokenizer, args.inputs, args.out, workers=args.workers,
-                           piece_bytes=args.piece_mb << 20, progress=not args.no_progress)
+                           piece_bytes=args.piece_mb << 20, progress=not args.no_progress,
+                           overwrite=args.overwrite)
     except (ShardError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}")
         return 1

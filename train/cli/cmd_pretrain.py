@@ -200,8 +200,18 @@ def validate(args: argparse.Namespace) -> None:
             raise DataError(utf8_message(path))
 
 
-def output_dirs(args: argparse.Namespace) -> list[tuple[str, str]]:
-    return [(args.out, "--out")]
+def input_paths(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """What --out must keep clear of: the tokenizer, the text or shards, a config file."""
+    found = [(args.tokenizer, "--tokenizer"), (args.data, "--data")]
+    found += [(path, "--train") for path in args.train or []]
+    if args.config not in PRESETS:
+        found.append((args.config, "--config"))
+    return found
+
+
+def output_dirs(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """--out holds the model class the objective trains (RobertaForMaskedLM, ...)."""
+    return [(args.out, "--out", objectives.trained_class(args.objective).__name__)]
 
 
 def run(args: argparse.Namespace) -> int:

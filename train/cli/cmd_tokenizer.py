@@ -66,8 +66,13 @@ def validate(args: argparse.Namespace) -> None:
     errors.files_exist(args.files, "FILE")
 
 
-def output_dirs(args: argparse.Namespace) -> list[tuple[str, str]]:
-    return [(args.out, "--out")]
+def input_paths(args: argparse.Namespace) -> list[tuple[str, str]]:
+    return [(path, "FILE") for path in args.files]
+
+
+def output_dirs(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """--out holds one kind of tokenizer: WordPiece and BPE files never share a folder."""
+    return [(args.out, "--out", f"{args.type} tokenizer")]
 
 
 def run(args: argparse.Namespace) -> int:

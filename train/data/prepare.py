@@ -17,7 +17,9 @@ Running it again: with a manifest and the same plan it does nothing; with a plan
 tokenizer, other inputs or other settings it refuses (and says which) instead of mixing two
 corpora; after an interruption (no manifest yet) finished shards are checked and kept, the
 rest are tokenized. A shard folder is swapped in whole (`minibert.atomic.atomic_dir`), so a
-half-written shard never looks finished; temporary folders of a killed run are removed.
+half-written shard never looks finished. The output folder is claimed as every command's is
+(`train/outdir.py`): not inside an input, not another command's, locked for one run; a
+killed run's temporaries are found by the record it left in the marker, never by their names.
 Left out on purpose: deduplication, text cleaning, sentence splitting (a line is a sentence).
 """
 
@@ -26,17 +28,18 @@ from __future__ import annotations
 import glob
 import json
 import os
-import shutil
 from array import array
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 
-from minibert.atomic import atomic_write
+from minibert.atomic import atomic_write, scratch_dirs, use_scratch
 from train.data import shards as fmt
+from train.outdir import output_dir
 
 PLAN = "prepare.json"
+KIND = "token shards"  # what the folder's marker says it holds
 BOM = b"\xef\xbb\xbf"
 
 
@@ -61,6 +64,12 @@ def input_files(sources) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"no input files in {', '.join(map(str, sources))}")
     return [p.resolve() for p in files]
+
+
+def inputs_of(tokenizer_dir, sources, files: list[Path]) -> list[tuple[Path, str]]:
+    """The tokenizer, every folder named and every file read: what --out keeps clear of."""
+    folders = [Path(s) for s in sources if Path(s).is_dir()]
+    return [(Path(tokenizer_dir), "--tokenizer"), *[(p, "FILES") for p in [*folders, *files]]]
 
 
 def plan_pieces(files: list[Path], piece_bytes: int) -> list[dict]:
@@ -131,11 +140,15 @@ def tokenize_text(tokenizer, text: str, first_starts_doc: bool) -> dict[str, np.
 _TOKENIZER = None
 
 
-def _load_worker_tokenizer(tokenizer_dir: str) -> None:
+def _load_worker_tokenizer(tokenizer_dir: str, scratch: dict) -> None:
+    """A worker's start: the tokenizer, and where the main process's claim puts temporaries
+    (a worker started by spawn rather than fork would not know)."""
     global _TOKENIZER
     from tokenizer import load_tokenizer
 
     _TOKENIZER = load_tokenizer(tokenizer_dir)
+    for folder, where in scratch.items():
+        use_scratch(folder, where)
 
 
 def tokenize_piece(out: str, index: int, piece: dict) -> dict:
@@ -187,11 +200,6 @@ def _start(out: Path, plan: dict) -> bool:
     if (out / PLAN).is_file():
         _check_same_plan(out, json.loads((out / PLAN).read_text(encoding="utf-8")), plan,
                          "an interrupted prepare")
-    elif out.is_dir() and any(out.iterdir()):
-        raise fmt.ShardError(f"--out {out} is a folder with other files in it; give a new or "
-                             f"empty folder")
-    for stale in out.glob(".shard-*.tmp"):  # our own temporary folders, left by a killed run
-        shutil.rmtree(stale)
     atomic_write(out / PLAN, lambda tmp: tmp.write_text(json.dumps(plan, indent=1), "utf-8"))
     return False
 
@@ -207,15 +215,24 @@ def _finished(out: Path, index: int, piece: dict) -> dict | None:
 
 
 def prepare(tokenizer_dir, sources, out, *, workers: int | None = None,
-            piece_bytes: int = 32 << 20, progress: bool = True) -> dict:
-    """Tokenize `sources` into shards under `out`; return the manifest (see module docstring)."""
-    from tqdm.auto import tqdm
-
+            piece_bytes: int = 32 << 20, progress: bool = True, overwrite: bool = False) -> dict:
+    """Tokenize `sources` into shards under `out`; return the manifest (see module docstring).
+    `out` is claimed for the run (`train/outdir.py`; `overwrite` as the CLI's --overwrite)."""
     from tokenizer import load_tokenizer
 
     tokenizer_dir, out = Path(tokenizer_dir).resolve(), Path(out)
-    tokenizer = load_tokenizer(tokenizer_dir)
     files = input_files(sources)
+    with output_dir(out, "--out", overwrite, command="prepare-data", kind=KIND,
+                    inputs=inputs_of(tokenizer_dir, sources, files)):
+        return _prepare(load_tokenizer(tokenizer_dir), tokenizer_dir, files, out, workers,
+                        piece_bytes, progress)
+
+
+def _prepare(tokenizer, tokenizer_dir: Path, files: list[Path], out: Path, workers: int | None,
+             piece_bytes: int, progress: bool) -> dict:
+    """`prepare`'s work, inside the claim: plan, tokenize what is not finished, manifest."""
+    from tqdm.auto import tqdm
+
     plan = _plan(tokenizer_dir, tokenizer, files, piece_bytes)
     if _start(out, plan):
         return fmt.read_manifest(out)
@@ -234,7 +251,7 @@ def prepare(tokenizer_dir, sources, out, *, workers: int | None = None,
             bar.update(metas[i]["bytes"])
     else:
         with ProcessPoolExecutor(workers, initializer=_load_worker_tokenizer,
-                                 initargs=(str(tokenizer_dir),)) as pool:
+                                 initargs=(str(tokenizer_dir), scratch_dirs())) as pool:
             running, queue = set(), list(reversed(todo))
             while queue or running:
                 while queue and len(running) < 2 * workers:  # bounded: memory ~ pieces in flight
