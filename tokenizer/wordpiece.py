@@ -76,6 +76,16 @@ def load_vocab(path) -> dict[str, int]:
     return vocab
 
 
+def save_vocab(path, vocab: dict[str, int]) -> Path:
+    """Write vocab.txt: the token of id n on line n (from 0); ids must be 0..n-1."""
+    ordered = sorted(vocab.items(), key=lambda kv: kv[1])
+    if [i for _, i in ordered] != list(range(len(ordered))):
+        raise ValueError("vocab ids are not 0..n-1 without gaps; vocab.txt cannot hold them")
+    path = Path(path)
+    path.write_text("".join(t + "\n" for t, _ in ordered), encoding="utf-8")
+    return path
+
+
 class WordPieceTokenizer(Tokenizer):
     """BERT's tokenizer. Build with `from_file(vocab_txt)` or `from_pretrained(dir)`."""
 
@@ -293,10 +303,7 @@ class WordPieceTokenizer(Tokenizer):
         """Write vocab.txt and tokenizer_config.json (Hugging Face layout) into `directory`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        ordered = sorted(self._vocab.items(), key=lambda kv: kv[1])
-        if [i for _, i in ordered] != list(range(len(ordered))):
-            raise ValueError("vocab ids are not 0..n-1 without gaps; vocab.txt cannot hold them")
-        (directory / VOCAB_FILE).write_text("".join(t + "\n" for t, _ in ordered), encoding="utf-8")
+        save_vocab(directory / VOCAB_FILE, self._vocab)
         config = {
             "tokenizer_class": "BertTokenizer",
             "do_lower_case": self.lowercase,
