@@ -111,6 +111,7 @@ class PreTrainedTokenizer:
     model_input_names: list[str] = ["input_ids", "attention_mask"]
     special_roles: dict[str, str] = {}  # transformers' attribute name -> the backend's role
     from_pretrained_options: dict[str, str] = {}  # transformers' keyword -> the backend's
+    backend_settings: dict = {}  # what the class always asks of its backend
     vocab_files: tuple[str, ...] = ()
     padding_side = truncation_side = "right"
 
@@ -151,15 +152,10 @@ class PreTrainedTokenizer:
             path = resolve_model_dir(name_or_path)
         settings = {cls.from_pretrained_options[k]: v for k, v in options.items()
                     if v is not None}
-        settings.update(cls._backend_settings())
+        settings.update(cls.backend_settings)
         if max_length is not None or model_max_length is not None:
             settings["model_max_length"] = model_max_length or max_length
         return cls(cls.backend_class.from_pretrained(path, **settings), str(name_or_path))
-
-    @classmethod
-    def _backend_settings(cls) -> dict:
-        """Backend settings this class always uses (RoBERTa: its post-processing)."""
-        return {}
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(name_or_path={self.name_or_path!r}, "
@@ -423,11 +419,8 @@ class RobertaTokenizer(PreTrainedTokenizer):
                      "cls_token": "cls", "mask_token": "mask", "bos_token": "cls",
                      "eos_token": "sep"}
     from_pretrained_options = {"add_prefix_space": "add_prefix_space"}
+    backend_settings = {"post_processor": "roberta"}
     vocab_files = ("vocab.json", "merges.txt")
-
-    @classmethod
-    def _backend_settings(cls) -> dict:
-        return {"post_processor": "roberta"}
 
     def _decode(self, ids: list[int], skip_special_tokens: bool, clean_up: bool | None) -> str:
         if clean_up:

@@ -429,3 +429,22 @@ def test_to_tensors_gives_model_inputs_only(bert_tok, texts):
     model = minibert.BertForMaskedLM(_tiny(BertConfig, len(bert_tok))).eval()
     with torch.no_grad():
         assert model(**batch).logits.shape[:2] == batch["input_ids"].shape
+
+
+def test_what_cannot_be_done_is_refused(kantai_dir, roberta_tok, bert_tok):
+    assert len(ByteLevelBPETokenizer()) == 0  # created empty, as tokenizers does
+    with pytest.raises(TypeError, match="merges must be the path of merges.txt"):
+        ByteLevelBPETokenizer(str(kantai_dir / "vocab.json"))
+    with pytest.raises(ValueError, match="needs a cls token"):
+        ByteLevelBPETokenizer().post_processor = "roberta"
+    with pytest.raises(ValueError, match="layout is fixed to 'bert'"):
+        BertWordPieceTokenizer().post_processor = None
+    with pytest.raises(ValueError, match="clean_up_tokenization_spaces=True"):
+        roberta_tok.decode([0, 5, 2], clean_up_tokenization_spaces=True)
+    with pytest.raises(ValueError, match="only 'pt'"):
+        bert_tok("a", return_tensors="np")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'is_split_into_words'"):
+        bert_tok("a", is_split_into_words=True)
+    unlimited = RobertaTokenizer.from_pretrained(kantai_dir)
+    with pytest.raises(ValueError, match="padding='max_length' needs max_length"):
+        unlimited(["a"], padding="max_length")

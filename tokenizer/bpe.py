@@ -109,6 +109,9 @@ class ByteLevelBPETokenizer(Tokenizer):
                  special_tokens: dict[str, str] | None = None, lstrip_tokens=("<mask>",),
                  model_max_length: int | None = None, source: str = "merges"):
         if isinstance(vocab, (str, Path)):  # the two file paths, as `tokenizers` takes them
+            if not isinstance(merges, (str, Path)):
+                raise TypeError(f"vocab is a path ({vocab}), so merges must be the path of "
+                                f"merges.txt, got {type(merges).__name__}")
             vocab, source = load_vocab_json(vocab), str(merges)
             merges = load_merges_txt(merges)
         vocab = {} if vocab is None else vocab  # empty: to be trained in place
