@@ -53,7 +53,7 @@ print(f"{len(sentences)} passages of Kant, e.g.\n  {sentences[40]!r}")
 def batch_of(texts):
     """Token ids and the tensors masking needs: special-token mask and word ids (-1: no word)."""
     encs = tok.encode_batch(texts, truncation=True, max_length=128, padding=True)
-    t = tok.to_tensors(encs)
+    t = tok.to_tensors(encs, return_special_tokens_mask=True)
     t["word_ids"] = torch.tensor([[-1 if w is None else w for w in e.word_ids] for e in encs])
     return t
 

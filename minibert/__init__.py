@@ -2,14 +2,30 @@
 
 Start reading at embeddings.py, then attention.py, layers.py, heads.py, modeling_bert.py,
 modeling_roberta.py; modeling_utils.py holds initialisation, tying and checkpoint I/O,
-kv_cache.py generation's key/value cache, auto.py the classes a checkpoint's model_type names.
+kv_cache.py generation's key/value cache, auto.py the classes a checkpoint's model_type names,
+tokenization.py transformers' tokenizer API over the hand-written tokenizers of `tokenizer/`.
+Code written for transformers runs with `from transformers import X` changed to
+`from minibert import X` for models, configs, tokenizers and Auto classes (README: "Use it
+from Python").
 Every part is a plain PyTorch module (nn.Linear, nn.Dropout, nn.LayerNorm,
 scaled_dot_product_attention): speed comes from autocast and torch.compile, which the training
 loops turn on (train/device.py).
 """
 
-from .auto import AutoModel, AutoTokenizer, model_class, tokenizer_class
-from .config import BertConfig, ConfigError, preset
+from .auto import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForPreTraining,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    model_class,
+    tokenizer_class,
+)
+from .config import BertConfig, ConfigError, RobertaConfig, preset
 from .kv_cache import KVCache
 from .modeling_bert import (
     BertForMaskedLM,
@@ -27,10 +43,19 @@ from .modeling_roberta import (
     RobertaModel,
 )
 from .modeling_utils import PreTrainedModel
+from .tokenization import BatchEncoding, BertTokenizer, PreTrainedTokenizer, RobertaTokenizer
 
 __all__ = [
+    "AutoConfig",
     "AutoModel",
+    "AutoModelForCausalLM",
+    "AutoModelForMaskedLM",
+    "AutoModelForPreTraining",
+    "AutoModelForQuestionAnswering",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
     "AutoTokenizer",
+    "BatchEncoding",
     "BertConfig",
     "BertForMaskedLM",
     "BertForNextSentencePrediction",
@@ -39,13 +64,17 @@ __all__ = [
     "BertForSequenceClassification",
     "BertForTokenClassification",
     "BertModel",
+    "BertTokenizer",
     "ConfigError",
     "KVCache",
     "PreTrainedModel",
+    "PreTrainedTokenizer",
+    "RobertaConfig",
     "RobertaForCausalLM",
     "RobertaForMaskedLM",
     "RobertaForSequenceClassification",
     "RobertaModel",
+    "RobertaTokenizer",
     "model_class",
     "preset",
     "tokenizer_class",

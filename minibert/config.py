@@ -58,6 +58,9 @@ class BertConfig:
     model_type: str = "bert"
     position_embedding_type: str = "absolute"
     is_decoder: bool = False
+    # Return every layer's attention probabilities / hidden states without being asked per call.
+    output_attentions: bool = False
+    output_hidden_states: bool = False
     # Classification heads.
     num_labels: int = 2
     id2label: dict | None = None
@@ -173,6 +176,9 @@ class BertConfig:
                 d.pop(k)
         if d["classifier_pooling"] == "cls":  # the default: keep BERT's config.json unchanged
             d.pop("classifier_pooling")
+        for k in ("output_attentions", "output_hidden_states"):
+            if not d[k]:
+                d.pop(k)
         return d
 
     @classmethod
@@ -201,6 +207,22 @@ class BertConfig:
         return dataclasses.replace(self, **changes)
 
 
+@dataclass
+class RobertaConfig(BertConfig):
+    """BertConfig with the defaults of transformers' RobertaConfig: model_type "roberta", a
+    50,265-token vocabulary and RoBERTa's special-token ids (<s>=0, <pad>=1, </s>=2, which a
+    byte-level BPE trained with special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    also gets). The other defaults are BERT's, as there: roberta-base's own config.json sets
+    514 positions, one token type and layer_norm_eps 1e-5 (see the "roberta-base" preset)."""
+
+    vocab_size: int = 50265
+    pad_token_id: int = 1
+    bos_token_id: int | None = 0
+    eos_token_id: int | None = 2
+    model_type: str = "roberta"
+    source: InitVar[str] = "RobertaConfig"
+
+
 _OPTIONAL = {"bos_token_id", "eos_token_id", "id2label", "label2id", "problem_type",
              "classifier_dropout"}
 _TYPES = {
@@ -209,6 +231,8 @@ _TYPES = {
     "model_type": str,
     "position_embedding_type": str,
     "is_decoder": bool,
+    "output_attentions": bool,
+    "output_hidden_states": bool,
     "id2label": dict,
     "label2id": dict,
     "problem_type": str,

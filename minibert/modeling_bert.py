@@ -123,6 +123,10 @@ class BertModel(PreTrainedModel):
                 past_key_values: KVCache | None = None) -> BaseModelOutputWithPooling:
         """past_key_values: a KVCache (decoders only) holding P earlier tokens; input_ids are
         then the T new ones and attention_mask, if given, covers all P + T."""
+        # A config built with output_attentions=True (e.g. from_pretrained(..., that)) asks
+        # for them on every call, as in transformers; every task model reads them from here.
+        output_attentions = output_attentions or self.config.output_attentions
+        output_hidden_states = output_hidden_states or self.config.output_hidden_states
         B, T = input_ids.shape
         past = 0
         if past_key_values is not None:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import BertConfig
+from .config import BertConfig, RobertaConfig
 from .generation import generate as _generate
 from .heads import RobertaClassificationHead, RobertaLMHead
 from .kv_cache import KVCache
@@ -44,11 +44,13 @@ def shift_labels(labels: torch.Tensor) -> torch.Tensor:
 
 
 class RobertaModel(BertModel):
+    config_class = RobertaConfig  # from_pretrained fills keys a config.json lacks with these
     base_model_prefix = "roberta"
     roberta_positions = True
 
 
 class RobertaForMaskedLM(PreTrainedModel):
+    config_class = RobertaConfig
     base_model_prefix = "roberta"
 
     def __init__(self, config: BertConfig):
@@ -76,6 +78,7 @@ class RobertaForMaskedLM(PreTrainedModel):
 
 
 class RobertaForSequenceClassification(PreTrainedModel):
+    config_class = RobertaConfig
     base_model_prefix = "roberta"
 
     def __init__(self, config: BertConfig):
@@ -97,6 +100,7 @@ class RobertaForSequenceClassification(PreTrainedModel):
 
 
 class RobertaForCausalLM(PreTrainedModel):
+    config_class = RobertaConfig
     base_model_prefix = "roberta"
 
     def __init__(self, config: BertConfig):

@@ -6,7 +6,8 @@
   * weight tying: the masked-LM decoder's weight IS the word-embedding matrix (one tensor
     under two names, Press & Wolf 2017), while the decoder keeps its own bias;
   * `from_pretrained` / `save_pretrained`, which read and write Hugging Face model folders
-    through `minibert.checkpoint` (prefix handling, legacy names, the load report).
+    through `minibert.checkpoint` (prefix handling, legacy names, the load report);
+  * `model(..., return_dict=False)`, which gives the output's fields as a tuple.
 
 Subclasses set `base_model_prefix` ("bert" or "roberta": the attribute holding the encoder,
 hence the first part of every encoder key) and call `self.post_init()` last in `__init__`.
@@ -91,9 +92,19 @@ class PreTrainedModel(nn.Module):
         if out is not None:
             out.weight = self.get_input_embeddings().weight
 
-    def num_parameters(self, trainable_only: bool = False) -> int:
+    def num_parameters(self, only_trainable: bool = False) -> int:
         """Parameters counted once each (a tied weight is one tensor)."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not only_trainable)
+
+    # ---- calling ------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, return_dict: bool | None = None, **kwargs: Any):
+        """`model(...)` runs forward (through nn.Module's hooks) and returns its output
+        object; `return_dict=False` returns `output.to_tuple()` instead, the set fields in
+        order, as transformers does (`loss, logits = model(..., labels=y, return_dict=False)`).
+        """
+        out = super().__call__(*args, **kwargs)
+        return out if return_dict is None or return_dict else out.to_tuple()
 
     @property
     def device(self) -> torch.device:

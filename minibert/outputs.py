@@ -9,8 +9,15 @@ either library reads the same.
 embedding output first, then the output of every layer. `attentions` is a tuple of
 num_hidden_layers tensors of shape (B, nh, T, T): softmax probabilities before dropout.
 
-Left out on purpose: transformers' ModelOutput dict/tuple hybrid behaviour (indexing by
-position or by key). Attribute access is the one way in; `to_dict()` gives the set fields.
+Read them as transformers' ModelOutput reads: by attribute (`out.logits`), by key
+(`out["logits"]`) or by position (`out[0]`), where positions count only the fields that are
+set: `out[0]` is the loss when labels were given and the logits otherwise. `to_tuple()` gives
+those fields in order, `keys()` / `items()` their names, and iterating gives the names, as a
+dict does (so `loss, logits = out` does NOT give tensors; `out.to_tuple()` or
+`model(..., return_dict=False)` does). A field that is None is absent: `out["loss"]` without
+labels is a KeyError.
+
+Left out on purpose: writing into an output (`out["loss"] = ...`).
 """
 
 from __future__ import annotations
@@ -32,6 +39,34 @@ class ModelOutput:
         """The fields that are set (not None), by name."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if getattr(self, f.name) is not None}
+
+    def to_tuple(self) -> tuple:
+        """The fields that are set, in declaration order: what `out[i]` indexes."""
+        return tuple(self.to_dict().values())
+
+    def keys(self):
+        return self.to_dict().keys()
+
+    def values(self):
+        return self.to_dict().values()
+
+    def items(self):
+        return self.to_dict().items()
+
+    def __getitem__(self, key):
+        """out["logits"] by name, out[0] / out[:2] by position among the set fields."""
+        if isinstance(key, str):
+            return self.to_dict()[key]
+        return self.to_tuple()[key]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+    def __contains__(self, key) -> bool:
+        return key in self.to_dict()
 
 
 @dataclass

@@ -228,8 +228,8 @@ def test_bad_vocab_json(tmp_path):
 
 
 def test_bad_settings(tiny_files):
-    with pytest.raises(ValueError, match="post_processor='bert'"):
-        ByteLevelBPETokenizer.from_pretrained(tiny_files, post_processor="bert")
+    with pytest.raises(ValueError, match="post_processor='gpt'"):
+        ByteLevelBPETokenizer.from_pretrained(tiny_files, post_processor="gpt")
     with pytest.raises(FileNotFoundError, match="no vocab.json"):
         ByteLevelBPETokenizer.from_pretrained(tiny_files / "nowhere")
 

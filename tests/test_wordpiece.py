@@ -93,7 +93,10 @@ def test_truncation_padding_tensors(tiny):
     assert padded[0].ids == [2, 22, 3, 0, 0, 0, 0]
     assert padded[0].attention_mask == [1, 1, 1, 0, 0, 0, 0]
     assert padded[0].special_tokens_mask == [1, 0, 1, 1, 1, 1, 1]
-    t = tiny.to_tensors(tiny.encode_batch(["a", ("hello , a", "a")]))
+    assert set(tiny.to_tensors(tiny.encode_batch(["a"]))) == {"input_ids", "attention_mask",
+                                                             "token_type_ids"}
+    t = tiny.to_tensors(tiny.encode_batch(["a", ("hello , a", "a")]),
+                        return_special_tokens_mask=True)
     assert set(t) == {"input_ids", "attention_mask", "token_type_ids", "special_tokens_mask"}
     assert all(v.dtype == torch.long and v.shape == (2, 7) for v in t.values())
     assert t["input_ids"][0].tolist() == [2, 22, 3, 0, 0, 0, 0]

@@ -164,10 +164,11 @@ def test_padding_and_masks(hf, ours, corpus):
 def test_to_tensors(hf, ours, corpus):
     firsts, seconds = corpus[:40], corpus[40:80]
     cases = [(hf(firsts, padding=True, return_tensors="pt", return_special_tokens_mask=True),
-              ours.to_tensors(ours.encode_batch(firsts))),
+              ours.to_tensors(ours.encode_batch(firsts), return_special_tokens_mask=True)),
              (hf(firsts, seconds, padding=True, return_tensors="pt",
                  return_special_tokens_mask=True),
-              ours.to_tensors(ours.encode_batch(list(zip(firsts, seconds)))))]
+              ours.to_tensors(ours.encode_batch(list(zip(firsts, seconds))),
+                              return_special_tokens_mask=True))]
     for expected, got in cases:
         for key in ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask"):
             assert got[key].dtype == expected[key].dtype and got[key].equal(expected[key]), key

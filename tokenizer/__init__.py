@@ -5,6 +5,11 @@ tokens, `to_tensors`), with `truncation.py` and `tokenizer_config.py` (reading a
 special tokens) beside it; each tokenizer and each trainer lives in its own file; `corpus.py`
 reads text files for the trainers, `merge_engine.py` is the merge loop both trainers run.
 
+Code written for Hugging Face `tokenizers` runs with `from tokenizers import ...` changed to
+`from tokenizer import ...`: `ByteLevelBPETokenizer()` created empty and trained in place,
+`BertWordPieceTokenizer` (bert_wordpiece.py), `save_model`, `enable_truncation`, and
+`tokenizer.processors`' BertProcessing / RobertaProcessing.
+
 Unicode versions, the one policy: both tokenizers classify characters with Python's own
 tables -- WordPiece's basic tokenizer (basic.py) with `unicodedata` (punctuation P*, the
 control and format characters C* that cleaning drops), byte-level BPE's pre-tokenizer
@@ -25,6 +30,7 @@ parity tests use text without such characters. Text in common scripts is never a
 from .auto import load_tokenizer
 from .base import Encoding, Tokenizer
 from .basic import BasicTokenizer
+from .bert_wordpiece import BertWordPieceTokenizer
 from .bpe import ByteLevelBPETokenizer
 from .bpe_files import BPEFileError
 from .bpe_trainer import BPETrainer
@@ -35,6 +41,7 @@ __all__ = [
     "BPEFileError",
     "BPETrainer",
     "BasicTokenizer",
+    "BertWordPieceTokenizer",
     "ByteLevelBPETokenizer",
     "Encoding",
     "Tokenizer",

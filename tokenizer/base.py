@@ -21,11 +21,15 @@ and the special tokens by role: "pad", "unk", "cls" (= bos), "sep" (= eos), "mas
 A role may be absent (GPT-2's vocabulary has no [MASK]); its id property is then None.
 
 Truncation (`tokenizer/truncation.py`) follows Hugging Face `tokenizers`: max_length counts
-the special tokens the post-processor will add. A saved folder's special tokens are read by
-`tokenizer/tokenizer_config.py`. Padding is on the right, with pad_token_id, type id 0,
-attention 0, special-tokens-mask 1 (as HF).
+the special tokens the post-processor will add; each call may ask for it, or
+`enable_truncation(max_length=...)` sets it for every call that does not. A saved folder's
+special tokens are read by `tokenizer/tokenizer_config.py`. Padding is on the right, with
+pad_token_id, type id 0, attention 0, special-tokens-mask 1 (as HF).
+The names `tokenizers` users call (`token_to_id`, `get_vocab_size`, `enable_truncation`,
+`decode_batch`, `_tokenizer`) are here too, so its code runs with only the import changed;
+transformers' calling convention is a layer above, in minibert/tokenization.py.
 Left out on purpose: overflowing tokens / stride, left padding and left truncation,
-pad_to_multiple_of, added (user) tokens.
+pad_to_multiple_of, enable_padding, added (user) tokens.
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ class Tokenizer:
             raise ValueError(f"special tokens {missing} are not in the vocabulary")
         self.special_tokens = dict(special_tokens)
         self.model_max_length = model_max_length
+        # Truncation applied when a call asks for none, set by enable_truncation (as tokenizers).
+        self.truncation: dict | None = None
         self._special_set = frozenset(self.special_tokens.values())
         self._special_id_set = frozenset(self._vocab[t] for t in self._special_set)
 
@@ -106,6 +112,9 @@ class Tokenizer:
 
     def get_vocab(self) -> dict[str, int]:
         return dict(self._vocab)
+
+    def get_vocab_size(self) -> int:
+        return len(self._vocab)
 
     def token_to_id(self, token: str) -> int | None:
         """The id of `token`, or None when it is not in the vocabulary (as `tokenizers`)."""
@@ -158,6 +167,34 @@ class Tokenizer:
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return sum(1 for piece, _ in self._template(pair) if piece not in ("A", "B"))
 
+    # --- the `tokenizers` calling convention ------------------------------------------------
+
+    @property
+    def _tokenizer(self) -> Tokenizer:
+        """`tokenizers`' Python classes wrap a Rust tokenizer kept at `._tokenizer`, and code
+        written for them reaches through it (`tok._tokenizer.post_processor = ...`). Here there
+        is one object, so `_tokenizer` is the tokenizer itself."""
+        return self
+
+    def enable_truncation(self, max_length: int, stride: int = 0,
+                          strategy: str = "longest_first", direction: str = "right") -> None:
+        """Truncate every later `encode` / `encode_batch` that asks for no truncation of its
+        own to `max_length` tokens, special tokens included (as `tokenizers`)."""
+        if stride != 0 or direction != "right":
+            raise ValueError(f"enable_truncation: stride={stride}, direction={direction!r}; "
+                             "only stride=0 and direction='right' are supported")
+        resolve_strategy("strategy", strategy, TRUNCATION_STRATEGIES)
+        if not isinstance(max_length, int) or max_length < 0:
+            raise ValueError(f"max_length must be a non-negative int, got {max_length!r}")
+        self.truncation = {"max_length": max_length, "stride": 0, "strategy": strategy,
+                           "direction": "right"}
+
+    def no_truncation(self) -> None:
+        self.truncation = None
+
+    def decode_batch(self, sequences, skip_special_tokens: bool = True) -> list[str]:
+        return [self.decode(ids, skip_special_tokens=skip_special_tokens) for ids in sequences]
+
     # --- post-processing and padding --------------------------------------------------------
 
     def _post_process(self, a: Pieces, b: Pieces | None, add_special_tokens: bool) -> Encoding:
@@ -181,6 +218,17 @@ class Tokenizer:
                 special.append(1)
                 type_ids.append(type_id)
         return Encoding(ids, tokens, type_ids, [1] * len(ids), special, offsets, word_ids)
+
+    def with_special_tokens(self, ids: list[int], pair: list[int] | None = None) -> Encoding:
+        """Lay out ids that are already pieces (A, and B) with this tokenizer's special tokens,
+        as `encode` does after cutting text into pieces."""
+        def pieces(part: list[int]):
+            tokens = [self.id_to_token(i) for i in part]
+            if None in tokens:
+                raise ValueError(f"id {part[tokens.index(None)]} is not in the vocabulary")
+            return tokens, [int(i) for i in part], [(0, 0)] * len(part), [None] * len(part)
+
+        return self._post_process(pieces(ids), None if pair is None else pieces(pair), True)
 
     def _pad(self, enc: Encoding, length: int) -> None:
         """Pad one Encoding on the right, in place, up to `length` tokens."""
@@ -216,6 +264,8 @@ class Tokenizer:
         return self._post_process(a, b, add_special_tokens)
 
     def _resolve(self, max_length, truncation, padding):
+        if self.truncation is not None and max_length is None and truncation is False:
+            max_length, truncation = self.truncation["max_length"], self.truncation["strategy"]
         if max_length is None and truncation is False and padding is False:
             return None, None, None  # the plain call, answered without any checks
         cut = resolve_strategy("truncation", truncation, TRUNCATION_STRATEGIES)
@@ -261,8 +311,11 @@ class Tokenizer:
                 self._pad(enc, length)
         return out
 
-    def to_tensors(self, encodings: list[Encoding]) -> dict[str, torch.Tensor]:
-        """Stack Encodings into LongTensors (B, T), padded on the right to the longest."""
+    def to_tensors(self, encodings: list[Encoding], return_special_tokens_mask: bool = False
+                   ) -> dict[str, torch.Tensor]:
+        """Stack Encodings into LongTensors (B, T), padded on the right to the longest: the
+        inputs every model takes (`model(**tok.to_tensors(encodings))`), and with
+        return_special_tokens_mask=True also the mask that masking needs (models refuse it)."""
         assert len(encodings) > 0, "to_tensors needs at least one Encoding"
         pad_id = self.pad_token_id
         if pad_id is None:
@@ -280,9 +333,8 @@ class Tokenizer:
             attention_mask[row, :n] = torch.tensor(e.attention_mask, dtype=torch.long)
             token_type_ids[row, :n] = torch.tensor(e.type_ids, dtype=torch.long)
             special_tokens_mask[row, :n] = torch.tensor(e.special_tokens_mask, dtype=torch.long)
-        return {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": token_type_ids,
-            "special_tokens_mask": special_tokens_mask,
-        }
+        out = {"input_ids": input_ids, "attention_mask": attention_mask,
+               "token_type_ids": token_type_ids}
+        if return_special_tokens_mask:
+            out["special_tokens_mask"] = special_tokens_mask
+        return out

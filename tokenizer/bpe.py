@@ -45,6 +45,7 @@ from .bpe_files import (
 )
 from .bpe_reference import merge_word
 from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars, unicode_to_bytes
+from .processors import layout_name
 from .tokenizer_config import CONFIG_FILE, read_tokenizer_config
 from .truncation import Pieces
 
@@ -93,16 +94,30 @@ def _trim(token: str, start: int, end: int, leading: bool = True) -> tuple[int, 
 class ByteLevelBPETokenizer(Tokenizer):
     """GPT-2 / RoBERTa tokenizer: `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
 
-    post_processor: "roberta" (`<s> A </s>` / `<s> A </s></s> B </s>`, type ids all 0, trimmed
-    offsets) or None (no specials added; type ids 0 for A, 1 for B, as GPT-2). The default
-    "auto" picks "roberta" when the vocabulary has `<s>` and `</s>`.
+    As Hugging Face `tokenizers`' class of the same name, it can also be built from the two
+    file paths, `ByteLevelBPETokenizer("vocab.json", "merges.txt")`, or empty and then trained
+    in place: `tok = ByteLevelBPETokenizer(); tok.train(files=[...], vocab_size=52_000,
+    min_frequency=2, special_tokens=[...])`; `save_model(dir)` writes the two files.
+
+    post_processor (settable, see `tokenizer/processors.py`): "roberta" (`<s> A </s>` /
+    `<s> A </s></s> B </s>`, type ids all 0, trimmed offsets), "bert" (`<s> A </s>` /
+    `<s> A </s> B </s>`, B's type ids 1) or None (no specials added; type ids 0 for A, 1 for B,
+    as GPT-2 and as `tokenizers` builds this class). `from_files` / `from_pretrained` default to
+    "auto": "roberta" when the vocabulary has `<s>` and `</s>`.
     """
 
-    def __init__(self, vocab: dict[str, int], merges, *, add_prefix_space: bool = False,
-                 post_processor: str | None = "auto", special_tokens: dict[str, str] | None = None,
-                 lstrip_tokens=("<mask>",), model_max_length: int | None = None,
-                 source: str = "merges"):
-        merges = [tuple(m) for m in merges]
+    def __init__(self, vocab: dict[str, int] | str | Path | None = None, merges=None, *,
+                 add_prefix_space: bool = False, post_processor: str | None = None,
+                 special_tokens: dict[str, str] | None = None, lstrip_tokens=("<mask>",),
+                 model_max_length: int | None = None, source: str = "merges"):
+        if isinstance(vocab, (str, Path)):  # the two file paths, as `tokenizers` takes them
+            if not isinstance(merges, (str, Path)):
+                raise TypeError(f"vocab is a path ({vocab}), so merges must be the path of "
+                                f"merges.txt, got {type(merges).__name__}")
+            vocab, source = load_vocab_json(vocab), str(merges)
+            merges = load_merges_txt(merges)
+        vocab = {} if vocab is None else vocab  # empty: to be trained in place
+        merges = [tuple(m) for m in merges or []]
         check_merges(vocab, merges, source)
         if special_tokens is None:
             special_tokens = default_special_tokens(vocab)
@@ -110,25 +125,32 @@ class ByteLevelBPETokenizer(Tokenizer):
         if post_processor == "auto":
             roberta = {"cls", "sep"} <= set(special_tokens) and "<s>" in vocab
             post_processor = "roberta" if roberta else None
-        if post_processor not in ("roberta", None):
-            raise ValueError(f"post_processor={post_processor!r}; expected 'roberta' or None")
-        if post_processor == "roberta" and not {"cls", "sep"} <= set(special_tokens):
-            raise ValueError("post_processor='roberta' needs cls (<s>) and sep (</s>) special "
-                             "tokens")
-        self.post_processor = post_processor
-        self._templates = self._make_templates()
         self.add_prefix_space = bool(add_prefix_space)
-        self.trim_offsets = post_processor == "roberta"
         self.merges = merges
         self._ranks = {pair: rank for rank, pair in enumerate(merges)}
         self._cache: dict[str, tuple] = {}
         self._cache_prefixed: dict[str, tuple] = {}  # first words that got a synthetic space
+        self.post_processor = post_processor  # the property below: checks, sets the templates
         specials = sorted(self._special_set, key=lambda t: (-len(t), t))  # longest match wins
         self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
         alternatives = [(r"\s*" if t in self.lstrip_tokens else "") + f"({regex.escape(t)})"
                         for t in specials]
         self._special_tokens_in_order = specials
         self._special_re = regex.compile("|".join(alternatives)) if specials else None
+
+    @property
+    def post_processor(self) -> str | None:
+        """The special-token layout: "roberta", "bert" or None (see the class docstring)."""
+        return self._post_processor
+
+    @post_processor.setter
+    def post_processor(self, value) -> None:
+        """Accepts a layout name or tokenizer.processors' RobertaProcessing / BertProcessing."""
+        self._post_processor = layout_name(value, self)
+        self._templates = self._make_templates()
+        self.trim_offsets = self._post_processor == "roberta"
+        self._cache.clear()  # cached spans were trimmed, or not, for the old layout
+        self._cache_prefixed.clear()
 
     @classmethod
     def from_files(cls, vocab_json, merges_txt, add_prefix_space: bool = False,
@@ -314,6 +336,9 @@ class ByteLevelBPETokenizer(Tokenizer):
         if self.post_processor is None:  # GPT-2: nothing added; B gets type id 1
             return {False: [("A", 0)], True: [("A", 0), ("B", 1)]}
         cls, sep = self.special_tokens["cls"], self.special_tokens["sep"]
+        if self.post_processor == "bert":
+            return {False: [(cls, 0), ("A", 0), (sep, 0)],
+                    True: [(cls, 0), ("A", 0), (sep, 0), ("B", 1), (sep, 1)]}
         return {False: [(cls, 0), ("A", 0), (sep, 0)],
                 True: [(cls, 0), ("A", 0), (sep, 0), (sep, 0), ("B", 0), (sep, 0)]}
 
@@ -369,3 +394,46 @@ class ByteLevelBPETokenizer(Tokenizer):
         return directory
 
     save_pretrained = save
+
+    # --- training in place and saving the two files, as `tokenizers` does ------------------
+
+    def train(self, files, vocab_size: int = 30000, min_frequency: int = 2,
+              show_progress: bool = True, special_tokens=()) -> None:
+        """Learn a vocabulary and merges from `files` (a path or a list of paths) with
+        BPETrainer and make them this tokenizer's, as `tokenizers` does it:
+        `tok = ByteLevelBPETokenizer(); tok.train(files=paths, vocab_size=52_000, ...)`.
+        special_tokens get the first ids, in the order given."""
+        from .bpe_trainer import BPETrainer  # imported here: the trainer imports this module
+
+        trainer = BPETrainer(vocab_size, min_frequency, special_tokens, show_progress,
+                             add_prefix_space=self.add_prefix_space)
+        self._take_model(trainer.train(files))
+
+    def train_from_iterator(self, iterator, vocab_size: int = 30000, min_frequency: int = 2,
+                            show_progress: bool = True, special_tokens=()) -> None:
+        """As `train`, from texts (any iterable of str) instead of files."""
+        self.train(iter(iterator), vocab_size, min_frequency, show_progress, special_tokens)
+
+    def _take_model(self, trained: ByteLevelBPETokenizer) -> None:
+        """Become `trained`, keeping this tokenizer's settings: prefix space, length limit,
+        truncation and the special-token layout. The special tokens take no space before
+        them (no lstrip), as `tokenizers`' trainer adds them; a folder saved and loaded with
+        from_pretrained gets RoBERTa's `<mask>` lstrip back."""
+        truncation, layout = self.truncation, self.post_processor
+        ByteLevelBPETokenizer.__init__(self, trained.get_vocab(), trained.merges,
+                                       add_prefix_space=self.add_prefix_space,
+                                       lstrip_tokens=(), model_max_length=self.model_max_length,
+                                       source="trained merges")
+        self.truncation, self.post_processor = truncation, layout
+
+    def save_model(self, directory, prefix: str | None = None) -> list[str]:
+        """Write only vocab.json and merges.txt (PREFIX-vocab.json, ... with a prefix) into an
+        existing folder, as `tokenizers` does; returns their paths. `save` also writes the
+        tokenizer_config.json that transformers reads."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{directory}: no such folder (save_model writes into an "
+                                    f"existing one, as tokenizers does)")
+        stem = f"{prefix}-" if prefix else ""
+        return [str(save_vocab_json(directory / f"{stem}vocab.json", self._vocab)),
+                str(save_merges_txt(directory / f"{stem}merges.txt", self.merges))]

@@ -111,4 +111,5 @@ class BPETrainer:
         if self.show_progress:
             print(self.report, file=sys.stderr)
         return ByteLevelBPETokenizer(vocab, merges, add_prefix_space=self.add_prefix_space,
-                                     special_tokens=None, source="trained merges")
+                                     post_processor="auto", special_tokens=None,
+                                     source="trained merges")

@@ -78,6 +78,15 @@ def load_vocab(path) -> dict[str, int]:
     return vocab
 
 
+def save_vocab(path, vocab: dict[str, int]) -> Path:
+    """Write vocab.txt: the token of id n on line n (from 0); ids must be 0..n-1."""
+    ordered = sorted(vocab.items(), key=lambda kv: kv[1])
+    if [i for _, i in ordered] != list(range(len(ordered))):
+        raise ValueError("vocab ids are not 0..n-1 without gaps; vocab.txt cannot hold them")
+    text = "".join(t + "\n" for t, _ in ordered)
+    return atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 class WordPieceTokenizer(Tokenizer):
     """BERT's tokenizer. Build with `from_file(vocab_txt)` or `from_pretrained(dir)`."""
 
@@ -295,11 +304,7 @@ class WordPieceTokenizer(Tokenizer):
         """Write vocab.txt and tokenizer_config.json (Hugging Face layout) into `directory`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        ordered = sorted(self._vocab.items(), key=lambda kv: kv[1])
-        if [i for _, i in ordered] != list(range(len(ordered))):
-            raise ValueError("vocab ids are not 0..n-1 without gaps; vocab.txt cannot hold them")
-        vocab = "".join(t + "\n" for t, _ in ordered)
-        atomic_write(directory / VOCAB_FILE, lambda tmp: tmp.write_text(vocab, encoding="utf-8"))
+        save_vocab(directory / VOCAB_FILE, self._vocab)
         config = {
             "tokenizer_class": "BertTokenizer",
             "do_lower_case": self.lowercase,

@@ -67,11 +67,11 @@ def output_files(args) -> list[tuple[str, str]]:
 def load(model_dir):
     """The sequence classifier and tokenizer saved in `model_dir`, BERT or RoBERTa by
     config.json's model_type."""
-    from minibert.auto import AutoModel, AutoTokenizer
+    from minibert.auto import AutoModelForSequenceClassification, tokenizer_class
 
     model_dir = Path(model_dir)
-    model = AutoModel.from_pretrained(model_dir, "cls", verbose=False)
-    return model, AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, verbose=False)
+    return model, tokenizer_class(model.config.model_type).from_pretrained(model_dir)
 
 
 def label_names(model) -> list[str]:
