@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_write
+from tokenizer.atomic import atomic_write
+
 from .hub import resolve_model_dir  # noqa: F401  (re-exported: part of this layer's API)
 
 SAFE_WEIGHTS = "model.safetensors"

@@ -21,7 +21,7 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write
+from tokenizer.atomic import atomic_write
 
 CONFIG_NAME = "config.json"
 

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "examples"
 sys.path.insert(0, str(REPO))
 
-from minibert.atomic import atomic_write  # noqa: E402  (after the path insert above)
+from tokenizer.atomic import atomic_write  # noqa: E402  (after the path insert above)
 
 SETUP = '''\
 # Setup (added by scripts/build_notebooks.py): inside a checkout this only checks the data;

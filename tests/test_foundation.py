@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from minibert.atomic import atomic_write
 from minibert.config import BertConfig, ConfigError, preset
+from tokenizer.atomic import atomic_write
 from train.cli import COMMANDS, main
 from train.optim import build_optimizer, linear_schedule, parameter_groups
 

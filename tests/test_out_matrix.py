@@ -29,7 +29,7 @@ import pytest
 import torch
 from tiny_models import save_tiny
 
-from minibert.atomic import TMP_PREFIX
+from tokenizer.atomic import TMP_PREFIX
 from train.cli import main
 from train.outdir import LOCK_FILE, OWNER_FILE, read_marker
 

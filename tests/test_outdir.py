@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from minibert.atomic import TMP_PREFIX, atomic_dir, atomic_write
+from tokenizer.atomic import TMP_PREFIX, atomic_dir, atomic_write
 from train.outdir import (
     LOCK_FILE,
     OWNER_FILE,

@@ -32,8 +32,7 @@ from pathlib import Path
 
 import regex
 
-from minibert.atomic import atomic_write
-
+from .atomic import atomic_write
 from .base import Tokenizer
 from .bpe_files import (
     check_merges,

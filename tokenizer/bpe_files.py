@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .atomic import atomic_write
+
 MERGES_HEADER = "#version: 0.2"
 
 
@@ -110,8 +112,6 @@ def check_merges(vocab: dict[str, int], merges, source: str = "merges.txt") -> N
 
 def save_vocab_json(path, vocab: dict[str, int]) -> Path:
     """Write vocab.json ordered by id, compact and UTF-8 (as Hugging Face writes it)."""
-    from minibert.atomic import atomic_write  # here: minibert imports this package
-
     ordered = dict(sorted(vocab.items(), key=lambda kv: kv[1]))
     text = json.dumps(ordered, ensure_ascii=False, separators=(",", ":"))
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -122,8 +122,6 @@ def save_merges_txt(path, merges) -> Path:
     for left, right in merges:
         assert " " not in left and " " not in right and "\n" not in left + right, (
             f"merge {left!r} {right!r} holds a space or newline; merges.txt cannot store it")
-    from minibert.atomic import atomic_write  # here: minibert imports this package
-
     body = "".join(f"{left} {right}\n" for left, right in merges)
     text = MERGES_HEADER + "\n" + body
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

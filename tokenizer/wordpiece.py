@@ -29,8 +29,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from minibert.atomic import atomic_write
-
+from .atomic import atomic_write
 from .base import Tokenizer
 from .basic import BasicTokenizer
 from .tokenizer_config import CONFIG_FILE, read_tokenizer_config

@@ -8,7 +8,7 @@ consumed), the step and the loss history. Everything is stored as tensors or pla
 values so that `torch.load(weights_only=True)` can read it: nothing is unpickled that could
 run code.
 
-The directory is written with `minibert.atomic.atomic_dir` (fill a temporary directory, then
+The directory is written with `tokenizer.atomic.atomic_dir` (fill a temporary directory, then
 rename), so a crash or a kill while writing leaves the previous checkpoint as it was and never
 a half-written one under a real name. After a save only the newest `keep` checkpoints stay.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from minibert.atomic import atomic_dir
+from tokenizer.atomic import atomic_dir
 
 STATE_FILE = "training_state.pt"
 _STEP_DIR = re.compile(r"^step-(\d+)$")

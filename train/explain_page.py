@@ -21,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-from minibert.atomic import atomic_write
+from tokenizer.atomic import atomic_write
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.2em; color: #222; }

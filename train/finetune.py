@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from minibert.atomic import atomic_dir
+from tokenizer.atomic import atomic_dir
 from train.device import autocast, resolve_precision
 from train.evaluate import predict_logits
 from train.metrics import accuracy, matthews_corrcoef

@@ -18,7 +18,7 @@ Then the claim
   * takes the lock file `LOCK_FILE` holding the process id, so a second run on the same folder
     fails at once, naming the other process; a lock whose process is gone is taken over;
   * writes the marker `OWNER_FILE` and makes this run's scratch folder for temporaries
-    (`minibert/atomic.py`), recording its name in the marker before creating it.
+    (`tokenizer/atomic.py`), recording its name in the marker before creating it.
 
 The marker is JSON:
 
@@ -52,7 +52,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from minibert.atomic import TMP_PREFIX, atomic_write, drop_scratch, use_scratch
+from tokenizer.atomic import TMP_PREFIX, atomic_write, drop_scratch, use_scratch
 
 OWNER_FILE = ".minibert"  # marks a folder minibert created or was allowed to write into
 LOCK_FILE = ".minibert.lock"

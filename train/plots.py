@@ -2,7 +2,7 @@
 
 Follows the McCormick CoLA tutorial's "training loss per batch" plot and the usual
 confusion-matrix heatmap, drawn with matplotlib's headless Agg backend so they work on a server
-without a display. Each figure is written atomically (`minibert/atomic.py`), so a crash mid-save
+without a display. Each figure is written atomically (`tokenizer/atomic.py`), so a crash mid-save
 never leaves a truncated PNG. Left out on purpose: interactive display, styling options,
 seaborn; the figures are for a quick look, not for papers.
 """
@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and in CI; must come before pyplot's import
 import matplotlib.pyplot as plt
 
-from minibert.atomic import atomic_write
+from tokenizer.atomic import atomic_write
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100, **savefig_args) -> Path:

@@ -15,7 +15,7 @@ import math
 import os
 from pathlib import Path
 
-from minibert.atomic import atomic_write
+from tokenizer.atomic import atomic_write
 
 
 class MetricsLog:

@@ -272,7 +272,7 @@ def print_summary(summary: dict[str, list[float]], seeds: list[int]) -> None:
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:
-    from minibert.atomic import atomic_write
+    from tokenizer.atomic import atomic_write
 
     text = json.dumps(metrics, indent=2) + "\n"
     atomic_write(run_dir / "metrics.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))

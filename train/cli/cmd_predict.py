@@ -137,7 +137,7 @@ def _run_csv(args, model, tokenizer, device, names) -> int:
         w.writerows(zip(ds.ids, predicted))
 
     if args.out:
-        from minibert.atomic import atomic_write
+        from tokenizer.atomic import atomic_write
 
         def write_file(tmp: Path) -> None:
             with open(tmp, "w", encoding="utf-8", newline="") as f:

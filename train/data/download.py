@@ -5,7 +5,7 @@ Given either, we read that folder and never touch the network. Without one, CoLA
 once from its official release (the URL below) into a cache (`$MINIBERT_CACHE`, else
 `~/.cache/minibert`), and every raw file is checked against the sha256 published in our data
 provenance notes, so a corrupted or changed download fails loudly instead of shifting scores.
-The extraction is atomic (`minibert/atomic.py`): an interrupted download leaves no half cache.
+The extraction is atomic (`tokenizer/atomic.py`): an interrupted download leaves no half cache.
 Standard library only (urllib, zipfile, hashlib). Left out on purpose: mirrors, resuming,
 proxies beyond what urllib reads from the environment, other datasets.
 """
@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from minibert.atomic import atomic_dir
+from tokenizer.atomic import atomic_dir
 
 COLA_URL = "https://nyu-mll.github.io/CoLA/cola_public_1.1.zip"
 # sha256 of the raw v1.1 files, as listed in shared/data/SOURCES.md

@@ -16,7 +16,7 @@ Steps:
 Running it again: with a manifest and the same plan it does nothing; with a plan from another
 tokenizer, other inputs or other settings it refuses (and says which) instead of mixing two
 corpora; after an interruption (no manifest yet) finished shards are checked and kept, the
-rest are tokenized. A shard folder is swapped in whole (`minibert.atomic.atomic_dir`), so a
+rest are tokenized. A shard folder is swapped in whole (`tokenizer.atomic.atomic_dir`), so a
 half-written shard never looks finished. The output folder is claimed as every command's is
 (`train/outdir.py`): not inside an input, not another command's, locked for one run; a
 killed run's temporaries are found by the record it left in the marker, never by their names.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minibert.atomic import atomic_write, scratch_dirs, use_scratch
+from tokenizer.atomic import atomic_write, scratch_dirs, use_scratch
 from train.data import shards as fmt
 from train.outdir import output_dir
 

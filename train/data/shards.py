@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minibert.atomic import atomic_dir, atomic_write
+from tokenizer.atomic import atomic_dir, atomic_write
 
 FORMAT = "minibert-shards/1"
 MANIFEST = "manifest.json"

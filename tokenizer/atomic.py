@@ -17,6 +17,8 @@ Where the temporaries go:
     names later: a kill at that moment leaves the file for the user to see.
 Every temporary name starts with `TMP_PREFIX`, which no user file is expected to carry.
 
+It lives in `tokenizer/`, the package that imports no other of ours, so that the tokenizers,
+the model package and the training code can all write through it without an upward import.
 This is the one home of atomic writing in the project: model weights, config.json, tokenizer
 files, figures, metrics logs and training checkpoints all go through it. The temporary file
 gets the permissions an ordinary `open()` would give (the user's umask), not mkstemp's 0600;
