@@ -254,8 +254,8 @@ def test_unwritable_out_fails_before_any_work(w, tmp_path, capsys, monkeypatch):
 def test_debug_shows_the_traceback(w, tmp_path):
     from train.cli.errors import UsageError
 
-    with pytest.raises(UsageError, match="--batch-size 0"):
-        main(["--debug", *finetune(w, str(tmp_path / "o"), "--batch-size", "0")])
+    with pytest.raises(UsageError, match="--seeds 1,1"):
+        main(["--debug", *finetune(w, str(tmp_path / "o"), "--seeds", "1,1")])
 
 
 def test_positionals_may_follow_options(w, capsys):
@@ -306,7 +306,7 @@ def test_user_files_survive_every_writing_command(w, tmp_path, capsys):
         "finetune": lambda o: finetune(w, o, "--batch-size", "8"),
         "pretrain": lambda o: pretrain(w, o, "--batch-size", "8", "--max-examples", "8"),
         "train-tokenizer": lambda o: ["train-tokenizer", w["text.txt"], "--out", o,
-                                      "--vocab-size", "50", "--min-frequency", "1"],
+                                      "--vocab-size", "300", "--min-frequency", "1"],
     }
     for name, argv in commands.items():
         out = tmp_path / name

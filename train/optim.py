@@ -4,10 +4,13 @@ Follows BERT's recipe (Devlin et al. 2018, and google-research/bert `optimizatio
 AdamW with weight decay on the weight matrices only, linear warmup then linear decay to 0.
 Which parameters skip weight decay is decided by module type (biases, LayerNorm and
 embeddings' LayerNorm), not by matching names, so a renamed module cannot slip through.
+Both loops clip gradients with `clip_gradients`, which is also where a run that diverged
+(a NaN or infinite gradient norm) is stopped before the optimizer writes it into the weights.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import torch
@@ -91,3 +94,27 @@ def linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_s
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or the gradient norm became NaN or infinite: the run diverged, and it stopped
+    before the optimizer step could spread the non-finite values into the weights."""
+
+
+def check_finite(value: float, what: str, step: int, hint: str) -> None:
+    """Raise NonFiniteLossError naming the step when `value` is NaN or infinite."""
+    if not math.isfinite(value):
+        raise NonFiniteLossError(f"step {step}: {what} is {value}; stopping before the "
+                                 f"optimizer step ({hint})")
+
+
+def clip_gradients(parameters, max_norm: float | None, step: int, hint: str,
+                   check: bool = True) -> float:
+    """Scale the gradients so their global L2 norm is at most `max_norm` (0 or None: leave
+    them) and return the norm before clipping. With `check`, a NaN or infinite norm raises
+    NonFiniteLossError naming the step; fp16 runs pass check=False, since their GradScaler
+    expects overflowing steps and skips them itself."""
+    norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm or math.inf).item()
+    if check:
+        check_finite(norm, "gradient norm", step, hint)
+    return norm

@@ -14,9 +14,10 @@ request), an optional `torch.compile` with dynamic shapes. Follows the BERT/RoBE
 and the KantaiBERT chapter's Trainer settings; written as a plain loop over named steps so
 every line can be read.
 
-Safety: a NaN/inf loss stops the run before the optimizer step, naming the step; Ctrl-C
-finishes the step, writes a checkpoint and exits (twice: quit at once, unsaved). Checkpoints
-are written atomically every `save_every` steps and at the end; the newest `keep` are kept.
+Safety: a NaN/inf loss or gradient norm stops the run before the optimizer step, naming the
+step; Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and exits (twice: quit at
+once, unsaved). Checkpoints are written atomically every `save_every` steps and at the end;
+the newest `keep` are kept.
 
 Datasets on shards (`train/data/shard_datasets.py`) reach the same properties another way:
 each rank reads its rows, DataLoader workers collate them with masks seeded by micro-batch
@@ -52,12 +53,14 @@ from train.data.shard_datasets import ShardDataset
 from train.data.shard_loader import RankBatches, rank_stream
 from train.device import autocast, pick_device, resolve_precision
 from train.interrupts import Interrupts
-from train.optim import build_optimizer, linear_schedule
+from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caught by callers)
+    NonFiniteLossError,
+    build_optimizer,
+    check_finite,
+    clip_gradients,
+    linear_schedule,
+)
 from train.training_log import MetricsLog
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the run stopped before corrupting the weights."""
 
 
 @dataclass
@@ -94,6 +97,8 @@ class PretrainResult:
     tokens_per_second: float = 0.0
     out_dir: Path | None = None
 
+
+_DIVERGED = "try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm"
 
 # Run settings a checkpoint must agree with, or the resumed batches would differ.
 _MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps")
@@ -179,11 +184,7 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
                     save(run)
     except KeyboardInterrupt:
         bar.close()
-        if at_boundary:
-            save(run)
-            if run.info.is_main and run.ckpt_root:
-                print(f"interrupted: checkpoint written at step {run.step} under "
-                      f"{run.ckpt_root}; run again with --resume to continue")
+        save_on_interrupt(run, at_boundary)
         raise
     bar.close()
     save(run)
@@ -265,7 +266,7 @@ def resume(run: _Run) -> None:
         if state["settings"].get(k) != v:
             raise CheckpointError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
                                   f"this run has {k}={v!r}; resume with the same settings")
-    run.model.load_state_dict(state["model"])
+    _load_same_model(run.model, state, found)
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     if run.scaler is not None and "scaler" in state:
@@ -276,6 +277,31 @@ def resume(run: _Run) -> None:
         run.metrics.truncate_after(run.step)
     if run.info.is_main:
         print(f"resumed from {found} (step {run.step}/{run.total_steps})")
+
+
+def _load_same_model(model: torch.nn.Module, state: dict, found: Path) -> None:
+    """The checkpoint's weights into `model`, refused in one line when the model it was
+    written from is built differently (another --hidden-size, more layers, ...)."""
+    saved, mine = state.get("config"), _config_dict(model)
+    if saved is not None and mine is not None:
+        for k in sorted(set(saved) | set(mine)):
+            if saved.get(k) == mine.get(k):
+                continue
+            raise CheckpointError(f"{found}: was written from a model with {k}="
+                                  f"{saved.get(k)!r}, this run builds {k}={mine.get(k)!r}; "
+                                  f"resume with the same --config and size flags")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:  # a checkpoint without its config: the shapes tell
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise CheckpointError(f"{found}: its weights do not fit this run's model "
+                              f"({lines[min(1, len(lines) - 1)]}); resume with the same "
+                              f"--config and size flags") from None
+
+
+def _config_dict(model: torch.nn.Module) -> dict | None:
+    config = getattr(model, "config", None)
+    return config.to_dict() if config is not None else None
 
 
 def build_batch(run: _Run, dataset: Sequence, collate: Callable
@@ -319,10 +345,7 @@ def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.
             (run.scaler.scale(scaled) if run.scaler else scaled).backward()
         loss_value += loss.detach()
     loss_value = ddp.all_reduce_sum(loss_value, info).item()
-    if not math.isfinite(loss_value):
-        raise NonFiniteLossError(
-            f"step {run.step + 1}: loss is {loss_value}; stopping before the optimizer "
-            f"step (try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm)")
+    check_finite(loss_value, "loss", run.step + 1, _DIVERGED)
     lr = run.optimizer.param_groups[0]["lr"]
     _optimizer_step(run)
     run.step, run.consumed = run.step + 1, run.consumed + len(batches)
@@ -334,8 +357,8 @@ def _optimizer_step(run: _Run) -> None:
     """Unscale (fp16), clip, step the optimizer and the schedule, clear the gradients."""
     if run.scaler:
         run.scaler.unscale_(run.optimizer)
-    if run.args.max_grad_norm:
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.args.max_grad_norm)
+    clip_gradients(run.model.parameters(), run.args.max_grad_norm, run.step + 1, _DIVERGED,
+                   check=run.scaler is None)
     if run.scaler:
         run.scaler.step(run.optimizer)
         run.scaler.update()
@@ -366,6 +389,7 @@ def save(run: _Run) -> None:
     if info.is_main:
         state = {"step": run.step, "position": run.consumed, "losses": list(run.losses),
                  "settings": run.settings, "model": run.model.state_dict(),
+                 "config": _config_dict(run.model),
                  "optimizer": run.optimizer.state_dict(),
                  "scheduler": run.scheduler.state_dict(),
                  "rng": capture_rng(run.generators, rng_now),
@@ -374,6 +398,25 @@ def save(run: _Run) -> None:
             state["scaler"] = run.scaler.state_dict()
         save_checkpoint(run.ckpt_root, state, keep=run.args.keep)
     ddp.barrier(info)
+
+
+def save_on_interrupt(run: _Run, at_boundary: bool) -> None:
+    """After Ctrl-C: a checkpoint if the run stopped between steps, and a line saying what is
+    on disk. A second Ctrl-C while the checkpoint is written stops the write; the write is
+    atomic, so the checkpoints already there are untouched."""
+    if at_boundary:
+        try:
+            save(run)
+            if run.info.is_main and run.ckpt_root:
+                print(f"interrupted: checkpoint written at step {run.step} under "
+                      f"{run.ckpt_root}; run again with --resume to continue")
+            return
+        except KeyboardInterrupt:
+            pass
+    if run.info.is_main and run.ckpt_root:
+        newest = latest_checkpoint(run.ckpt_root)
+        kept = f"the newest checkpoint is {newest}" if newest else "no checkpoint was written"
+        print(f"interrupted before step {run.step + 1} finished or was saved; {kept}")
 
 
 def _progress_bar(run: _Run):

@@ -15,6 +15,7 @@ import argparse
 import torch
 
 from tokenizer import load_tokenizer
+from train.cli import flags
 
 
 def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
@@ -38,11 +39,15 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="directory written by `minibert pretrain --objective causal`")
     parser.add_argument("prompt")
-    parser.add_argument("--max-new-tokens", type=int, default=50)
-    parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-new-tokens", type=flags.whole(1), default=50,
+                        help="tokens to add at most")
+    parser.add_argument("--temperature", type=flags.real(0, 100, note="0 = greedy"),
+                        default=1.0, help="divides the logits before sampling")
+    parser.add_argument("--top-k", type=flags.whole(1), default=None,
+                        help="sample from the k likeliest tokens only")
+    parser.add_argument("--top-p", type=flags.real(0, 1, low_open=True), default=None,
+                        help="sample from the smallest set of tokens this likely")
+    parser.add_argument("--seed", type=flags.seed, default=0, help="seed of the sampling")
     parser.add_argument("--allow-untrained-head", action="store_true",
                         help="run even if the checkpoint was not trained as a causal LM")
 
@@ -52,10 +57,6 @@ def validate(args: argparse.Namespace) -> None:
 
     from train.cli import errors
 
-    errors.at_least(args, "max_new_tokens top_k")
-    errors.non_negative(args, "temperature")
-    errors.in_range(args, "top_p", 0.0, 1.0, low_open=True)
-    errors.seed_ok(args.seed)
     if not (Path(args.model) / "config.json").is_file():
         raise errors.UsageError(f"{args.model}: no config.json; point at a folder written by "
                                 f"`minibert pretrain --objective causal`")
@@ -64,7 +65,7 @@ def validate(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import minibert
     from minibert.config import BertConfig
-    from train.cli.errors import UsageError, refuse_untrained_head
+    from train.cli.errors import UsageError, check_vocab, refuse_untrained_head
 
     if not BertConfig.from_pretrained(args.model).is_decoder and not args.allow_untrained_head:
         # a masked LM saw both sides of every token; left to right it predicts nonsense
@@ -73,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
                          f"causal`, or pass --allow-untrained-head to generate anyway")
     model = minibert.RobertaForCausalLM.from_pretrained(args.model, verbose=False)
     refuse_untrained_head(model, args.model, args.allow_untrained_head)
-    print(generate_text(model, load_tokenizer(args.model), args.prompt, args.max_new_tokens,
+    tokenizer = load_tokenizer(args.model)
+    check_vocab(tokenizer, model.config, args.model)
+    print(generate_text(model, tokenizer, args.prompt, args.max_new_tokens,
                         args.temperature, args.top_k, args.top_p, args.seed))
     return 0

@@ -10,6 +10,9 @@ quoted fields with embedded newlines and commas, and a UTF-8 byte-order mark; th
 tweets file has all of these. Text is kept exactly as written (its mojibake included): fixing
 encodings is a preprocessing choice we leave to the user.
 
+Ambiguity is refused, not resolved: a header that names a column we read twice (which one
+would be used?), and one column named for two roles (`--text-col target --label-col target`
+would put the answer into the text).
 Labels that would silently give a wrong model are refused with the file and line: a blank
 label, a `NaN` or infinite number. Numeric labels are normalised, so `1`, `1.0` and `01` are
 one class named "1", not three. `check_classes` refuses training data with a single class.
@@ -52,6 +55,18 @@ def _columns(spec: str | list[str] | None) -> list[str]:
     if isinstance(spec, str):
         return [c.strip() for c in spec.split(",") if c.strip()]
     return list(spec)
+
+
+def distinct_columns(roles: dict[str, str | list[str] | None]) -> None:
+    """Refuse one column named for two roles, e.g. {"--text-col": "target", "--label-col":
+    "target"}: the label would be read as text too. Keys name the roles in the message."""
+    owner: dict[str, str] = {}
+    for role, spec in roles.items():
+        for col in _columns(spec):
+            if col in owner and owner[col] != role:
+                raise ValueError(f"{owner[col]} and {role} both name column {col!r}; a column "
+                                 f"can play one part only")
+            owner[col] = role
 
 
 def _label_sort_key(name: str):
@@ -101,6 +116,8 @@ def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text
     text_cols = _columns(text_col)
     if not text_cols:
         raise ValueError("name at least one text column")
+    distinct_columns({"the text column": text_cols, "the label column": label_col,
+                      "the pair column": pair_col})
     try:
         return _read(path, delimiter, text_cols, label_col, pair_col, id_col, label2id,
                      require_labels)
@@ -119,6 +136,11 @@ def _read(path: Path, delimiter: str, text_cols: list[str], label_col, pair_col,
             raise DataError(f"{path}: the file is empty; expected a header row")
         header = [h.strip() for h in header]
         where = {name: i for i, name in enumerate(header)}
+        for col in text_cols + _columns(pair_col) + _columns(label_col) + _columns(id_col):
+            if header.count(col) > 1:
+                raise DataError(f"{path}:1: the header names column {col!r} "
+                                f"{header.count(col)} times; rename the copies so it is clear "
+                                f"which one to read")
         for col in text_cols + _columns(pair_col):
             if col not in where:
                 raise DataError(f"{path}:1: no column {col!r}; the header has {header}")
