@@ -50,9 +50,14 @@ def _save(model, folder):
 @pytest.fixture(scope="module")
 def w(tmp_path_factory):
     """The shared world: model folders and data files (read-only for the cases)."""
+    return build_world(tmp_path_factory.mktemp("world"))
+
+
+def build_world(root: Path) -> dict[str, str]:
+    """Model folders and data files under `root`, by name (also used by the other CLI
+    tests: test_cli_numbers.py, test_cli_refusals.py)."""
     import minibert
 
-    root = tmp_path_factory.mktemp("world")
     torch.manual_seed(0)
     paths = {
         "bert": _save(minibert.BertModel(_tiny_config()), root / "bert"),

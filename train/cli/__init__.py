@@ -90,9 +90,12 @@ def command_parser(name: str, module) -> argparse.ArgumentParser:
 
 def _run_reporting_errors(name: str, module, args: argparse.Namespace, debug: bool) -> int:
     """`_run`, with an expected error as one line and exit code 2, Ctrl-C as 130."""
+    from train.cli.errors import end_progress_bars, one_line
+
     try:
         return _run(name, module, args)
     except KeyboardInterrupt:
+        end_progress_bars()
         print("minibert: interrupted", file=sys.stderr)
         return 130
     except SystemExit as e:
@@ -101,8 +104,7 @@ def _run_reporting_errors(name: str, module, args: argparse.Namespace, debug: bo
         print(f"minibert: error: {e.code}", file=sys.stderr)
         return 2
     except Exception as e:
-        from train.cli.errors import one_line
-
+        end_progress_bars()
         line = None if debug else one_line(e)
         if line is None:
             if not debug:

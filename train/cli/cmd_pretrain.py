@@ -210,9 +210,12 @@ def validate(args: argparse.Namespace) -> None:
         raise errors.UsageError("give either --train FILE... (read into memory) or --data "
                                 "DATA_DIR (shards written by `minibert prepare-data`)")
     if args.data is not None:
+        from train.data.shards import read_manifest
+
         if not (Path(args.data) / "manifest.json").is_file():
             raise errors.UsageError(f"--data {args.data}: no manifest.json there; write the "
                                     f"shards with `minibert prepare-data`")
+        read_manifest(args.data)  # a broken or foreign manifest: refused before any work
         return
     errors.files_exist(args.train, "--train")
     for path in args.train:

@@ -46,6 +46,18 @@ def expected_errors() -> tuple[type[BaseException], ...]:
             OSError, csv.Error, UnicodeError, ValueError)
 
 
+def end_progress_bars() -> None:
+    """Close the progress bars an error left open, so that the error's line starts a line of
+    its own instead of continuing the bar's."""
+    import sys
+
+    if "tqdm" in sys.modules:
+        from tqdm.std import tqdm
+
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+
+
 def one_line(exc: BaseException) -> str | None:
     """`minibert: error: ...` for an expected error; None for a bug."""
     if not isinstance(exc, expected_errors()):
