@@ -147,6 +147,17 @@ DATA = [
                                  w["text.txt"], "--out", o], "below the 261 tokens", True),
     ("tok-wordpiece-5", lambda w, o: ["train-tokenizer", "--type", "wordpiece", "--vocab-size",
                                       "5", w["text.txt"], "--out", o], "no room", True),
+    ("ft-cola-with-train", lambda w, o: ["finetune", "cola", "--model", w["bert"], "--train",
+                                         w["train.csv"], "--out", o], "--train is for", True),
+    ("pr-empty-sentence", lambda w, o: ["predict", w["cls"], "the cat .", " "],
+     "sentence 2 is empty", True),
+    ("pr-no-id-col", lambda w, o: ["predict", w["cls"], "--csv", w["train.csv"], "--id-col",
+                                   "ID"], "train.csv:1: no id column 'ID'", True),
+    ("pr-target-is-id", lambda w, o: ["predict", w["cls"], "--csv", w["train.csv"],
+                                      "--target-col", "id"], "--target-col id is also", True),
+    ("tok-special-twice", lambda w, o: ["train-tokenizer", w["text.txt"], "--out", o,
+                                        "--special-tokens", "<s>", "<s>"], "--special-tokens",
+     True),
     ("pt-shard-dotdot", lambda w, o: pretrain(w, o, "--data", w["data_dotdot"]),
      "shards[0] name '../outside' is not a shard folder name", True),
     ("pt-shard-absolute", lambda w, o: pretrain(w, o, "--data", w["data_absolute"]),
@@ -170,6 +181,20 @@ ERRORS = [
     ("pt-resume-hidden", lambda w, o: pretrain(w, w["pt"], "--batch-size", "8", "--max-examples",
                                                "8", "--resume", "--hidden-size", "32"),
      "hidden_size=16, this run builds hidden_size=32", False),
+    ("pt-resume-lr", lambda w, o: pretrain(w, w["pt"], "--batch-size", "8", "--max-examples",
+                                           "8", "--resume", "--lr", "0.001"),
+     "was written with lr=5e-05, this run has lr=0.001", False),
+    ("pt-too-big", lambda w, o: pretrain(w, o, "--hidden-size", "16384", "--intermediate-size",
+                                         "65536", "--num-hidden-layers", "32",
+                                         "--num-attention-heads", "16"),
+     "parameters", False),
+    ("gen-no-room", lambda w, o: ["generate", w["causal"], "the cat " * 40], "no new token fits",
+     True),
+    ("gen-too-many", lambda w, o: ["generate", w["causal"], "the", "--max-new-tokens", "63"],
+     "so at most 61 new tokens fit", True),
+    ("ex-max-length", lambda w, o: ["explain", w["mlm"], "the", "--max-length", "65", "--out",
+                                    o], "--max-length 65", True),
+    ("params-head", lambda w, o: ["params", w["bert"], "--head", "xyz"], "--head 'xyz'", True),
     ("pd-missing", lambda w, o: ["prepare-data", "--tokenizer", w["tok"], "--out", o,
                                  o + ".txt"], ".txt: no such file", True),
     ("pd-utf8", lambda w, o: ["prepare-data", "--tokenizer", w["tok"], "--out", o, "--workers",
@@ -203,7 +228,7 @@ def test_refused_in_one_line(w, argv, expected, early, tmp_path, capsys, monkeyp
 
 
 def test_the_tables_cover_every_class():
-    assert len(DATA) >= 25 and len(ERRORS) >= 14
+    assert len(DATA) >= 30 and len(ERRORS) >= 20
 
 
 # ---- interrupts -------------------------------------------------------------------------------

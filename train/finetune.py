@@ -39,9 +39,9 @@ from train.device import autocast, resolve_precision
 from train.evaluate import predict_logits
 from train.metrics import accuracy, matthews_corrcoef
 from train.optim import (
-    NonFiniteLossError,
     build_optimizer,
     check_finite,
+    check_weights,
     clip_gradients,
     linear_schedule,
 )
@@ -179,7 +179,8 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
         batches = bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, rng)
         train_loss = train_epoch(model, tokenizer, train_enc, train_labels, batches, state, cfg,
                                  device, f"epoch {epoch}/{cfg.epochs}", result.batch_losses)
-        check_weights(model, len(result.batch_losses))
+        # a model with a NaN or infinite weight is never validated, kept or saved as the best
+        check_weights(model, len(result.batch_losses), _DIVERGED)
         train_time, t1 = time.perf_counter() - t0, time.perf_counter()
         val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
         stats = EpochStats(epoch, train_loss, val_loss, val_acc, val_mcc,
@@ -268,15 +269,6 @@ def log_epoch(stats: EpochStats, log=print) -> None:
     log(f"epoch {stats.epoch}: train loss {stats.train_loss:.4f}  val loss {stats.val_loss:.4f}"
         f"  val acc {stats.val_accuracy:.3f}  val MCC {stats.val_mcc:.3f}  "
         f"({stats.train_time:.0f}s)")
-
-
-def check_weights(model, step: int) -> None:
-    """NonFiniteLossError when a weight holds a NaN or an infinity, so such a model is never
-    validated, kept or saved as the best."""
-    for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise NonFiniteLossError(f"step {step}: weight {name} holds NaN or infinite "
-                                     f"values; the model is not saved ({_DIVERGED})")
 
 
 def keep_best(model, tokenizer, save_dir: str | Path | None) -> dict:

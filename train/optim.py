@@ -108,6 +108,15 @@ def check_finite(value: float, what: str, step: int, hint: str) -> None:
                                  f"optimizer step ({hint})")
 
 
+def check_weights(model: nn.Module, step: int, hint: str) -> None:
+    """Raise NonFiniteLossError naming the step when a weight holds a NaN or an infinity, so
+    that such a model is never kept, checkpointed or saved."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise NonFiniteLossError(f"step {step}: weight {name} holds NaN or infinite "
+                                     f"values; it is not saved ({hint})")
+
+
 def clip_gradients(parameters, max_norm: float | None, step: int, hint: str,
                    check: bool = True) -> float:
     """Scale the gradients so their global L2 norm is at most `max_norm` (0 or None: leave

@@ -46,6 +46,8 @@ from train.checkpointing import (
     capture_rng,
     latest_checkpoint,
     load_checkpoint,
+    model_config,
+    restore_model,
     restore_rng,
     save_checkpoint,
 )
@@ -57,6 +59,7 @@ from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caugh
     NonFiniteLossError,
     build_optimizer,
     check_finite,
+    check_weights,
     clip_gradients,
     linear_schedule,
 )
@@ -100,8 +103,10 @@ class PretrainResult:
 
 _DIVERGED = "try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm"
 
-# Run settings a checkpoint must agree with, or the resumed batches would differ.
-_MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps")
+# Run settings a checkpoint must agree with, or the resumed batches would differ (or, for the
+# last three, the optimizer and schedule loaded from it would silently override the new ones).
+_MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps",
+               "lr", "warmup_steps", "weight_decay")
 
 
 def _epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> torch.Tensor:
@@ -263,10 +268,10 @@ def resume(run: _Run) -> None:
         raise CheckpointError(f"--resume: no checkpoint under {run.ckpt_root}")
     state = load_checkpoint(found)
     for k, v in run.settings.items():
-        if state["settings"].get(k) != v:
+        if state["settings"].get(k, v) != v:  # (a key older checkpoints lack is not checked)
             raise CheckpointError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
                                   f"this run has {k}={v!r}; resume with the same settings")
-    _load_same_model(run.model, state, found)
+    restore_model(run.model, state, found)
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     if run.scaler is not None and "scaler" in state:
@@ -277,31 +282,6 @@ def resume(run: _Run) -> None:
         run.metrics.truncate_after(run.step)
     if run.info.is_main:
         print(f"resumed from {found} (step {run.step}/{run.total_steps})")
-
-
-def _load_same_model(model: torch.nn.Module, state: dict, found: Path) -> None:
-    """The checkpoint's weights into `model`, refused in one line when the model it was
-    written from is built differently (another --hidden-size, more layers, ...)."""
-    saved, mine = state.get("config"), _config_dict(model)
-    if saved is not None and mine is not None:
-        for k in sorted(set(saved) | set(mine)):
-            if saved.get(k) == mine.get(k):
-                continue
-            raise CheckpointError(f"{found}: was written from a model with {k}="
-                                  f"{saved.get(k)!r}, this run builds {k}={mine.get(k)!r}; "
-                                  f"resume with the same --config and size flags")
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:  # a checkpoint without its config: the shapes tell
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        raise CheckpointError(f"{found}: its weights do not fit this run's model "
-                              f"({lines[min(1, len(lines) - 1)]}); resume with the same "
-                              f"--config and size flags") from None
-
-
-def _config_dict(model: torch.nn.Module) -> dict | None:
-    config = getattr(model, "config", None)
-    return config.to_dict() if config is not None else None
 
 
 def build_batch(run: _Run, dataset: Sequence, collate: Callable
@@ -384,12 +364,13 @@ def save(run: _Run) -> None:
     is gathered to the main process, which writes it."""
     if run.ckpt_root is None:
         return
+    check_weights(run.model, run.step, _DIVERGED)
     info = run.info
     rng_now = ddp.all_gather_stack(torch.get_rng_state().to(run.device), info).cpu()  # (W, S)
     if info.is_main:
         state = {"step": run.step, "position": run.consumed, "losses": list(run.losses),
                  "settings": run.settings, "model": run.model.state_dict(),
-                 "config": _config_dict(run.model),
+                 "config": model_config(run.model),
                  "optimizer": run.optimizer.state_dict(),
                  "scheduler": run.scheduler.state_dict(),
                  "rng": capture_rng(run.generators, rng_now),

@@ -20,8 +20,17 @@ def add_arguments(p) -> None:
     p.add_argument("--pair", help="a second sentence (segment B), as in NSP or pair tasks")
     p.add_argument("--out", default="explain.html", help="where to write the page")
     p.add_argument("--top-k", type=flags.whole(1), default=5, help="guesses kept per position")
-    p.add_argument("--max-length", type=flags.whole(3), default=64,
-                   help="tokens kept (the page grows with layers x heads x tokens^2)")
+    p.add_argument("--max-length", type=flags.whole(3), default=None,
+                   help="tokens kept (default 64, or the model's limit if smaller; the page "
+                        "grows with layers x heads x tokens^2)")
+
+
+def validate(args) -> None:
+    from minibert.hub import resolve_model_dir
+    from train.cli import errors
+
+    args.max_length = errors.fit_max_length(args.max_length, resolve_model_dir(args.model),
+                                            default=64)
 
 
 def run(args) -> int:

@@ -89,7 +89,7 @@ def add_arguments(p) -> None:
                    help="AdamW's epsilon")
     p.add_argument("--clip", type=flags.real(0, note="0 turns clipping off"), default=1.0,
                    help="clip the gradients' global norm to this")
-    p.add_argument("--max-length", type=flags.whole(1), default=None,
+    p.add_argument("--max-length", type=flags.whole(3), default=None,
                    help="tokens per text (default 128, or the model's limit if smaller)")
     p.add_argument("--val-fraction", type=flags.real(0, 1, high_open=True), default=0.1,
                    help="share of --train held out to choose the best epoch")
@@ -104,7 +104,7 @@ def add_arguments(p) -> None:
                    help="auto: bf16 where the hardware computes it natively, else fp32")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the training step (dynamic shapes; pays on GPUs)")
-    p.add_argument("--threads", type=flags.whole(1),
+    p.add_argument("--threads", type=flags.whole(1, 1024),
                    help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -133,6 +133,12 @@ def validate(args) -> None:
     from train.data.csv_file import distinct_columns
 
     parse_seeds(args.seeds)
+    if args.task == "cola":
+        given = [f for f, v in (("--train", args.train), ("--eval", args.eval),
+                                ("--pair-col", args.pair_col)) if v]
+        if given:
+            raise errors.UsageError(f"finetune cola trains and scores on CoLA's own files; "
+                                    f"{given[0]} is for `finetune csv`")
     if args.task == "csv":
         if not args.train:
             raise errors.UsageError("finetune csv: --train FILE is required")

@@ -36,11 +36,32 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
     return tokenizer.decode(new, skip_special_tokens=True)
 
 
+def fit_new_tokens(config, tokenizer, prompt: str, max_new_tokens: int | None) -> int:
+    """--max-new-tokens checked against the positions the prompt leaves free in the model's
+    table; when not given, 50 or what fits if that is fewer."""
+    from train.cli.errors import UsageError
+
+    usable = config.max_position_embeddings - (config.pad_token_id + 1
+                                               if config.model_type == "roberta" else 0)
+    used = len(tokenizer.encode(prompt, add_special_tokens=False).ids) + (
+        tokenizer.bos_token_id is not None)
+    if used >= usable:
+        raise UsageError(f"the prompt takes {used} tokens and the model has {usable} "
+                         f"positions, so no new token fits; shorten the prompt")
+    if max_new_tokens is None:
+        return min(50, usable - used)
+    if used + max_new_tokens > usable:
+        raise UsageError(f"--max-new-tokens {max_new_tokens}: the prompt takes {used} of the "
+                         f"model's {usable} positions, so at most {usable - used} new tokens fit")
+    return max_new_tokens
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="directory written by `minibert pretrain --objective causal`")
     parser.add_argument("prompt")
-    parser.add_argument("--max-new-tokens", type=flags.whole(1), default=50,
-                        help="tokens to add at most")
+    parser.add_argument("--max-new-tokens", type=flags.whole(1), default=None,
+                        help="tokens to add at most (default 50, or what fits in the model's "
+                             "positions after the prompt)")
     parser.add_argument("--temperature", type=flags.real(0, 100, note="0 = greedy"),
                         default=1.0, help="divides the logits before sampling")
     parser.add_argument("--top-k", type=flags.whole(1), default=None,
@@ -76,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_untrained_head(model, args.model, args.allow_untrained_head)
     tokenizer = load_tokenizer(args.model)
     check_vocab(tokenizer, model.config, args.model)
-    print(generate_text(model, tokenizer, args.prompt, args.max_new_tokens,
+    new_tokens = fit_new_tokens(model.config, tokenizer, args.prompt, args.max_new_tokens)
+    print(generate_text(model, tokenizer, args.prompt, new_tokens,
                         args.temperature, args.top_k, args.top_p, args.seed))
     return 0

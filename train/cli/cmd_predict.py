@@ -31,10 +31,11 @@ def add_arguments(p) -> None:
     p.add_argument("--csv", help="score every row of this CSV/TSV file")
     p.add_argument("--text-col", default="text", help="--csv: text column(s), comma-separated")
     p.add_argument("--pair-col", help="--csv: second-sentence column")
-    p.add_argument("--id-col", default="id", help="--csv: id column (default: row numbers)")
+    p.add_argument("--id-col", help="--csv: id column (default: `id` if the file has one, "
+                                     "else row numbers from 0)")
     p.add_argument("--target-col", default="target", help="--csv: name of the output column")
     p.add_argument("--out", help="--csv: where to write id,target (default: standard output)")
-    p.add_argument("--max-length", type=flags.whole(1), default=None,
+    p.add_argument("--max-length", type=flags.whole(3), default=None,
                    help="tokens per text (default 128, or the model's limit if smaller)")
     p.add_argument("--batch-size", type=flags.whole(1), default=64,
                    help="sentences scored at once")
@@ -52,6 +53,12 @@ def validate(args) -> None:
         raise errors.UsageError(f"{args.model_dir}: no config.json; point at a folder written "
                                 f"by `minibert finetune`")
     args.max_length = errors.fit_max_length(args.max_length, args.model_dir)
+    empty = next((i for i, s in enumerate(args.sentences, 1) if not s.strip()), None)
+    if empty is not None:
+        raise errors.UsageError(f"sentence {empty} is empty; there is nothing to classify")
+    if (args.id_col or "id") == args.target_col:
+        raise errors.UsageError(f"--target-col {args.target_col} is also the id column; the "
+                                f"output's two columns need two names")
     if args.csv:
         from train.data.csv_file import distinct_columns
 
@@ -139,14 +146,15 @@ def _run_csv(args, model, tokenizer, device, names) -> int:
     from train.data.csv_file import read_text_dataset
 
     ds = read_text_dataset(args.csv, args.text_col, label_col=None, pair_col=args.pair_col,
-                           id_col=args.id_col, require_labels=False)
+                           id_col=args.id_col or "id", require_labels=False,
+                           require_id=args.id_col is not None)
     probs = classify(model, tokenizer, ds.texts, ds.pairs, device, args.max_length,
                      args.batch_size, source=args.csv)
     predicted = [names[i] for i in probs.argmax(-1).tolist()]
 
     def write(f) -> None:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow([args.id_col, args.target_col])
+        w.writerow([args.id_col or "id", args.target_col])
         w.writerows(zip(ds.ids, predicted))
 
     if args.out:

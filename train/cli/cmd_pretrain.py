@@ -79,19 +79,36 @@ def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
 
 
 def build_model(objective: str, config: BertConfig) -> torch.nn.Module:
-    """The model to train, or one line saying it does not fit in memory."""
+    """The model to train, or one line saying it does not fit in memory: counted first on
+    the meta device (no memory), so an oversized one is refused before it is allocated."""
     cls = objectives.trained_class(objective)
+    with torch.device("meta"):
+        n = cls(config).num_parameters()
+    too_big = errors.UsageError(
+        f"the model has {n:,} parameters ({n * 4 / 2**30:,.1f} GiB in fp32, and training needs "
+        f"about 4 times that) and does not fit in this machine's memory; choose a smaller "
+        f"--config or size flags")
+    free = available_memory()
+    if free is not None and n * 4 > free:
+        raise too_big
     try:
         return cls(config)
     except (torch.OutOfMemoryError, RuntimeError) as e:
         if "alloc" not in str(e).lower():
             raise
-        with torch.device("meta"):
-            n = cls(config).num_parameters()
-        raise errors.UsageError(f"the model has {n:,} parameters ({n * 4 / 2**30:,.1f} GiB in "
-                                f"fp32, before gradients and optimizer state) and does not "
-                                f"fit in memory; choose a smaller --config or size flags"
-                                ) from None
+        raise too_big from None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux's MemAvailable); None elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def build_dataset(args: argparse.Namespace, tokenizer):

@@ -73,6 +73,10 @@ def validate(args: argparse.Namespace) -> None:
     from train.cli import errors
 
     errors.files_exist(args.files, "FILE")
+    specials = args.special_tokens or []
+    if any(not t.strip() for t in specials) or len(set(specials)) < len(specials):
+        raise errors.UsageError(f"--special-tokens {' '.join(map(repr, specials))}: each must "
+                                f"be a different, non-blank token")
     try:  # the trainer's own checks, before --out is claimed
         make_trainer(args.type, args.vocab_size, args.min_frequency, args.special_tokens)
     except ValueError as e:
