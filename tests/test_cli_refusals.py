@@ -129,6 +129,8 @@ DATA = [
                                       "--pair-col", "text"], "both name column 'text'", True),
     ("pr-pair-with-csv", lambda w, o: ["predict", w["cls"], "--csv", w["train.csv"], "--pair",
                                        "x"], "--pair-col", True),
+    ("pr-csv-and-sentences", lambda w, o: ["predict", w["cls"], "the cat .", "--csv",
+                                           w["train.csv"]], "not both", True),
     ("pr-nan", lambda w, o: ["predict", w["nan_cls"], "hi"],
      "model.safetensors: key 'classifier.bias' holds 1 NaN or infinite value", True),
     ("pr-int8", lambda w, o: ["predict", w["int8_cls"], "hi"], "holds torch.int8 values", True),

@@ -6,11 +6,12 @@ or any folder claimed) and is printed in `--help`:
 
     p.add_argument("--lr", type=flags.real(0, 1, low_open=True), help="peak learning rate")
     # minibert finetune --help:  --lr LR  peak learning rate (a number in (0, 1])
-    # minibert finetune --lr 1e9:  minibert: error: --lr 1e9: expected a number in (0, 1]
+    # minibert finetune --lr 1e9:
+    #   minibert: error: --lr 1e9: expected a number in (0, 1] (see `minibert finetune --help`)
 
 `whole(low, high)` is an int in [low, high] (high None: no upper end); `real(...)` a finite
 float in a closed or half-open interval; `seed` the range torch.manual_seed takes.
-`tests/test_cli_flags.py` holds every command to this: a plain `type=int` or `type=float`
+`tests/test_cli_numbers.py` holds every command to this: a plain `type=int` or `type=float`
 fails it, and each declared range is probed at both ends.
 
 `Parser` is argparse's parser with one change: an error is one line, `minibert: error: --flag
