@@ -16,6 +16,9 @@ differences real checkpoints have are handled here, each in one small function:
     under `module.`, one from a `torch.compile`d model under `_orig_mod.`; dropped;
   * the tied MLM decoder: its weight is the word-embedding matrix, so a file may omit it.
 
+Values are checked too: integer tensors where the model has float weights (a quantized file)
+and NaN or infinite values (a run that diverged) are refused, naming the file and key.
+
 Name resolution (`resolve_model_dir`) lives in `minibert/hub.py`.
 
 Left out on purpose: sharded `.bin` files, TF/Flax checkpoints, a `torch_dtype` argument
@@ -275,6 +278,7 @@ def _copy_tensors(renamed: dict[str, torch.Tensor], mapping: dict[str, str],
                     "ignore_mismatched_sizes=True to re-initialise it)")
             raise CheckpointError(f"{source}: key '{ckpt_key}' has shape {tuple(src.shape)} but "
                                   f"the model expects {tuple(dst.shape)}{hint}")
+        _check_values(ckpt_key, src, dst, source)
         dst.copy_(src.to(dst.dtype))
         filled.add(key)
         filled_ids.add(id(dst))
@@ -283,6 +287,22 @@ def _copy_tensors(renamed: dict[str, torch.Tensor], mapping: dict[str, str],
     for name, t in targets.items():
         by_id.setdefault(id(t), []).append(name)
     return {n for names in by_id.values() if any(n in filled for n in names) for n in names}
+
+
+def _check_values(key: str, src: torch.Tensor, dst: torch.Tensor, source) -> None:
+    """Refuse values that would load as something they are not: integers or booleans where
+    the model has floating-point weights (quantized int8 weights cast to float, without their
+    scales, compute nonsense with full confidence), and NaN or infinity (the run that wrote
+    them diverged)."""
+    if dst.is_floating_point() and not src.is_floating_point():
+        raise CheckpointError(f"{source}: key '{key}' holds {src.dtype} values where the model "
+                              f"has {dst.dtype} weights; quantized checkpoints are not "
+                              f"supported (save it with floating-point weights)")
+    if src.is_floating_point() and not torch.isfinite(src).all():
+        bad = int((~torch.isfinite(src)).sum())
+        raise CheckpointError(f"{source}: key '{key}' holds {bad:,} NaN or infinite values; "
+                              f"the training run that wrote it diverged, so the model's output "
+                              f"would mean nothing")
 
 
 # ---- writing ------------------------------------------------------------------------------------

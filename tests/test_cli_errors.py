@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+from pathlib import Path
 
 import pytest
 import torch
@@ -49,9 +50,14 @@ def _save(model, folder):
 @pytest.fixture(scope="module")
 def w(tmp_path_factory):
     """The shared world: model folders and data files (read-only for the cases)."""
+    return build_world(tmp_path_factory.mktemp("world"))
+
+
+def build_world(root: Path) -> dict[str, str]:
+    """Model folders and data files under `root`, by name (also used by the other CLI
+    tests: test_cli_numbers.py, test_cli_refusals.py)."""
     import minibert
 
-    root = tmp_path_factory.mktemp("world")
     torch.manual_seed(0)
     paths = {
         "bert": _save(minibert.BertModel(_tiny_config()), root / "bert"),
@@ -253,8 +259,8 @@ def test_unwritable_out_fails_before_any_work(w, tmp_path, capsys, monkeypatch):
 def test_debug_shows_the_traceback(w, tmp_path):
     from train.cli.errors import UsageError
 
-    with pytest.raises(UsageError, match="--batch-size 0"):
-        main(["--debug", *finetune(w, str(tmp_path / "o"), "--batch-size", "0")])
+    with pytest.raises(UsageError, match="--seeds 1,1"):
+        main(["--debug", *finetune(w, str(tmp_path / "o"), "--seeds", "1,1")])
 
 
 def test_positionals_may_follow_options(w, capsys):

@@ -76,9 +76,14 @@ class BPETrainer:
             raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
         if not isinstance(min_frequency, int) or min_frequency < 0:
             raise ValueError(f"min_frequency must be a non-negative int, got {min_frequency!r}")
+        self.special_tokens = list(special_tokens)
+        floor = len(initial_vocab(self.special_tokens))  # the specials and the 256 bytes
+        if vocab_size < floor:
+            raise ValueError(f"vocab_size={vocab_size} is below the {floor} tokens every "
+                             f"byte-level BPE starts with ({len(self.special_tokens)} special "
+                             f"tokens and 256 bytes)")
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
-        self.special_tokens = list(special_tokens)
         self.show_progress = show_progress
         self.errors = check_errors(errors)
         self.add_prefix_space = add_prefix_space

@@ -1,12 +1,13 @@
 """Training checkpoints: everything needed to stop a run and carry on as if it never stopped.
 
 A checkpoint is a directory `checkpoints/step-00000123/` holding one `training_state.pt`:
-the model's and optimizer's state dicts, the scheduler's, the GradScaler's (fp16 only), every
-random number generator the run draws from (Python's, torch's per rank, CUDA's, and named
-`torch.Generator`s such as the masking collator's), the data position (micro-batches
-consumed), the step and the loss history. Everything is stored as tensors or plain Python
-values so that `torch.load(weights_only=True)` can read it: nothing is unpickled that could
-run code.
+the model's state dict and config, the optimizer's and scheduler's state dicts, the
+GradScaler's (fp16 only), every random number generator the run draws from (Python's, torch's
+per rank, CUDA's, and named `torch.Generator`s such as the masking collator's), the data
+position (micro-batches consumed), the step and the loss history. Everything is stored as
+tensors or plain Python values so that `torch.load(weights_only=True)` can read it: nothing is
+unpickled that could run code. `restore_model` refuses a checkpoint whose model config
+differs from the resuming run's (another --hidden-size would not fit its weights).
 
 The directory is written with `tokenizer.atomic.atomic_dir` (fill a temporary directory, then
 rename), so a crash or a kill while writing leaves the previous checkpoint as it was and never
@@ -123,3 +124,30 @@ def load_checkpoint(path: str | Path) -> dict:
                 f"{file}: missing key {key!r}; not a minibert training checkpoint"
             )
     return state
+
+
+# ---- the model in a checkpoint ----------------------------------------------------------
+
+def model_config(model: torch.nn.Module) -> dict | None:
+    """The model's config as a plain dict (saved beside its weights), None if it has none."""
+    config = getattr(model, "config", None)
+    return config.to_dict() if config is not None else None
+
+
+def restore_model(model: torch.nn.Module, state: dict, path: Path) -> None:
+    """The checkpoint's weights into `model`, refused in one line when the model it was
+    written from is built differently (another --hidden-size, more layers, ...)."""
+    saved, mine = state.get("config"), model_config(model)
+    if saved is not None and mine is not None:
+        for k in sorted(set(saved) | set(mine)):
+            if saved.get(k) != mine.get(k):
+                raise CheckpointError(f"{path}: was written from a model with {k}="
+                                      f"{saved.get(k)!r}, this run builds {k}={mine.get(k)!r}; "
+                                      f"resume with the same --config and size flags")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:  # a checkpoint without its config: the shapes tell
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise CheckpointError(f"{path}: its weights do not fit this run's model "
+                              f"({lines[min(1, len(lines) - 1)]}); resume with the same "
+                              f"--config and size flags") from None

@@ -28,13 +28,28 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
+class DeviceError(ValueError):
+    """A --device that is misspelt or that this machine does not have."""
+
+
 def pick_device(name: str | None = None) -> torch.device:
+    """The device `name` names (refused with DeviceError if this machine lacks it), or for
+    None / "auto" the best one here."""
     if name and name != "auto":
-        device = torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise DeviceError(f"--device {name}: not a device; expected auto, cpu, cuda, "
+                              f"cuda:N or mps") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"--device {name}: CUDA is not available on this machine")
+            raise DeviceError(f"--device {name}: CUDA is not available on this machine")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise DeviceError(f"--device {name}: this machine has "
+                              f"{torch.cuda.device_count()} CUDA device(s), numbered from 0")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError(f"--device {name}: MPS is not available on this machine")
+            raise DeviceError(f"--device {name}: MPS is not available on this machine")
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise DeviceError(f"--device {name}: minibert runs on cpu, cuda or mps")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -15,6 +15,9 @@ Mixed precision (`precision`: bf16 autocast where the hardware computes it, `tra
 `compile` (torch.compile with dynamic shapes, so bucketed batches of many lengths share one
 graph) and SDPA attention (the model's default) do the rest.
 
+A run that diverges (a NaN or infinite loss, gradient norm or weight) stops at that step with
+NonFiniteLossError (`train/optim.py`); nothing non-finite is ever kept or saved as the best.
+
 Legend for shape comments: B = batch size, T = longest sequence in the batch, K = labels.
 Left out on purpose: gradient accumulation, early stopping, multi-GPU (see train/ddp.py).
 """
@@ -36,7 +39,13 @@ from tokenizer.atomic import atomic_dir
 from train.device import autocast, resolve_precision
 from train.evaluate import predict_logits
 from train.metrics import accuracy, matthews_corrcoef
-from train.optim import build_optimizer, linear_schedule
+from train.optim import (
+    build_optimizer,
+    check_finite,
+    check_weights,
+    clip_gradients,
+    linear_schedule,
+)
 
 
 @dataclass
@@ -48,7 +57,7 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     layer_decay: float = 1.0     # < 1: layer-wise lr decay (train/optim.py)
     eps: float = 1e-8
-    clip: float = 1.0
+    clip: float = 1.0            # max gradient norm; 0 = no clipping
     max_length: int = 128        # truncation only; batches are padded to their own longest
     val_fraction: float = 0.1
     split_seed: int = 42         # the held-out 10% stay the same when --seeds vary
@@ -155,7 +164,9 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
              result: FinetuneResult | None = None) -> FinetuneResult:
     """Train `model` in place; afterwards it holds the weights of the best epoch by
     validation MCC, which are also saved (model, tokenizer) to `save_dir` when given.
-    Pass your own `result` to still see the finished epochs if Ctrl-C stops the run."""
+    Pass your own `result` to still see the finished epochs if Ctrl-C stops the run, or if
+    it diverges (a NaN or infinite loss, gradient norm or weight: NonFiniteLossError, raised
+    before anything non-finite is kept)."""
     assert len(train_enc) == len(train_labels) > 0, "need labelled training examples"
     assert len(val_enc) == len(val_labels), "validation texts and labels differ in number"
     state = set_up(model, len(train_enc), cfg, device, log)
@@ -170,6 +181,8 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
         tensors = (collate(tokenizer, train_enc, train_labels, index, device) for index in batches)
         train_loss = train_epoch(model, tensors, len(batches), state, cfg,
                                  f"epoch {epoch}/{cfg.epochs}", result.batch_losses)
+        # a model with a NaN or infinite weight is never validated, kept or saved as the best
+        check_weights(model, len(result.batch_losses), _DIVERGED)
         train_time, t1 = time.perf_counter() - t0, time.perf_counter()
         val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
         stats = EpochStats(epoch, train_loss, val_loss, val_acc, val_mcc,
@@ -229,25 +242,34 @@ def train_epoch(model, batches: Iterable[dict[str, torch.Tensor]], n_batches: in
     first = len(losses)
     bar = _progress(batches, n_batches, desc, cfg.progress)
     for batch in bar:
-        losses.append(train_step(model, batch, state, cfg))
+        losses.append(train_step(model, batch, state, cfg, step=len(losses) + 1))
         if cfg.progress:
             bar.set_postfix(loss=f"{sum(losses[first:]) / (len(losses) - first):.4f}")
     return sum(losses[first:]) / max(1, len(losses) - first)
 
 
+_DIVERGED = "try a lower --lr, or --layer-decay nearer 1"
+
+
 def train_step(model, batch: dict[str, torch.Tensor], state: TrainState,
-               cfg: FinetuneConfig) -> float:
-    """Forward with labels (the model computes the loss), backward, clip, one step."""
+               cfg: FinetuneConfig, step: int = 0) -> float:
+    """Forward with labels (the model computes the loss), backward, clip, one step. A NaN or
+    infinite loss or gradient norm raises NonFiniteLossError naming `step`, before the
+    optimizer could write it into the weights."""
     with autocast(batch["input_ids"].device, state.precision):
         loss = state.forward(**batch).loss
+    value = loss.item()
+    check_finite(value, "loss", step, _DIVERGED)
     state.scaler.scale(loss).backward()
     state.scaler.unscale_(state.optimizer)  # clip the true gradients, not the scaled ones
-    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+    # fp16's scaler skips the steps whose gradients overflowed; elsewhere that is divergence
+    clip_gradients(model.parameters(), cfg.clip, step, _DIVERGED,
+                   check=not state.scaler.is_enabled())
     state.scaler.step(state.optimizer)
     state.scaler.update()
     state.scheduler.step()
     state.optimizer.zero_grad(set_to_none=True)
-    return loss.item()
+    return value
 
 
 def log_epoch(stats: EpochStats, log=print) -> None:
@@ -257,7 +279,8 @@ def log_epoch(stats: EpochStats, log=print) -> None:
 
 
 def keep_best(model, tokenizer, save_dir: str | Path | None) -> dict:
-    """A copy of the weights of the best epoch so far, also saved to `save_dir` if given."""
+    """A copy of the weights of the best epoch so far, also saved to `save_dir` if given.
+    `finetune` checks them first (`check_weights`)."""
     if save_dir is not None:
         save_finetuned(model, tokenizer, save_dir)
     return copy.deepcopy(model.state_dict())

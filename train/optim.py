@@ -5,10 +5,13 @@ AdamW with weight decay on the weight matrices only, linear warmup then linear d
 `get_linear_schedule_with_warmup` is the same schedule under transformers' name and step count.
 Which parameters skip weight decay is decided by module type (biases, LayerNorm and
 embeddings' LayerNorm), not by matching names, so a renamed module cannot slip through.
+Both loops clip gradients with `clip_gradients`, which is also where a run that diverged
+(a NaN or infinite gradient norm) is stopped before the optimizer writes it into the weights.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import torch
@@ -107,3 +110,36 @@ def get_linear_schedule_with_warmup(optimizer: torch.optim.Optimizer, num_warmup
     lr 0), so the tutorials' loops step through the same learning rates."""
     return linear_schedule(optimizer, num_warmup_steps, num_training_steps,
                            first_step_lr_zero=True, last_epoch=last_epoch)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or the gradient norm became NaN or infinite: the run diverged, and it stopped
+    before the optimizer step could spread the non-finite values into the weights."""
+
+
+def check_finite(value: float, what: str, step: int, hint: str) -> None:
+    """Raise NonFiniteLossError naming the step when `value` is NaN or infinite."""
+    if not math.isfinite(value):
+        raise NonFiniteLossError(f"step {step}: {what} is {value}; stopping before the "
+                                 f"optimizer step ({hint})")
+
+
+def check_weights(model: nn.Module, step: int, hint: str) -> None:
+    """Raise NonFiniteLossError naming the step when a weight holds a NaN or an infinity, so
+    that such a model is never kept, checkpointed or saved."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise NonFiniteLossError(f"step {step}: weight {name} holds NaN or infinite "
+                                     f"values; it is not saved ({hint})")
+
+
+def clip_gradients(parameters, max_norm: float | None, step: int, hint: str,
+                   check: bool = True) -> float:
+    """Scale the gradients so their global L2 norm is at most `max_norm` (0 or None: leave
+    them) and return the norm before clipping. With `check`, a NaN or infinite norm raises
+    NonFiniteLossError naming the step; fp16 runs pass check=False, since their GradScaler
+    expects overflowing steps and skips them itself."""
+    norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm or math.inf).item()
+    if check:
+        check_finite(norm, "gradient norm", step, hint)
+    return norm

@@ -14,9 +14,10 @@ request), an optional `torch.compile` with dynamic shapes. Follows the BERT/RoBE
 and the KantaiBERT chapter's Trainer settings; written as a plain loop over named steps so
 every line can be read.
 
-Safety: a NaN/inf loss stops the run before the optimizer step, naming the step; Ctrl-C
-finishes the step, writes a checkpoint and exits (twice: quit at once, unsaved). Checkpoints
-are written atomically every `save_every` steps and at the end; the newest `keep` are kept.
+Safety: a NaN/inf loss or gradient norm stops the run before the optimizer step, naming the
+step; Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and exits (twice: quit at
+once, unsaved). Checkpoints are written atomically every `save_every` steps and at the end;
+the newest `keep` are kept.
 
 Datasets on shards (`train/data/shard_datasets.py`) reach the same properties another way:
 each rank reads its rows, DataLoader workers collate them with masks seeded by micro-batch
@@ -45,6 +46,8 @@ from train.checkpointing import (
     capture_rng,
     latest_checkpoint,
     load_checkpoint,
+    model_config,
+    restore_model,
     restore_rng,
     save_checkpoint,
 )
@@ -52,12 +55,15 @@ from train.data.shard_datasets import ShardDataset
 from train.data.shard_loader import RankBatches, rank_stream
 from train.device import autocast, pick_device, resolve_precision
 from train.interrupts import Interrupts
-from train.optim import build_optimizer, linear_schedule
+from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caught by callers)
+    NonFiniteLossError,
+    build_optimizer,
+    check_finite,
+    check_weights,
+    clip_gradients,
+    linear_schedule,
+)
 from train.training_log import MetricsLog
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the run stopped before corrupting the weights."""
 
 
 @dataclass
@@ -95,8 +101,12 @@ class PretrainResult:
     out_dir: Path | None = None
 
 
-# Run settings a checkpoint must agree with, or the resumed batches would differ.
-_MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps")
+_DIVERGED = "try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm"
+
+# Run settings a checkpoint must agree with, or the resumed batches would differ (or, for the
+# last three, the optimizer and schedule loaded from it would silently override the new ones).
+_MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps",
+               "lr", "warmup_steps", "weight_decay")
 
 
 def _epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> torch.Tensor:
@@ -179,11 +189,7 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
                     save(run)
     except KeyboardInterrupt:
         bar.close()
-        if at_boundary:
-            save(run)
-            if run.info.is_main and run.ckpt_root:
-                print(f"interrupted: checkpoint written at step {run.step} under "
-                      f"{run.ckpt_root}; run again with --resume to continue")
+        save_on_interrupt(run, at_boundary)
         raise
     bar.close()
     save(run)
@@ -262,10 +268,10 @@ def resume(run: _Run) -> None:
         raise CheckpointError(f"--resume: no checkpoint under {run.ckpt_root}")
     state = load_checkpoint(found)
     for k, v in run.settings.items():
-        if state["settings"].get(k) != v:
+        if state["settings"].get(k, v) != v:  # (a key older checkpoints lack is not checked)
             raise CheckpointError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
                                   f"this run has {k}={v!r}; resume with the same settings")
-    run.model.load_state_dict(state["model"])
+    restore_model(run.model, state, found)
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     if run.scaler is not None and "scaler" in state:
@@ -319,10 +325,7 @@ def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.
             (run.scaler.scale(scaled) if run.scaler else scaled).backward()
         loss_value += loss.detach()
     loss_value = ddp.all_reduce_sum(loss_value, info).item()
-    if not math.isfinite(loss_value):
-        raise NonFiniteLossError(
-            f"step {run.step + 1}: loss is {loss_value}; stopping before the optimizer "
-            f"step (try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm)")
+    check_finite(loss_value, "loss", run.step + 1, _DIVERGED)
     lr = run.optimizer.param_groups[0]["lr"]
     _optimizer_step(run)
     run.step, run.consumed = run.step + 1, run.consumed + len(batches)
@@ -334,8 +337,8 @@ def _optimizer_step(run: _Run) -> None:
     """Unscale (fp16), clip, step the optimizer and the schedule, clear the gradients."""
     if run.scaler:
         run.scaler.unscale_(run.optimizer)
-    if run.args.max_grad_norm:
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.args.max_grad_norm)
+    clip_gradients(run.model.parameters(), run.args.max_grad_norm, run.step + 1, _DIVERGED,
+                   check=run.scaler is None)
     if run.scaler:
         run.scaler.step(run.optimizer)
         run.scaler.update()
@@ -361,11 +364,13 @@ def save(run: _Run) -> None:
     is gathered to the main process, which writes it."""
     if run.ckpt_root is None:
         return
+    check_weights(run.model, run.step, _DIVERGED)
     info = run.info
     rng_now = ddp.all_gather_stack(torch.get_rng_state().to(run.device), info).cpu()  # (W, S)
     if info.is_main:
         state = {"step": run.step, "position": run.consumed, "losses": list(run.losses),
                  "settings": run.settings, "model": run.model.state_dict(),
+                 "config": model_config(run.model),
                  "optimizer": run.optimizer.state_dict(),
                  "scheduler": run.scheduler.state_dict(),
                  "rng": capture_rng(run.generators, rng_now),
@@ -374,6 +379,25 @@ def save(run: _Run) -> None:
             state["scaler"] = run.scaler.state_dict()
         save_checkpoint(run.ckpt_root, state, keep=run.args.keep)
     ddp.barrier(info)
+
+
+def save_on_interrupt(run: _Run, at_boundary: bool) -> None:
+    """After Ctrl-C: a checkpoint if the run stopped between steps, and a line saying what is
+    on disk. A second Ctrl-C while the checkpoint is written stops the write; the write is
+    atomic, so the checkpoints already there are untouched."""
+    if at_boundary:
+        try:
+            save(run)
+            if run.info.is_main and run.ckpt_root:
+                print(f"interrupted: checkpoint written at step {run.step} under "
+                      f"{run.ckpt_root}; run again with --resume to continue")
+            return
+        except KeyboardInterrupt:
+            pass
+    if run.info.is_main and run.ckpt_root:
+        newest = latest_checkpoint(run.ckpt_root)
+        kept = f"the newest checkpoint is {newest}" if newest else "no checkpoint was written"
+        print(f"interrupted before step {run.step + 1} finished or was saved; {kept}")
 
 
 def _progress_bar(run: _Run):

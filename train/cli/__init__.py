@@ -5,7 +5,10 @@ imported only when its subcommand runs, so `minibert params` never pays for matp
 `main` then runs every command the same way, so that bad input never costs work or files:
 
   1. parse (options and positionals in any order: `predict DIR --max-length 64 "text"`);
-  2. `validate(args)`, if the module has one: every flag checked before a model loads;
+     every number is checked against the range declared with its flag (`train/cli/flags.py`)
+     and a bad one is refused in one line;
+  2. `--device`, where a command has it, is checked to exist on this machine; then
+     `validate(args)`, if the module has one: every flag checked before a model loads;
   3. claim the folders `output_dirs(args)` names and check the files `output_files(args)`
      names (`train/outdir.py`): refused if they are, hold or lie inside an input that
      `input_paths(args)` names, or hold files minibert did not write or another command's
@@ -14,6 +17,9 @@ imported only when its subcommand runs, so `minibert params` never pays for matp
   4. `run(args)`. An expected error (bad data, a bad config, a missing file) is printed as
      one line `minibert: error: ...` with exit code 2 (`train/cli/errors.py`); a traceback
      only with `--debug` or MINIBERT_DEBUG=1, or for an unexpected exception (a bug).
+     A run that diverged (a NaN loss) is such an error too: exit code 2, never 0.
+SIGTERM is Ctrl-C for every command (`train/interrupts.py`); once a run has been interrupted,
+further Ctrl-Cs are ignored while the process exits, so its clean-up ends without a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
 
 # name -> (module, one-line help)
@@ -49,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # the console script / `python -m train.cli`, not a caller
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("MINIBERT_DEBUG") == "1"
     argv = [a for a in argv if a != "--debug"]
@@ -57,7 +65,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name, rest = argv[0], argv[1:]
     module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(prog=f"minibert {name}", description=COMMANDS[name][1])
+    parser = command_parser(name, module)
+    args = parser.parse_intermixed_args(rest)
+    rc = _run_reporting_errors(name, module, args, debug)
+    if rc == 130 and as_program:
+        # the process is exiting after an interrupt: another Ctrl-C (or SIGTERM) must not
+        # break the interpreter's own clean-up (atexit, worker processes) with a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return rc
+
+
+def command_parser(name: str, module) -> argparse.ArgumentParser:
+    """The parser of one subcommand, its numeric flags' ranges shown in --help."""
+    from train.cli import flags
+
+    parser = flags.Parser(prog=f"minibert {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
     if hasattr(module, "output_dirs"):
         parser.add_argument("--overwrite", action="store_true",
@@ -67,10 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     elif hasattr(module, "output_files"):
         parser.add_argument("--overwrite", action="store_true",
                             help="--out: replace an existing file")
-    args = parser.parse_intermixed_args(rest)
+    flags.show_ranges(parser)
+    return parser
+
+
+def _run_reporting_errors(name: str, module, args: argparse.Namespace, debug: bool) -> int:
+    """`_run`, with an expected error as one line and exit code 2, Ctrl-C as 130."""
+    from train.cli.errors import end_progress_bars, one_line
+
     try:
         return _run(name, module, args)
     except KeyboardInterrupt:
+        end_progress_bars()
         print("minibert: interrupted", file=sys.stderr)
         return 130
     except SystemExit as e:
@@ -79,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minibert: error: {e.code}", file=sys.stderr)
         return 2
     except Exception as e:
-        from train.cli.errors import one_line
-
+        end_progress_bars()
         line = None if debug else one_line(e)
         if line is None:
             if not debug:
@@ -94,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run(name: str, module, args: argparse.Namespace) -> int:
     """Validate, check the outputs against the inputs, claim the output folders, run; the
     claims end when the command does."""
+    from train.device import pick_device
+    from train.interrupts import sigterm_as_ctrl_c
     from train.outdir import check_output_file, output_dir
 
+    if getattr(args, "device", None) is not None:
+        pick_device(args.device)  # a device this machine lacks: refused before any work
     if hasattr(module, "validate"):
         module.validate(args)
     inputs = module.input_paths(args) if hasattr(module, "input_paths") else []
@@ -106,6 +140,7 @@ def _run(name: str, module, args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":
         claims = []
     with contextlib.ExitStack() as stack:
+        stack.enter_context(sigterm_as_ctrl_c())
         for path, flag, kind in claims:
             stack.enter_context(output_dir(path, flag, args.overwrite, command=name, kind=kind,
                                            inputs=inputs))

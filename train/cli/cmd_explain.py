@@ -11,6 +11,8 @@ Left out on purpose: serving the page, several sentences in one page.
 
 from __future__ import annotations
 
+from train.cli import flags
+
 
 def add_arguments(p) -> None:
     p.add_argument("model", help="a model folder (config.json, weights, tokenizer) or hub name")
@@ -18,9 +20,18 @@ def add_arguments(p) -> None:
     p.add_argument("--pair", help="a second sentence (segment B), as in NSP or pair tasks")
     p.add_argument("--out", default="explain.html",
                    help="where to write the page (an existing file only with --overwrite)")
-    p.add_argument("--top-k", type=int, default=5, help="guesses kept per position")
-    p.add_argument("--max-length", type=int, default=64,
-                   help="tokens kept (the page grows with layers x heads x tokens^2)")
+    p.add_argument("--top-k", type=flags.whole(1), default=5, help="guesses kept per position")
+    p.add_argument("--max-length", type=flags.whole(3), default=None,
+                   help="tokens kept (default 64, or the model's limit if smaller; the page "
+                        "grows with layers x heads x tokens^2)")
+
+
+def validate(args) -> None:
+    from minibert.hub import resolve_model_dir
+    from train.cli import errors
+
+    args.max_length = errors.fit_max_length(args.max_length, resolve_model_dir(args.model),
+                                            default=64)
 
 
 def input_paths(args) -> list[tuple[str, str]]:
@@ -36,13 +47,13 @@ def output_files(args) -> list[tuple[str, str]]:
 def run(args) -> int:
     from minibert.hub import resolve_model_dir
     from tokenizer import load_tokenizer
+    from train.cli.errors import check_vocab
     from train.explain import explain, load_for_explain
     from train.explain_page import write_page
 
-    if args.top_k < 1 or args.max_length < 3:
-        raise SystemExit("explain: --top-k must be >= 1 and --max-length >= 3")
     folder = resolve_model_dir(args.model)
     model, tokenizer = load_for_explain(folder), load_tokenizer(folder)
+    check_vocab(tokenizer, model.config, folder)
     data = explain(model, tokenizer, args.text, args.pair, top_k=args.top_k,
                    max_length=args.max_length)
     out = write_page(data, args.out)

@@ -6,6 +6,9 @@ tokenizer's own mask token or as either `<mask>` or `[MASK]`. As in RoBERTa's to
 mask absorbs the space before it, so a byte-level BPE model predicts " reason" (with its
 leading space, as `Ġreason`) and the filled sentence reads naturally.
 
+A causal LM (`pretrain --objective causal`) is refused, as `generate` refuses a masked LM,
+unless --allow-untrained-head.
+
 Left out on purpose: several masks in one text, `targets=` (scoring given candidates).
 """
 
@@ -20,6 +23,7 @@ import torch
 
 from minibert.auto import AutoModel
 from tokenizer import load_tokenizer
+from train.cli import flags
 
 MASK_SPELLINGS = ("<mask>", "[MASK]")
 
@@ -78,26 +82,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "text", help='text with one mask, e.g. "Human thinking involves human <mask>."'
     )
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=flags.whole(1), default=5, help="guesses shown")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Python's repr")
     parser.add_argument("--allow-untrained-head", action="store_true",
-                        help="run even if the checkpoint has no trained MLM head")
+                        help="run even if the checkpoint has no trained MLM head, or is a "
+                             "causal LM")
 
 
 def validate(args: argparse.Namespace) -> None:
     from train.cli import errors
 
-    errors.at_least(args, "top_k")
     if not (Path(args.model) / "config.json").is_file():
         raise errors.UsageError(f"{args.model}: no config.json; point at a folder written by "
                                 f"`minibert pretrain` or a Hugging Face masked-LM folder")
 
 
 def run(args: argparse.Namespace) -> int:
-    from train.cli.errors import refuse_untrained_head
+    from minibert.config import BertConfig
+    from train.cli.errors import UsageError, check_vocab, refuse_untrained_head
 
+    if BertConfig.from_pretrained(args.model).is_decoder and not args.allow_untrained_head:
+        # a causal LM never saw the right of a token: its guess for a gap ignores half the text
+        raise UsageError(f"{args.model}: is a causal LM (config.json has is_decoder true), "
+                         f"trained left to right, not to fill a mask; use `minibert generate`, "
+                         f"or pass --allow-untrained-head to fill the mask anyway")
     model = load_masked_lm(args.model)
     refuse_untrained_head(model, args.model, args.allow_untrained_head)
-    results = fill_mask(model, load_tokenizer(args.model), args.text, args.top_k)
+    tokenizer = load_tokenizer(args.model)
+    check_vocab(tokenizer, model.config, args.model)
+    results = fill_mask(model, tokenizer, args.text, args.top_k)
     print(json.dumps(results, indent=2) if args.json else pprint.pformat(results, sort_dicts=False))
     return 0

@@ -22,13 +22,16 @@ does not act on it (it always classifies the pooler output), so it would give ot
 --layer-decay D trains layer i of L at lr * D ** (L - i) (the head at lr).
 What it writes to --out: the best checkpoint by validation MCC (model, tokenizer and label map
 in Hugging Face layout, loadable by `minibert predict` and by transformers), loss_curve.png,
-confusion_<set>.png and metrics.json. Ctrl-C stops with one line naming the best epoch so far
-(already saved) and writes metrics.json for the finished epochs.
+confusion_<set>.png and metrics.json. Ctrl-C (or SIGTERM) stops with one line naming the best
+epoch so far (already saved) and writes metrics.json for the finished epochs; a run that
+diverges (NaN loss, e.g. from too high an --lr) stops the same way, naming the step, with exit
+code 2. Each numeric flag's range is in --help; --clip 0 turns clipping off.
 Left out on purpose: hyperparameter search.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -39,7 +42,7 @@ from pathlib import Path
 import torch
 
 from minibert.hub import resolve_model_dir
-from train.cli import errors
+from train.cli import errors, flags
 from train.finetune import (
     FinetuneConfig,
     FinetuneResult,
@@ -50,6 +53,7 @@ from train.finetune import (
     split_train_val,
     stats_table,
 )
+from train.optim import NonFiniteLossError
 
 RECIPES = {
     "seed": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0, "layer_decay": 1.0},
@@ -70,60 +74,95 @@ def add_arguments(p) -> None:
     p.add_argument("--label-col", default="label", help="csv: label column")
     p.add_argument("--pair-col", help="csv: second-sentence column for pair tasks")
     p.add_argument("--recipe", choices=["auto", "seed", "small"], default="auto")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--warmup", type=float, help="fraction of steps spent warming up, e.g. 0.1")
+    p.add_argument("--epochs", type=flags.whole(1))
+    p.add_argument("--lr", type=flags.real(0, 1, low_open=True), help="peak learning rate")
+    p.add_argument("--batch-size", type=flags.whole(1))
+    p.add_argument("--warmup", type=flags.real(0, 1, high_open=True),
+                   help="fraction of steps spent warming up, e.g. 0.1")
     p.add_argument("--pooling", choices=["cls", "mean"],
                    help="classify the pooled [CLS] vector or the mean of the last hidden states")
-    p.add_argument("--layer-decay", type=float,
+    p.add_argument("--layer-decay", type=flags.real(0, 1, low_open=True),
                    help="layer-wise lr decay: layer i of L trains at lr * decay ** (L - i)")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--eps", type=float, default=1e-8)
-    p.add_argument("--clip", type=float, default=1.0)
-    p.add_argument("--max-length", type=int, default=None,
+    p.add_argument("--weight-decay", type=flags.real(0, 1), default=0.01,
+                   help="AdamW's decoupled weight decay")
+    p.add_argument("--eps", type=flags.real(0, 1, low_open=True), default=1e-8,
+                   help="AdamW's epsilon")
+    p.add_argument("--clip", type=flags.real(0, note="0 turns clipping off"), default=1.0,
+                   help="clip the gradients' global norm to this")
+    p.add_argument("--max-length", type=flags.whole(3), default=None,
                    help="tokens per text (default 128, or the model's limit if smaller)")
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--split-seed", type=int, default=42)
-    p.add_argument("--seeds", default="42", help="comma-separated; several give mean ± std")
-    p.add_argument("--bucket-batches", type=int, default=50, help="0 turns bucketing off")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--val-fraction", type=flags.real(0, 1, high_open=True), default=0.1,
+                   help="share of --train held out to choose the best epoch")
+    p.add_argument("--split-seed", type=flags.seed, default=42,
+                   help="seed of the train/validation split")
+    p.add_argument("--seeds", default="42",
+                   help="comma-separated, all different; several give mean ± std")
+    p.add_argument("--bucket-batches", type=flags.whole(0), default=50,
+                   help="batches per length-sorted window; 0 turns bucketing off")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto: bf16 where the hardware computes it natively, else fp32")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the training step (dynamic shapes; pays on GPUs)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=flags.whole(1, 1024),
+                   help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true")
 
 
 def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise errors.UsageError(f"--seeds: expected comma-separated integers, "
-                                f"got {text!r}") from None
+    seeds = []
+    for part in (s.strip() for s in text.split(",")):
+        if not part:
+            continue
+        try:
+            seeds.append(flags.seed(part))
+        except argparse.ArgumentTypeError as e:
+            raise errors.UsageError(f"--seeds {text}: {e}") from None
     if not seeds:
         raise errors.UsageError("--seeds: give at least one seed")
-    return [errors.seed_ok(s, "--seeds") for s in seeds]
+    if len(set(seeds)) < len(seeds):
+        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise errors.UsageError(f"--seeds {text}: seed {twice[0]} is given twice; each seed "
+                                f"trains one run into OUT/seed-N, so give different seeds")
+    return seeds
 
 
 def validate(args) -> None:
-    """Every flag, before the model or the data is read (see train/cli/errors.py)."""
-    errors.at_least(args, "epochs batch_size threads")
-    errors.at_least(args, "bucket_batches", 0)
-    errors.positive(args, "lr eps")
-    errors.non_negative(args, "weight_decay clip")
-    errors.in_range(args, "warmup", 0.0, 1.0, high_open=True)
-    errors.in_range(args, "val_fraction", 0.0, 1.0, high_open=True)
-    errors.seed_ok(args.split_seed, "--split-seed")
+    """Every flag, before the model or the data is read (see train/cli/errors.py); the
+    numbers' ranges were checked as they were parsed (train/cli/flags.py)."""
+    from train.data.csv_file import distinct_columns
+
     parse_seeds(args.seeds)
+    if args.task == "cola":
+        given = [f for f, v in (("--train", args.train), ("--eval", args.eval),
+                                ("--pair-col", args.pair_col)) if v]
+        if given:
+            raise errors.UsageError(f"finetune cola trains and scores on CoLA's own files; "
+                                    f"{given[0]} is for `finetune csv`")
     if args.task == "csv":
         if not args.train:
             raise errors.UsageError("finetune csv: --train FILE is required")
         errors.files_exist([args.train], "--train")
+        distinct_columns({"--text-col": args.text_col, "--label-col": args.label_col,
+                          "--pair-col": args.pair_col})
     errors.files_exist(args.eval, "--eval")
+    eval_names(args.eval)
     args.max_length = errors.fit_max_length(args.max_length, resolve_model_dir(args.model))
     args.out = args.out or f"runs/finetune-{args.task}-{Path(args.model).name}"
+
+
+def eval_names(paths: list[str]) -> list[str]:
+    """Each --eval file's name in the report, metrics.json and confusion_NAME.png: its stem,
+    which must differ between files, or one file's results would replace another's."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        name = Path(path).stem
+        if name in seen:
+            raise errors.UsageError(f"--eval {seen[name]} and {path}: both would be reported "
+                                    f"as {name!r} (confusion_{name}.png); give files with "
+                                    f"different names")
+        seen[name] = path
+    return list(seen)
 
 
 def input_paths(args) -> list[tuple[str, str]]:
@@ -165,10 +204,10 @@ def load_task(args):
     check_classes(ds, args.train, args.label_col)
     names = [ds.id2label[i] for i in range(len(ds.label2id))]
     evals = {}
-    for path in args.eval:
+    for name, path in zip(eval_names(args.eval), args.eval):
         e = read_text_dataset(path, args.text_col, args.label_col, args.pair_col,
                               label2id=ds.label2id)
-        evals[Path(path).stem] = (e.texts, e.pairs, e.labels)
+        evals[name] = (e.texts, e.pairs, e.labels)
     return ds.texts, ds.pairs, ds.labels, names, evals
 
 
@@ -202,7 +241,9 @@ def run(args) -> int:
     model_config = BertConfig.from_pretrained(model_dir)
     model_cls = model_class(model_config.model_type, "cls")
     tokenizer = tokenizer_class(model_config.model_type).from_pretrained(model_dir)
+    errors.check_vocab(tokenizer, model_config, model_dir)
     encodings = encode(tokenizer, texts, pairs, args.max_length)
+    errors.warn_unknown_rate(tokenizer, encodings, args.train or "the training set", model_config)
     eval_enc = {k: (encode(tokenizer, t, p, args.max_length), y) for k, (t, p, y) in evals.items()}
     hidden = model_config.hidden_size
     seeds = parse_seeds(args.seeds)
@@ -232,6 +273,8 @@ def run(args) -> int:
                      [labels[i] for i in val_idx], cfg, device, save_dir=run_dir, result=result)
         except KeyboardInterrupt:
             return interrupted(result, run_dir, cfg, recipe, model_dir)
+        except NonFiniteLossError as e:  # the run diverged: stop, keeping the best epoch
+            return interrupted(result, run_dir, cfg, recipe, model_dir, diverged=str(e))
         print(stats_table(result))
         save_curves(result, run_dir / "loss_curve.png",
                     title=f"{args.task}, {Path(args.model).name}, seed {seed}")
@@ -279,12 +322,15 @@ def write_metrics(run_dir: Path, metrics: dict) -> None:
 
 
 def interrupted(result: FinetuneResult, run_dir: Path, cfg: FinetuneConfig, recipe: str,
-                model_dir) -> int:
-    """After Ctrl-C: metrics.json for the finished epochs, and one line saying what is where."""
+                model_dir, diverged: str = "") -> int:
+    """After Ctrl-C (exit code 130), or when the run diverged (`diverged` says how; exit code
+    2): metrics.json for the finished epochs, and one line saying what is where."""
     epoch, step = len(result.epochs) + 1, len(result.batch_losses)
     metrics = {"config": config_dict(cfg), "recipe": recipe, "model": str(model_dir),
                "best_epoch": result.best_epoch, "interrupted": {"epoch": epoch, "step": step},
                "epochs": [vars(s) for s in result.epochs]}
+    if diverged:
+        metrics["diverged"] = diverged
     write_metrics(run_dir, metrics)
     if result.best_epoch:
         best = result.epochs[result.best_epoch - 1]
@@ -292,5 +338,8 @@ def interrupted(result: FinetuneResult, run_dir: Path, cfg: FinetuneConfig, reci
                 f"is in {run_dir}")
     else:
         kept = f"no epoch finished, so no model was saved; metrics.json is in {run_dir}"
+    if diverged:
+        print(f"minibert: error: epoch {epoch}, {diverged}; {kept}", file=sys.stderr)
+        return 2
     print(f"minibert: interrupted at epoch {epoch} step {step}; {kept}", file=sys.stderr)
     return 130

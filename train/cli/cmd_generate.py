@@ -15,6 +15,7 @@ import argparse
 import torch
 
 from tokenizer import load_tokenizer
+from train.cli import flags
 
 
 def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
@@ -35,14 +36,39 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
     return tokenizer.decode(new, skip_special_tokens=True)
 
 
+def fit_new_tokens(config, tokenizer, prompt: str, max_new_tokens: int | None) -> int:
+    """--max-new-tokens checked against the positions the prompt leaves free in the model's
+    table; when not given, 50 or what fits if that is fewer."""
+    from train.cli.errors import UsageError
+
+    usable = config.max_position_embeddings - (config.pad_token_id + 1
+                                               if config.model_type == "roberta" else 0)
+    used = len(tokenizer.encode(prompt, add_special_tokens=False).ids) + (
+        tokenizer.bos_token_id is not None)
+    if used >= usable:
+        raise UsageError(f"the prompt takes {used} tokens and the model has {usable} "
+                         f"positions, so no new token fits; shorten the prompt")
+    if max_new_tokens is None:
+        return min(50, usable - used)
+    if used + max_new_tokens > usable:
+        raise UsageError(f"--max-new-tokens {max_new_tokens}: the prompt takes {used} of the "
+                         f"model's {usable} positions, so at most {usable - used} new tokens fit")
+    return max_new_tokens
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="directory written by `minibert pretrain --objective causal`")
     parser.add_argument("prompt")
-    parser.add_argument("--max-new-tokens", type=int, default=50)
-    parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-new-tokens", type=flags.whole(1), default=None,
+                        help="tokens to add at most (default 50, or what fits in the model's "
+                             "positions after the prompt)")
+    parser.add_argument("--temperature", type=flags.real(0, 100, note="0 = greedy"),
+                        default=1.0, help="divides the logits before sampling")
+    parser.add_argument("--top-k", type=flags.whole(1), default=None,
+                        help="sample from the k likeliest tokens only")
+    parser.add_argument("--top-p", type=flags.real(0, 1, low_open=True), default=None,
+                        help="sample from the smallest set of tokens this likely")
+    parser.add_argument("--seed", type=flags.seed, default=0, help="seed of the sampling")
     parser.add_argument("--allow-untrained-head", action="store_true",
                         help="run even if the checkpoint was not trained as a causal LM")
 
@@ -52,10 +78,6 @@ def validate(args: argparse.Namespace) -> None:
 
     from train.cli import errors
 
-    errors.at_least(args, "max_new_tokens top_k")
-    errors.non_negative(args, "temperature")
-    errors.in_range(args, "top_p", 0.0, 1.0, low_open=True)
-    errors.seed_ok(args.seed)
     if not (Path(args.model) / "config.json").is_file():
         raise errors.UsageError(f"{args.model}: no config.json; point at a folder written by "
                                 f"`minibert pretrain --objective causal`")
@@ -78,7 +100,12 @@ def load_causal_lm(directory, allow_untrained_head: bool = False):
 
 
 def run(args: argparse.Namespace) -> int:
+    from train.cli.errors import check_vocab
+
     model = load_causal_lm(args.model, args.allow_untrained_head)
-    print(generate_text(model, load_tokenizer(args.model), args.prompt, args.max_new_tokens,
+    tokenizer = load_tokenizer(args.model)
+    check_vocab(tokenizer, model.config, args.model)
+    new_tokens = fit_new_tokens(model.config, tokenizer, args.prompt, args.max_new_tokens)
+    print(generate_text(model, tokenizer, args.prompt, new_tokens,
                         args.temperature, args.top_k, args.top_p, args.seed))
     return 0

@@ -14,14 +14,13 @@ Left out on purpose: memory estimates (they depend on dtype, optimizer and activ
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
 from torch import nn
 
 from minibert.auto import model_class
-from minibert.config import PRESETS, BertConfig, ConfigError, preset
-from minibert.hub import ModelNotFoundError, resolve_model_dir
+from minibert.config import PRESETS, BertConfig, preset
+from minibert.hub import resolve_model_dir
 
 
 def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
@@ -63,14 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.model)
-        head = args.head or ("mlm" if config.model_type == "roberta" else "pretraining")
-        model = build(config, head)
-    except (ModelNotFoundError, ConfigError, ValueError) as e:
-        # Bad input gets one line naming what was wrong, not a traceback.
-        print(f"minibert params: error: {e}", file=sys.stderr)
-        return 2
+    # bad input (a missing model, a broken config, an unknown --head) goes to `main`: one line
+    config = load_config(args.model)
+    head = args.head or ("mlm" if config.model_type == "roberta" else "pretraining")
+    model = build(config, head)
     print(f"{type(model).__name__} ({args.model})")
     print(format_table(model))
     return 0

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from train.cli import flags
+
 
 def add_arguments(p) -> None:
     p.add_argument("model_dir", help="a folder written by `minibert finetune`")
@@ -29,13 +31,15 @@ def add_arguments(p) -> None:
     p.add_argument("--csv", help="score every row of this CSV/TSV file")
     p.add_argument("--text-col", default="text", help="--csv: text column(s), comma-separated")
     p.add_argument("--pair-col", help="--csv: second-sentence column")
-    p.add_argument("--id-col", default="id", help="--csv: id column (default: row numbers)")
+    p.add_argument("--id-col", help="--csv: id column (default: `id` if the file has one, "
+                                     "else row numbers from 0)")
     p.add_argument("--target-col", default="target", help="--csv: name of the output column")
     p.add_argument("--out", help="--csv: where to write id,target (default: standard output)")
-    p.add_argument("--max-length", type=int, default=None,
+    p.add_argument("--max-length", type=flags.whole(3), default=None,
                    help="tokens per text (default 128, or the model's limit if smaller)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=flags.whole(1), default=64,
+                   help="sentences scored at once")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--allow-untrained-head", action="store_true",
                    help="run even if the classifier head was never trained")
 
@@ -43,13 +47,28 @@ def add_arguments(p) -> None:
 def validate(args) -> None:
     from train.cli import errors
 
-    errors.at_least(args, "batch_size")
     if not (Path(args.model_dir) / "config.json").is_file():
         raise errors.UsageError(f"{args.model_dir}: no config.json; point at a folder written "
                                 f"by `minibert finetune`")
     args.max_length = errors.fit_max_length(args.max_length, args.model_dir)
+    empty = next((i for i, s in enumerate(args.sentences, 1) if not s.strip()), None)
+    if empty is not None:
+        raise errors.UsageError(f"sentence {empty} is empty; there is nothing to classify")
+    if (args.id_col or "id") == args.target_col:
+        raise errors.UsageError(f"--target-col {args.target_col} is also the id column; the "
+                                f"output's two columns need two names")
     if args.csv:
+        from train.data.csv_file import distinct_columns
+
         errors.files_exist([args.csv], "--csv")
+        distinct_columns({"--text-col": args.text_col, "--pair-col": args.pair_col})
+        if args.pair is not None:
+            raise errors.UsageError("--pair gives one second sentence for the sentences on the "
+                                    "command line or standard input; with --csv name the "
+                                    "second-sentence column with --pair-col")
+        if args.sentences:
+            raise errors.UsageError(f"give sentences or --csv FILE, not both (got "
+                                    f"{args.sentences[0]!r} and --csv {args.csv})")
     if args.out:
         if not args.csv:
             raise errors.UsageError("--out writes the predictions of --csv; give --csv FILE")
@@ -80,12 +99,17 @@ def label_names(model) -> list[str]:
 
 
 def classify(model, tokenizer, texts: list[str], pairs: list[str] | None, device,
-             max_length: int = 128, batch_size: int = 64) -> torch.Tensor:
-    """Softmax probabilities (N, K) for each text (or text pair)."""
+             max_length: int = 128, batch_size: int = 64, source: str | None = None
+             ) -> torch.Tensor:
+    """Softmax probabilities (N, K) for each text (or text pair). With `source` (the file the
+    texts came from), warn when many of their tokens are unknown to the tokenizer."""
+    from train.cli.errors import warn_unknown_rate
     from train.evaluate import predict_logits
     from train.finetune import encode
 
     encodings = encode(tokenizer, texts, pairs, max_length)
+    if source is not None:
+        warn_unknown_rate(tokenizer, encodings, source, model.config)
     return predict_logits(model.to(device), tokenizer, encodings, batch_size, device).softmax(-1)
 
 
@@ -96,17 +120,18 @@ def _print_one(text: str, probs: torch.Tensor, names: list[str]) -> None:
 
 
 def run(args) -> int:
-    from train.cli.errors import refuse_untrained_head
+    from train.cli.errors import check_vocab, refuse_untrained_head
     from train.device import pick_device
 
     device = pick_device(args.device)
     model, tokenizer = load(args.model_dir)
     refuse_untrained_head(model, args.model_dir, args.allow_untrained_head)
+    check_vocab(tokenizer, model.config, args.model_dir)
     names = label_names(model)
     if args.csv:
         return _run_csv(args, model, tokenizer, device, names)
     if args.sentences:
-        pairs = [args.pair] * len(args.sentences) if args.pair else None
+        pairs = [args.pair] * len(args.sentences) if args.pair is not None else None
         probs = classify(model, tokenizer, args.sentences, pairs, device, args.max_length,
                          args.batch_size)
         for text, p in zip(args.sentences, probs):
@@ -114,11 +139,12 @@ def run(args) -> int:
         return 0
     if sys.stdin.isatty():
         print("type a sentence and press Enter (Ctrl-D to stop)", file=sys.stderr)
+    pair = [args.pair] if args.pair is not None else None  # the same second sentence for each
     for line in sys.stdin:
         text = line.rstrip("\r\n")
         if text.strip():
-            _print_one(text, classify(model, tokenizer, [text], None, device, args.max_length)[0],
-                       names)
+            probs = classify(model, tokenizer, [text], pair, device, args.max_length)
+            _print_one(text, probs[0], names)
     return 0
 
 
@@ -126,14 +152,15 @@ def _run_csv(args, model, tokenizer, device, names) -> int:
     from train.data.csv_file import read_text_dataset
 
     ds = read_text_dataset(args.csv, args.text_col, label_col=None, pair_col=args.pair_col,
-                           id_col=args.id_col, require_labels=False)
+                           id_col=args.id_col or "id", require_labels=False,
+                           require_id=args.id_col is not None)
     probs = classify(model, tokenizer, ds.texts, ds.pairs, device, args.max_length,
-                     args.batch_size)
+                     args.batch_size, source=args.csv)
     predicted = [names[i] for i in probs.argmax(-1).tolist()]
 
     def write(f) -> None:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow([args.id_col, args.target_col])
+        w.writerow([args.id_col or "id", args.target_col])
         w.writerows(zip(ds.ids, predicted))
 
     if args.out:

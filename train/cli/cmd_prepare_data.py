@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+
+from train.cli import flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="UTF-8 text files, folders or glob patterns")
     parser.add_argument("--tokenizer", required=True, help="directory written by train-tokenizer")
     parser.add_argument("--out", required=True, help="the data folder to write")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=flags.whole(1, 1024), default=os.cpu_count() or 1,
                         help="tokenizing processes (default: the CPU count)")
-    parser.add_argument("--piece-mb", type=int, default=32,
+    parser.add_argument("--piece-mb", type=flags.whole(1, 4096), default=32,
                         help="text per shard in MB (memory is about 4x this per worker)")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -45,24 +48,15 @@ def output_dirs(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     from train.data.prepare import prepare
-    from train.data.shards import ShardError
 
-    if args.workers < 1:
-        print(f"error: --workers must be at least 1, got {args.workers}")
-        return 2
-    if args.piece_mb < 1:
-        print(f"error: --piece-mb must be at least 1, got {args.piece_mb}")
-        return 2
     t0 = time.perf_counter()
-    try:
+    try:  # bad input (ShardError, a missing file, bad UTF-8) goes to `main`: one line, exit 2
         manifest = prepare(args.tokenizer, args.inputs, args.out, workers=args.workers,
                            piece_bytes=args.piece_mb << 20, progress=not args.no_progress,
                            overwrite=args.overwrite)
-    except (ShardError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}")
-        return 1
     except KeyboardInterrupt:
-        print(f"\ninterrupted: run the same command again to resume into {args.out}")
+        print(f"\nminibert: interrupted; run the same command again to resume into {args.out}",
+              file=sys.stderr)
         return 130
     seconds = time.perf_counter() - t0
     print(f"{args.out}: {manifest['n_tokens']:,} tokens, {manifest['n_lines']:,} lines, "

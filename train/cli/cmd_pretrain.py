@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 from pathlib import Path
 
 import torch
@@ -31,13 +30,18 @@ import torch
 from minibert.config import PRESETS, BertConfig, preset
 from tokenizer import load_tokenizer
 from train import ddp, objectives
-from train.cli import errors
-from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
+from train.cli import errors, flags
+from train.pretrain import PretrainArgs, pretrain
 
-# --flag -> BertConfig field, for changing a preset's size from the command line.
-SIZE_FLAGS = {"hidden_size": int, "num_hidden_layers": int, "num_attention_heads": int,
-              "intermediate_size": int, "max_position_embeddings": int,
-              "hidden_dropout_prob": float, "attention_probs_dropout_prob": float}
+# --flag -> BertConfig field, for changing a preset's size from the command line, with the
+# values each may take (the upper ends are far above any model that fits in memory today).
+SIZE_FLAGS = {"hidden_size": flags.whole(1, 2**14), "num_hidden_layers": flags.whole(1, 256),
+              "num_attention_heads": flags.whole(1, 256),
+              "intermediate_size": flags.whole(1, 2**16),
+              "max_position_embeddings": flags.whole(1, 2**17),
+              "hidden_dropout_prob": flags.real(0, 1, high_open=True),
+              "attention_probs_dropout_prob": flags.real(0, 1, high_open=True)}
+VOCAB_MAX = 2**24
 
 
 def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
@@ -72,6 +76,39 @@ def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
             f"{args.block_size + offset}, the config has {config.max_position_embeddings}"
         )
     return config
+
+
+def build_model(objective: str, config: BertConfig) -> torch.nn.Module:
+    """The model to train, or one line saying it does not fit in memory: counted first on
+    the meta device (no memory), so an oversized one is refused before it is allocated."""
+    cls = objectives.trained_class(objective)
+    with torch.device("meta"):
+        n = cls(config).num_parameters()
+    too_big = errors.UsageError(
+        f"the model has {n:,} parameters ({n * 4 / 2**30:,.1f} GiB in fp32, and training needs "
+        f"about 4 times that) and does not fit in this machine's memory; choose a smaller "
+        f"--config or size flags")
+    free = available_memory()
+    if free is not None and n * 4 > free:
+        raise too_big
+    try:
+        return cls(config)
+    except (torch.OutOfMemoryError, RuntimeError) as e:
+        if "alloc" not in str(e).lower():
+            raise
+        raise too_big from None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux's MemAvailable); None elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def build_dataset(args: argparse.Namespace, tokenizer):
@@ -119,29 +156,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
                             help="override the preset's value")
     parser.add_argument("--vocab-size", default=None,
-                        help="an int, or 'tokenizer' for the tokenizer's size "
-                             "(default: the preset's)")
+                        help=f"a whole number in [1, {VOCAB_MAX}], or 'tokenizer' for the "
+                             f"tokenizer's size (default: the preset's)")
     parser.add_argument("--train", nargs="+", metavar="FILE", help="UTF-8 text files")
     parser.add_argument("--data", metavar="DATA_DIR",
                         help="instead of --train: shards written by `minibert prepare-data`")
-    parser.add_argument("--num-workers", type=int, default=2,
+    parser.add_argument("--num-workers", type=flags.whole(0), default=2,
                         help="with --data: processes that build and mask batches")
     parser.add_argument("--dataset", choices=["lines", "grouped"], default="lines",
                         help="roberta/causal: one example per line (the chapter) or packed blocks")
-    parser.add_argument("--max-examples", type=int, default=None, help="use only the first N")
-    parser.add_argument("--block-size", type=int, default=128)
-    parser.add_argument("--mlm-probability", type=float, default=0.15)
+    parser.add_argument("--max-examples", type=flags.whole(1), default=None,
+                        help="use only the first N")
+    parser.add_argument("--block-size", type=flags.whole(3), default=128,
+                        help="tokens per example, special tokens included")
+    parser.add_argument("--mlm-probability", type=flags.real(0, 1, low_open=True), default=0.15,
+                        help="share of tokens masked and predicted")
     parser.add_argument("--whole-word", action="store_true", help="whole-word masking")
-    parser.add_argument(
-        "--batch-size", type=int, default=64, help="examples per micro-batch (all ranks)"
-    )
-    parser.add_argument("--grad-accum", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--max-steps", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--warmup-steps", type=int, default=0)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--max-grad-norm", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=flags.whole(1), default=64,
+                        help="examples per micro-batch (all ranks)")
+    parser.add_argument("--grad-accum", type=flags.whole(1), default=1,
+                        help="micro-batches per optimizer step")
+    parser.add_argument("--epochs", type=flags.whole(1), default=1)
+    parser.add_argument("--max-steps", type=flags.whole(1), default=None,
+                        help="stop after this many optimizer steps")
+    parser.add_argument("--lr", type=flags.real(0, 1, low_open=True), default=5e-5,
+                        help="peak learning rate")
+    parser.add_argument("--warmup-steps", type=flags.whole(0), default=0)
+    parser.add_argument("--weight-decay", type=flags.real(0, 1), default=0.01,
+                        help="AdamW's decoupled weight decay")
+    parser.add_argument("--max-grad-norm", type=flags.real(0, note="0 turns clipping off"),
+                        default=1.0, help="clip the gradients' global norm to this")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                         help="auto: bf16 where the hardware computes it natively, else fp32")
     parser.add_argument("--compile", action="store_true",
@@ -150,14 +194,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=True, help="masked LM: run the output layer only at the "
                         "scored positions (same loss, less work)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=flags.seed, default=0)
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps")
-    parser.add_argument("--keep", type=int, default=2, help="checkpoints to keep")
+    parser.add_argument("--save-every", type=flags.whole(0, note="0: only at the end"), default=0,
+                        help="checkpoint every N steps")
+    parser.add_argument("--keep", type=flags.whole(0, note="0 keeps them all"), default=2,
+                        help="checkpoints to keep")
     parser.add_argument(
         "--resume", action="store_true", help="continue from --out's newest checkpoint"
     )
-    parser.add_argument("--log-every", type=int, default=1)
+    parser.add_argument("--log-every", type=flags.whole(1), default=1,
+                        help="write metrics.jsonl every N steps")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -166,20 +213,10 @@ def validate(args: argparse.Namespace) -> None:
     from train.data.cola import DataError
     from train.data.utf8 import first_bad_line, utf8_message
 
-    errors.at_least(args, "batch_size grad_accum epochs max_steps block_size log_every "
-                          "max_examples hidden_size num_hidden_layers num_attention_heads "
-                          "intermediate_size max_position_embeddings")
-    errors.at_least(args, "save_every keep warmup_steps", 0)
-    errors.positive(args, "lr")
-    errors.non_negative(args, "weight_decay max_grad_norm")
-    errors.in_range(args, "mlm_probability", 0.0, 1.0, low_open=True)
-    errors.in_range(args, "hidden_dropout_prob", 0.0, 1.0, high_open=True)
-    errors.in_range(args, "attention_probs_dropout_prob", 0.0, 1.0, high_open=True)
-    errors.seed_ok(args.seed)
     if args.vocab_size not in (None, "tokenizer") and (
-            not args.vocab_size.isdigit() or int(args.vocab_size) < 1):
+            not args.vocab_size.isdigit() or not 1 <= int(args.vocab_size) <= VOCAB_MAX):
         raise errors.UsageError(f"--vocab-size {args.vocab_size}: expected 'tokenizer' or a "
-                                f"whole number >= 1")
+                                f"whole number in [1, {VOCAB_MAX}]")
     if args.config not in PRESETS and not Path(args.config).exists():
         raise errors.UsageError(f"--config {args.config}: neither a preset "
                                 f"({', '.join(sorted(PRESETS))}) nor a config.json / folder")
@@ -190,9 +227,12 @@ def validate(args: argparse.Namespace) -> None:
         raise errors.UsageError("give either --train FILE... (read into memory) or --data "
                                 "DATA_DIR (shards written by `minibert prepare-data`)")
     if args.data is not None:
+        from train.data.shards import read_manifest
+
         if not (Path(args.data) / "manifest.json").is_file():
             raise errors.UsageError(f"--data {args.data}: no manifest.json there; write the "
                                     f"shards with `minibert prepare-data`")
+        read_manifest(args.data)  # a broken or foreign manifest: refused before any work
         return
     errors.files_exist(args.train, "--train")
     for path in args.train:
@@ -218,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer)
     config = build_config(args, tokenizer)
     torch.manual_seed(args.seed)  # the initial weights come from --seed too
-    model = objectives.trained_class(args.objective)(config)
+    model = build_model(args.objective, config)
     examples = build_dataset(args, tokenizer)
     n_params = model.num_parameters()
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 talks
@@ -236,13 +276,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = pretrain(model, examples, build_collator(args, tokenizer), train_args,
                           tokenizer=tokenizer)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # pretrain has said what it saved
         return 130
-    except NonFiniteLossError as e:  # not bad input: the run itself diverged
-        print(f"minibert: error: {e}", file=sys.stderr)
-        return 1
     finally:
-        ddp.shutdown()
+        ddp.shutdown()  # a NonFiniteLossError goes on to `main`: one line, exit code 2
     if result.losses and main_process:
         print(f"{result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}, "
               f"{result.tokens_per_second:,.0f} tokens/s; saved to {args.out}")

@@ -4,13 +4,17 @@ A user who mistypes a flag or points at a broken file should read one line that 
 wrong, where (the file and line, the config key or the flag) and what was expected, never a
 Python traceback. So:
 
+  * a number out of range is refused while the command line is parsed (`train/cli/flags.py`);
   * `UsageError` is raised by the `validate(args)` of each `cmd_*.py`, which runs before any
-    model loads or data is read; the helpers below (`at_least`, `in_range`, ...) name the flag;
+    model loads or data is read, and names the flag;
   * `one_line(exc)` turns an expected error (the project's error classes, `OSError`, bad
     data) into `minibert: error: ...`, and returns None for anything else: an unexpected
     exception is a bug in minibert, and its traceback is what a bug report needs;
   * `refuse_untrained_head` stops `predict`/`fill-mask`/`generate` from printing confident
-    output from a head that was never trained, using the load report of `from_pretrained`.
+    output from a head that was never trained, using the load report of `from_pretrained`;
+  * `check_vocab` refuses a tokenizer whose ids run past the model's embedding table, and
+    `warn_unknown_rate` says loudly when much of the text became the unknown token (a
+    vocab.txt that does not belong to the model: every word [UNK], and no error).
 
 Left out on purpose: localisation, colour, error codes other than 2.
 """
@@ -18,7 +22,6 @@ Left out on purpose: localisation, colour, error codes other than 2.
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 
@@ -36,10 +39,23 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from train.checkpointing import CheckpointError
     from train.data.cola import DataError
     from train.data.download import ChecksumError
+    from train.optim import NonFiniteLossError
 
     return (UsageError, DataError, ConfigError, VocabError, BPEFileError, CheckpointError,
-            ModelCheckpointError, ModelNotFoundError, ChecksumError, OSError, csv.Error,
-            UnicodeError, ValueError)
+            ModelCheckpointError, ModelNotFoundError, ChecksumError, NonFiniteLossError,
+            OSError, csv.Error, UnicodeError, ValueError)
+
+
+def end_progress_bars() -> None:
+    """Close the progress bars an error left open, so that the error's line starts a line of
+    its own instead of continuing the bar's."""
+    import sys
+
+    if "tqdm" in sys.modules:
+        from tqdm.std import tqdm
+
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
 
 
 def one_line(exc: BaseException) -> str | None:
@@ -54,56 +70,7 @@ def one_line(exc: BaseException) -> str | None:
     return "minibert: error: " + " ".join(text.split("\n")[0].split())
 
 
-# ---- argument checks (each names its flag) ----------------------------------------------------
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def at_least(args, names: str, low: int = 1) -> None:
-    """Every named integer flag that is set is >= low."""
-    for name in names.split():
-        value = getattr(args, name, None)
-        if value is not None and value < low:
-            raise UsageError(f"{_flag(name)} {value}: must be at least {low}")
-
-
-def in_range(args, name: str, low: float, high: float, *, low_open: bool = False,
-             high_open: bool = False) -> None:
-    """A float flag (if set) is finite and within [low, high] (open ends as asked)."""
-    value = getattr(args, name, None)
-    if value is None:
-        return
-    bad = (not math.isfinite(value) or value < low or value > high
-           or (low_open and value == low) or (high_open and value == high))
-    if bad:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise UsageError(f"{_flag(name)} {value}: must be in {lo}{low}, {high}{hi}")
-
-
-def positive(args, names: str) -> None:
-    """Every named float flag that is set is finite and > 0 (learning rates, epsilons)."""
-    for name in names.split():
-        value = getattr(args, name, None)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{_flag(name)} {value}: must be a finite number above 0")
-
-
-def non_negative(args, names: str) -> None:
-    for name in names.split():
-        value = getattr(args, name, None)
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise UsageError(f"{_flag(name)} {value}: must be a finite number, 0 or more")
-
-
-SEED_MAX = 2**63 - 1  # torch.manual_seed takes a 64-bit value
-
-
-def seed_ok(value: int, flag: str = "--seed") -> int:
-    if not 0 <= value <= SEED_MAX:
-        raise UsageError(f"{flag} {value}: a seed must be in [0, 2**63 - 1]")
-    return value
-
+# ---- argument checks (numeric ranges are declared with the flags: train/cli/flags.py) ----
 
 def files_exist(paths, flag: str) -> None:
     for p in paths:
@@ -148,3 +115,36 @@ def refuse_untrained_head(model, model_dir, allow: bool) -> None:
         raise UsageError(text + "; use a checkpoint trained for this task, or pass "
                                 "--allow-untrained-head to see the output anyway")
     print(f"minibert: warning: {text}", file=sys.stderr)
+
+
+# ---- tokenizer against model ------------------------------------------------------------------
+
+UNKNOWN_WARN_RATE = 0.05  # above this share of [UNK] tokens the text has mostly been lost
+
+
+def check_vocab(tokenizer, config, model_dir) -> None:
+    """Refuse a tokenizer with more tokens than the model has embedding rows: its higher ids
+    would index past the table. Fewer tokens than rows is normal (KantaiBERT: 52,000 rows)."""
+    if tokenizer.vocab_size > config.vocab_size:
+        raise UsageError(f"{model_dir}: the tokenizer has {tokenizer.vocab_size:,} tokens but "
+                         f"the model has {config.vocab_size:,} embedding rows (config.json "
+                         f"vocab_size); the tokenizer files belong to another model")
+
+
+def warn_unknown_rate(tokenizer, encodings, source, config=None) -> float:
+    """Print a warning when more than UNKNOWN_WARN_RATE of the text's tokens (specials
+    aside) are the unknown token; returns the rate."""
+    import sys
+
+    unk = tokenizer.unk_token_id
+    specials = set(tokenizer.all_special_ids) - {unk}
+    ids = [i for e in encodings for i in e.ids if i not in specials]
+    rate = sum(i == unk for i in ids) / len(ids) if ids and unk is not None else 0.0
+    if rate > UNKNOWN_WARN_RATE:
+        rows = (f", for a model with {config.vocab_size:,} embedding rows"
+                if config is not None and config.vocab_size != tokenizer.vocab_size else "")
+        print(f"minibert: warning: {rate:.0%} of the tokens of {source} are "
+              f"{tokenizer.id_to_token(unk)} (the tokenizer has {tokenizer.vocab_size:,} "
+              f"tokens{rows}); the model cannot read those words - is this the "
+              f"model's own vocabulary?", file=sys.stderr)
+    return rate

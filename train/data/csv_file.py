@@ -10,6 +10,9 @@ quoted fields with embedded newlines and commas, and a UTF-8 byte-order mark; th
 tweets file has all of these. Text is kept exactly as written (its mojibake included): fixing
 encodings is a preprocessing choice we leave to the user.
 
+Ambiguity is refused, not resolved: a header that names a column we read twice (which one
+would be used?), and one column named for two roles (`--text-col target --label-col target`
+would put the answer into the text).
 Labels that would silently give a wrong model are refused with the file and line: a blank
 label, a `NaN` or infinite number. Numeric labels are normalised, so `1`, `1.0` and `01` are
 one class named "1", not three. `check_classes` refuses training data with a single class.
@@ -54,6 +57,18 @@ def _columns(spec: str | list[str] | None) -> list[str]:
     return list(spec)
 
 
+def distinct_columns(roles: dict[str, str | list[str] | None]) -> None:
+    """Refuse one column named for two roles, e.g. {"--text-col": "target", "--label-col":
+    "target"}: the label would be read as text too. Keys name the roles in the message."""
+    owner: dict[str, str] = {}
+    for role, spec in roles.items():
+        for col in _columns(spec):
+            if col in owner and owner[col] != role:
+                raise ValueError(f"{owner[col]} and {role} both name column {col!r}; a column "
+                                 f"can play one part only")
+            owner[col] = role
+
+
 def _label_sort_key(name: str):
     # "2" < "10" as numbers; non-numeric names sort after numbers, alphabetically
     try:
@@ -89,10 +104,12 @@ def make_label2id(names) -> dict[str, int]:
 def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text",
                       label_col: str | None = "label", pair_col: str | None = None,
                       id_col: str | None = "id", label2id: dict[str, int] | None = None,
-                      delimiter: str | None = None, require_labels: bool = True) -> TextDataset:
+                      delimiter: str | None = None, require_labels: bool = True,
+                      require_id: bool = False) -> TextDataset:
     """Read `path`. The delimiter is a tab for `.tsv`/`.tab` files and a comma otherwise,
     unless given. With `label2id` (from a trained model) every label must already be in it.
-    With `require_labels=False` a missing label column gives `labels=None` (prediction)."""
+    With `require_labels=False` a missing label column gives `labels=None` (prediction); with
+    `require_id=False` a missing id column gives row numbers."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
@@ -100,16 +117,18 @@ def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text
         delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     text_cols = _columns(text_col)
     if not text_cols:
-        raise ValueError("name at least one text column")
+        raise ValueError(f"text column {text_col!r}: name at least one text column")
+    distinct_columns({"the text column": text_cols, "the label column": label_col,
+                      "the pair column": pair_col})
     try:
         return _read(path, delimiter, text_cols, label_col, pair_col, id_col, label2id,
-                     require_labels)
+                     require_labels, require_id)
     except UnicodeDecodeError as e:
         raise DataError(utf8_message(path, e)) from None
 
 
 def _read(path: Path, delimiter: str, text_cols: list[str], label_col, pair_col, id_col,
-          label2id, require_labels) -> TextDataset:
+          label2id, require_labels, require_id) -> TextDataset:
     if label2id is not None:  # a model's map: its numeric names are normalised as rows are
         label2id = {normalise_label(k): v for k, v in label2id.items()}
     with open(path, encoding="utf-8-sig", newline="") as f:
@@ -119,6 +138,11 @@ def _read(path: Path, delimiter: str, text_cols: list[str], label_col, pair_col,
             raise DataError(f"{path}: the file is empty; expected a header row")
         header = [h.strip() for h in header]
         where = {name: i for i, name in enumerate(header)}
+        for col in text_cols + _columns(pair_col) + _columns(label_col) + _columns(id_col):
+            if header.count(col) > 1:
+                raise DataError(f"{path}:1: the header names column {col!r} "
+                                f"{header.count(col)} times; rename the copies so it is clear "
+                                f"which one to read")
         for col in text_cols + _columns(pair_col):
             if col not in where:
                 raise DataError(f"{path}:1: no column {col!r}; the header has {header}")
@@ -126,6 +150,8 @@ def _read(path: Path, delimiter: str, text_cols: list[str], label_col, pair_col,
         if label_col is not None and not has_labels and require_labels:
             raise DataError(f"{path}:1: no label column {label_col!r}; the header has {header}")
         use_ids = id_col is not None and id_col in where
+        if require_id and not use_ids:
+            raise DataError(f"{path}:1: no id column {id_col!r}; the header has {header}")
         texts, pairs, raw_labels, ids = [], [], [], []
         start = reader.line_num + 1
         rows = iter(reader)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +107,47 @@ def read_manifest(out: Path) -> dict:
     if not path.is_file():
         raise ShardError(f"{out}: no {MANIFEST}; prepare it first with `minibert prepare-data "
                          f"--tokenizer TOK --out {out} FILES...` (an interrupted prepare resumes)")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ShardError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: "
+                         f"{e.msg})") from None
+    except UnicodeDecodeError:
+        raise ShardError(f"{path}: not UTF-8 text; not a manifest minibert wrote") from None
+    check_manifest(manifest, path)
+    return manifest
+
+
+# What a manifest must hold: key -> type (shards' entries are checked one by one below).
+_MANIFEST_KEYS = {"format": str, "tokenizer": dict, "dtype": str, "shards": list,
+                  "n_tokens": int, "n_lines": int, "n_docs": int, "bytes": int}
+_SHARD_NAME = re.compile(r"shard-\d{5,}")
+
+
+def check_manifest(manifest, path: Path) -> None:
+    """Refuse a manifest that is not one `minibert prepare-data` wrote, naming the file and
+    key: a missing or mistyped key, or a shard name that is not a plain `shard-NNNNN` folder
+    name (`../x` or `/etc` would read files outside the data folder)."""
+    if not isinstance(manifest, dict):
+        raise ShardError(f"{path}: expected a JSON object, found {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
         raise ShardError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
-    return manifest
+    for key, kind in _MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            found = "missing" if key not in manifest else type(manifest[key]).__name__
+            raise ShardError(f"{path}: key {key!r} is {found}, expected {kind.__name__}; "
+                             f"prepare the data again")
+    if not isinstance(manifest["tokenizer"].get("fingerprint"), str):
+        raise ShardError(f"{path}: key 'tokenizer' has no 'fingerprint'; prepare the data again")
+    for k, entry in enumerate(manifest["shards"]):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not _SHARD_NAME.fullmatch(name):
+            raise ShardError(f"{path}: shards[{k}] name {name!r} is not a shard folder name "
+                             f"(shard-NNNNN, inside the data folder)")
+        sums = entry.get("sha256")
+        if not isinstance(sums, dict) or not all(isinstance(sums.get(a), str) for a in ARRAYS):
+            raise ShardError(f"{path}: shards[{k}] ({name}) lacks the sha256 of "
+                             f"{', '.join(ARRAYS)}")
 
 
 class FileArray:
@@ -189,10 +227,11 @@ class Shards:
         manifest = read_manifest(folder)
         if tokenizer_dir is not None:
             mine = tokenizer_fingerprint(tokenizer_dir)
-            if mine != manifest["tokenizer"]["fingerprint"]:
+            made_with = manifest["tokenizer"]
+            if mine != made_with["fingerprint"]:
                 raise ShardError(
-                    f"{folder} was tokenized with {manifest['tokenizer']['path']} (fingerprint "
-                    f"{manifest['tokenizer']['fingerprint'][:12]}), but --tokenizer "
+                    f"{folder} was tokenized with {made_with.get('path')} (fingerprint "
+                    f"{made_with['fingerprint'][:12]}), but --tokenizer "
                     f"{tokenizer_dir} has fingerprint {mine[:12]}; prepare the data again "
                     f"with this tokenizer into another folder")
         shards = []
