@@ -188,8 +188,8 @@ def test_line_blocks_equal_line_by_line(wp_dir, corpus, tmp_path):
     prepare(wp_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
     lines = LineBlocks(Shards.open(tmp_path / "d"), tok, block_size=16)
     want = LineByLineTextDataset(tok, corpus, block_size=16)
-    assert [x["input_ids"] for x in lines] == [x["input_ids"] for x in want]
-    assert [x["word_ids"] for x in lines] == [x["word_ids"] for x in want]
+    assert [x["input_ids"] for x in lines] == [x["input_ids"] for x in want.examples]
+    assert [x["word_ids"] for x in lines] == [x["word_ids"] for x in want.examples]
 
 
 def test_vectorised_batches_equal_the_collator(wp_dir, corpus, tmp_path):

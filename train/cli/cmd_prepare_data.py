@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+def validate(args: argparse.Namespace) -> None:
+    """The tokenizer folder must hold a tokenizer: refused before --out is claimed."""
+    from tokenizer import load_tokenizer
+
+    load_tokenizer(args.tokenizer)
+
+
 def input_paths(args: argparse.Namespace) -> list[tuple[str, str]]:
     """What --out must keep clear of: the tokenizer, every input file and named folder."""
     from train.data.prepare import input_files, inputs_of

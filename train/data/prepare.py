@@ -222,10 +222,10 @@ def prepare(tokenizer_dir, sources, out, *, workers: int | None = None,
 
     tokenizer_dir, out = Path(tokenizer_dir).resolve(), Path(out)
     files = input_files(sources)
+    tokenizer = load_tokenizer(tokenizer_dir)  # a folder without one: refused before the claim
     with output_dir(out, "--out", overwrite, command="prepare-data", kind=KIND,
                     inputs=inputs_of(tokenizer_dir, sources, files)):
-        return _prepare(load_tokenizer(tokenizer_dir), tokenizer_dir, files, out, workers,
-                        piece_bytes, progress)
+        return _prepare(tokenizer, tokenizer_dir, files, out, workers, piece_bytes, progress)
 
 
 def _prepare(tokenizer, tokenizer_dir: Path, files: list[Path], out: Path, workers: int | None,
