@@ -74,13 +74,16 @@ def label_names(model) -> list[str]:
 
 
 def classify(model, tokenizer, texts: list[str], pairs: list[str] | None, device,
-             max_length: int = 128, batch_size: int = 64) -> torch.Tensor:
-    """Softmax probabilities (N, K) for each text (or text pair)."""
+             max_length: int = 128, batch_size: int = 64,
+             precision: str = "auto") -> torch.Tensor:
+    """Softmax probabilities (N, K) for each text (or text pair); precision as in
+    train/device.py (fp32 gives the same probabilities on every CPU)."""
     from train.evaluate import predict_logits
     from train.finetune import encode
 
     encodings = encode(tokenizer, texts, pairs, max_length)
-    return predict_logits(model.to(device), tokenizer, encodings, batch_size, device).softmax(-1)
+    return predict_logits(model.to(device), tokenizer, encodings, batch_size, device,
+                          precision).softmax(-1)
 
 
 def _print_one(text: str, probs: torch.Tensor, names: list[str]) -> None:
