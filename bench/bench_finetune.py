@@ -20,6 +20,7 @@ MCC. Timed end to end: tokenizing, loading the checkpoint, training, validating,
 
     python bench/bench_finetune.py --only ours,trainer                   # fp32 vs fp32
     python bench/bench_finetune.py --only ours,trainer --precision bf16  # bf16 vs bf16
+    python bench/bench_finetune.py --precision auto  # ours with the default vs the seed recipe
     python bench/bench_finetune.py                # ours vs the seed recipe (~20 min on 2 cores)
     python bench/bench_finetune.py --only ours,trainer --limit 300 --epochs 1   # smoke test
     python bench/bench_finetune.py --profile 20   # where a step's time goes, ours and Trainer
@@ -30,7 +31,10 @@ see the same load on a shared machine, and projects a full 4-epoch run from the 
 time (batches drawn from a real epoch of each, so padding is what it would be). It measures
 speed only, not MCC; the full run measures both.
 
-Prints both MCCs, both wall times and the ratio; --json writes them to a file.
+Prints both MCCs, both wall times and the ratio; --json writes them to a file. --precision is
+fp32 by default, so the MCC tables compare across machines; `auto` is resolved once here
+(bf16 on CPUs with AVX512-BF16 or AMX, train/device.py) and both ours and Trainer run in what
+it picked. The seed recipe is the tutorial's and runs in fp32 whatever --precision says.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from train.device import resolve_precision  # noqa: E402
 
 
 def data_root() -> Path:
@@ -374,8 +380,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="ours,hf",
                    help="comma-separated runs: ours, trainer (the Trainer peer), hf (seed recipe)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="ours and Trainer both in this precision")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                   help="ours and Trainer both in this precision (auto: what `minibert "
+                        "finetune` picks on this CPU)")
     p.add_argument("--epochs", type=int, default=5, help="ours and Trainer (the recipe's 5)")
     p.add_argument("--limit", type=int, help="smoke test: only the first N rows of each file")
     p.add_argument("--threads", type=int, default=2)
@@ -393,6 +400,10 @@ def main() -> int:
     if not runs <= {"ours", "trainer", "hf"}:
         p.error(f"--only: expected ours, trainer and/or hf, got {args.only!r}")
     torch.set_num_threads(args.threads)
+    args.ours_precision = args.precision  # ours resolves `auto` itself and prints why
+    if args.precision == "auto":
+        args.precision, why = resolve_precision("auto", torch.device("cpu"))
+        print(f"--precision auto: {args.precision} ({why})")
     print(f"bench_finetune: {platform.machine()} CPU, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, {args.precision}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -420,7 +431,7 @@ def run_all(args, runs: set[str], root: Path) -> dict:
     results = {}
     if "ours" in runs:
         results["ours"] = r = run_ours(["--threads", str(args.threads), "--seeds", str(args.seed),
-                                        "--precision", args.precision, "--epochs",
+                                        "--precision", args.ours_precision, "--epochs",
                                         str(args.epochs), *args.ours_flags], root)
         print(f"ours: MCC {r['mcc']:.4f} out_of_domain_dev, {r['in_domain_mcc']:.4f} "
               f"in_domain_dev, {r['seconds']:.0f}s", flush=True)

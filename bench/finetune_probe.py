@@ -14,6 +14,9 @@ MCC over the seeds (mean ± std):
     python bench/finetune_probe.py [--seeds 1,2,3,4,5] [--threads 2] [--json out.json]
         [--reinit-pooler] [--layers K] [--freeze-word-embeddings] [--dropout P]
         [-- extra finetune flags such as --pooling mean]
+
+Runs in fp32 unless `-- --precision bf16` is given, so its tables compare across machines
+(`auto` would pick bf16 on CPUs with AVX512-BF16 or AMX).
 """
 
 from __future__ import annotations
@@ -126,7 +129,8 @@ def main() -> int:
     own, rest = p.parse_known_args()
     fp = argparse.ArgumentParser()
     add_arguments(fp)
-    args = fp.parse_args(["cola", "--seeds", "1,2,3,4,5", *[a for a in rest if a != "--"]])
+    args = fp.parse_args(["cola", "--seeds", "1,2,3,4,5", "--precision", "fp32",
+                          *[a for a in rest if a != "--"]])
     if args.threads:
         torch.set_num_threads(args.threads)
     args.max_length = args.max_length or 128

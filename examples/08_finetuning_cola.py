@@ -98,7 +98,7 @@ cfg = FinetuneConfig(
     batch_size=16 if QUICK else 32,
     warmup=0.1,
     seed=42,
-    precision="fp32",
+    precision="fp32",  # the same numbers on every CPU ("auto" picks bf16 where it is native)
     progress=not QUICK,
 )
 torch.manual_seed(cfg.seed)  # the new head's initial weights and dropout
@@ -125,6 +125,7 @@ report = evaluate(
     [r.label for r in dev_rows],
     LABELS,
     torch.device("cpu"),
+    precision=cfg.precision,
 )
 print(format_report(report))
 save_confusion_png(report, OUT / "confusion_out_of_domain_dev.png")
@@ -138,7 +139,7 @@ print("wrote", sorted(p.name for p in OUT.iterdir() if not p.name.startswith("."
 section("your own sentences")
 mine = ["The cat sat on the mat.", "The cat sat mat the on.", "Kant wrote three critiques.",
         "Kant wrote critiques three.", "Whom did you say that left?"]
-probs = classify(model, tok, mine, None, torch.device("cpu"))
+probs = classify(model, tok, mine, None, torch.device("cpu"), precision=cfg.precision)
 for text, p in zip(mine, probs):
     print(f"P(acceptable) = {p[1].item():.2f}  {text}")
 
@@ -149,8 +150,8 @@ for text, p in zip(mine, probs):
 
 # %%
 def judge(text: str) -> None:
-    p = classify(model, tok, [text], None, torch.device("cpu"))[0, 1].item()
-    print(f"P(acceptable) = {p:.2f}  {text}")
+    p = classify(model, tok, [text], None, torch.device("cpu"), precision=cfg.precision)[0, 1]
+    print(f"P(acceptable) = {p.item():.2f}  {text}")
     show(explain(model, tok, text))
 
 

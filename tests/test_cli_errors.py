@@ -103,14 +103,15 @@ def build_world(root: Path) -> dict[str, str]:
 
 def finetune(w, out, *extra):
     return ["finetune", "csv", "--model", w["bert"], "--train", w["train.csv"], "--out", out,
-            "--epochs", "1", "--no-progress", *extra]
+            "--epochs", "1", "--no-progress", "--precision", "fp32", *extra]
 
 
 def pretrain(w, out, *extra):
     return ["pretrain", "--tokenizer", w["tok"], "--train", w["text.txt"], "--out", out,
             "--objective", "roberta", "--config", "kantaibert", "--hidden-size", "16",
             "--num-hidden-layers", "1", "--num-attention-heads", "2", "--intermediate-size",
-            "24", "--vocab-size", "tokenizer", "--block-size", "32", "--no-progress", *extra]
+            "24", "--vocab-size", "tokenizer", "--block-size", "32", "--no-progress",
+            "--precision", "fp32", *extra]
 
 
 # (id, argv from (w, a fresh output path), text the error line must contain)

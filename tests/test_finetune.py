@@ -125,7 +125,7 @@ def trained(tiny_dir, cola_small, tmp_path_factory):
     with contextlib.redirect_stdout(buf):
         rc = main(["finetune", "cola", "--model", str(tiny_dir), "--data", str(cola_small),
                    "--out", str(out), "--epochs", "2", "--lr", "1e-3", "--batch-size", "16",
-                   "--no-progress"])
+                   "--no-progress", "--precision", "fp32"])
     assert rc == 0
     return out, buf.getvalue()
 
@@ -202,7 +202,7 @@ def test_seeds_give_mean_and_std(tiny_dir, cola_small, tmp_path, capsys):
 
     assert main(["finetune", "cola", "--model", str(tiny_dir), "--data", str(cola_small),
                  "--out", str(tmp_path / "s"), "--epochs", "1", "--lr", "1e-3",
-                 "--seeds", "1,2", "--no-progress"]) == 0
+                 "--seeds", "1,2", "--no-progress", "--precision", "fp32"]) == 0
     text = capsys.readouterr().out
     assert "out_of_domain_dev: MCC" in text and "± " in text and "over seeds [1, 2]" in text
     assert (tmp_path / "s" / "seed-1" / "model.safetensors").is_file()
@@ -218,7 +218,7 @@ def test_finetune_csv_with_string_labels(tiny_dir, tmp_path, capsys):
     out = tmp_path / "csv_run"
     assert main(["finetune", "csv", "--model", str(tiny_dir), "--train", str(tmp_path / "t.csv"),
                  "--eval", str(tmp_path / "t.csv"), "--out", str(out), "--epochs", "1",
-                 "--no-progress"]) == 0
+                 "--no-progress", "--precision", "fp32"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "neg", "1": "pos"}
     assert "== t (60 sentences) ==" in capsys.readouterr().out
@@ -237,7 +237,7 @@ def test_best_epoch_weights_are_kept(tiny_dir, cola_small):
     y = [r.label for r in rows]
     torch.manual_seed(0)
     model = BertForSequenceClassification.from_pretrained(tiny_dir, verbose=False, num_labels=2)
-    cfg = FinetuneConfig(lr=3e-3, epochs=3, batch_size=16, progress=False)
+    cfg = FinetuneConfig(lr=3e-3, epochs=3, batch_size=16, progress=False, precision="fp32")
     result = finetune(model, tok, enc[:160], y[:160], enc[160:], y[160:], cfg,
                       torch.device("cpu"), log=lambda *a: None)
     best = result.epochs[result.best_epoch - 1]

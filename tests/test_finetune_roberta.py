@@ -46,14 +46,14 @@ def kantai(files, tmp_path_factory):
     assert main(["pretrain", "--objective", "roberta", "--config", "kantaibert",
                  "--tokenizer", str(d / "tok"), "--train", str(files / "text.txt"),
                  "--block-size", "32", "--batch-size", "16", "--max-steps", "3",
-                 "--out", str(d / "kantai"), *TINY]) == 0
+                 "--precision", "fp32", "--out", str(d / "kantai"), *TINY]) == 0
     return d / "kantai"
 
 
 def _finetune(model_dir, files, out) -> None:
     assert main(["finetune", "csv", "--model", str(model_dir), "--train",
                  str(files / "train.csv"), "--out", str(out), "--epochs", "1", "--lr", "1e-3",
-                 "--batch-size", "16", "--no-progress"]) == 0
+                 "--batch-size", "16", "--no-progress", "--precision", "fp32"]) == 0
 
 
 def test_pretrain_finetune_predict_roberta(kantai, files, tmp_path, capsys):

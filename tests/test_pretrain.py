@@ -68,7 +68,9 @@ def collator(objective: str, static: bool = False):
 
 
 def quiet(**kw) -> PretrainArgs:
-    return PretrainArgs(progress=False, plot=False, device="cpu", **kw)
+    """Arguments for a silent CPU run, in fp32 unless kw asks otherwise (the same losses on
+    every CPU)."""
+    return PretrainArgs(progress=False, plot=False, device="cpu", **{"precision": "fp32", **kw})
 
 
 def irreducible_loss(objective: str, examples: list[dict]) -> float:

@@ -19,7 +19,8 @@ from train.training_log import read_metrics
 
 TEXT = "Human thinking involves human <mask>."
 TINY = ["--hidden-size", "32", "--num-hidden-layers", "2", "--num-attention-heads", "4",
-        "--intermediate-size", "37", "--vocab-size", "tokenizer", "--no-progress"]
+        "--intermediate-size", "37", "--vocab-size", "tokenizer", "--no-progress",
+        "--precision", "fp32"]
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +198,8 @@ def test_kantaibert_scaled_down_loss_falls(kant_tokenizer, data, tmp_path):
                  "--num-attention-heads", "4", "--intermediate-size", "512",
                  "--vocab-size", "tokenizer", "--train", str(data / "kant" / "kant.txt"),
                  "--block-size", "128", "--batch-size", "64", "--max-steps", "60",
-                 "--lr", "1e-3", "--warmup-steps", "10", "--out", str(out)]) == 0
+                 "--lr", "1e-3", "--warmup-steps", "10", "--precision", "fp32",
+                 "--out", str(out)]) == 0
     losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl")]
     start, end = sum(losses[:5]) / 5, sum(losses[-10:]) / 10
     print(f"MLM loss {start:.3f} -> {end:.3f} ({100 * (1 - end / start):.0f}% lower)")

@@ -87,6 +87,7 @@ def test_torchrun_command_line_equals_one_process(data, tmp_path):
             "--hidden-size", "32", "--num-hidden-layers", "2", "--num-attention-heads", "4",
             "--intermediate-size", "37", "--vocab-size", "tokenizer", "--block-size", "32",
             "--batch-size", "16", "--max-steps", "3", "--lr", "1e-3", "--no-progress",
+            "--precision", "fp32",
             "--hidden-dropout-prob", "0", "--attention-probs-dropout-prob", "0"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",

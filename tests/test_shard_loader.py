@@ -129,7 +129,7 @@ def _run(blocks, tok, out, on_step=None, resume=False, batch_size=8):
     args = PretrainArgs(objective="roberta", out_dir=str(out), batch_size=batch_size,
                         grad_accum=2, epochs=2, lr=3e-3, warmup_steps=2, save_every=2,
                         resume=resume, num_workers=0, progress=False, plot=False,
-                        device="cpu")
+                        device="cpu", precision="fp32")
     model = _model(tok)
     return pretrain(model, blocks, MLMCollator(tok, seed=7), args, on_step=on_step), model
 
@@ -199,5 +199,6 @@ def test_command_line_prepares_then_pretrains(bpe_dir, corpus, tmp_path):  # noq
                      "--num-hidden-layers", "1", "--num-attention-heads", "4",
                      "--intermediate-size", "37", "--vocab-size", "tokenizer",
                      "--block-size", "32", "--batch-size", "8", "--max-steps", "2",
-                     "--num-workers", "1", "--no-progress", "--out", str(out)]) == 0
+                     "--num-workers", "1", "--no-progress", "--precision", "fp32",
+                     "--out", str(out)]) == 0
         assert (out / "model.safetensors").is_file()

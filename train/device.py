@@ -6,11 +6,16 @@ Precision (`--precision auto|fp32|bf16|fp16`): bf16 and fp16 run the forward pas
 torch.autocast, which computes the matrix products in the 16-bit type and keeps softmax,
 LayerNorm and the losses in fp32 (PyTorch's own per-op lists). bf16 has fp32's exponent range,
 so it needs no loss scaling; fp16 needs a GradScaler, which the training loops create when
-asked. `auto` picks bf16 on CUDA cards that compute it natively and fp32 everywhere else, and
-says what it chose and why. On x86 CPUs whose flags list AVX512-BF16 or AMX it points to
-`--precision bf16` (faster there; elsewhere bf16 on the CPU is emulated and slower than fp32)
-but does not choose it until 5 seeds show the main job's MCC in bf16 within seed noise of
-fp32 (bench/RESULTS.md, "bf16 on the CPU" holds the commands and the state of that study).
+asked. `auto` picks bf16 where the hardware computes it natively and fp32 everywhere else, and
+says what it chose and why:
+  * CUDA: bf16 on cards that compute it (torch.cuda.is_bf16_supported()), else fp32;
+  * CPU: bf16 where the kernel's CPU flags (/proc/cpuinfo, Linux) list AVX512-BF16 or AMX;
+    fp32 where they list neither (bf16 would be emulated, and slower than fp32) and wherever
+    the flags cannot be read (macOS, Windows, a CPU whose cpuinfo has no `flags` line);
+  * anything else (mps): fp32.
+Fine-tuning in bf16 on a CPU scored within seed noise of fp32 over 5 seeds (bench/RESULTS.md,
+"bf16 on the CPU"). Whatever must print the same numbers on every machine (the lessons, the
+tests, the bench's MCC tables) asks for fp32 by name.
 
 Left out on purpose: fp8, per-module precision, Apple-specific choices (mps stays fp32).
 """
@@ -85,13 +90,14 @@ def resolve_precision(precision: str, device: torch.device,
             return "bf16", "auto: this CUDA device computes bf16 natively"
         return "fp32", "auto: this CUDA device has no bf16 (fp16 needs --precision fp16)"
     if device.type == "cpu":
-        native = sorted(set(CPU_BF16_FLAGS) & (cpu_flags() if flags is None else flags))
+        flags = cpu_flags() if flags is None else flags
+        native = sorted(set(CPU_BF16_FLAGS) & flags)
         if native:
-            # Faster (1.47x on the main job), but equal accuracy over seeds is not shown yet:
-            # bench/RESULTS.md, "bf16 on the CPU".
-            return "fp32", (f"auto: this CPU computes bf16 natively ({', '.join(native)}); "
-                            f"--precision bf16 is faster, but fp32 stays the CPU default until "
-                            f"bf16's MCC is shown equal over seeds")
+            return "bf16", (f"auto: this CPU computes bf16 natively ({', '.join(native)}); "
+                            f"--precision fp32 to compute in fp32")
+        if not flags:
+            return "fp32", ("auto: this CPU's flags are unknown (no `flags` line in "
+                            "/proc/cpuinfo), so bf16 may be emulated and slower")
         return "fp32", (f"auto: this CPU has none of {', '.join(CPU_BF16_FLAGS)}, so bf16 "
                         f"would be emulated and slower")
     return "fp32", f"auto: fp32 on {device.type}"

@@ -101,7 +101,9 @@ def add_arguments(p) -> None:
                    help="batches per length-sorted window; 0 turns bucketing off")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="auto: bf16 where the hardware computes it natively, else fp32")
+                   help="auto (default): bf16 where the hardware computes it natively (CUDA "
+                        "cards with bf16; CPUs with AVX512-BF16 or AMX), else fp32; prints "
+                        "what it chose and why. fp32 gives the same numbers on every CPU")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the training step (dynamic shapes; pays on GPUs)")
     p.add_argument("--threads", type=flags.whole(1, 1024),

@@ -99,10 +99,11 @@ def label_names(model) -> list[str]:
 
 
 def classify(model, tokenizer, texts: list[str], pairs: list[str] | None, device,
-             max_length: int = 128, batch_size: int = 64, source: str | None = None
-             ) -> torch.Tensor:
-    """Softmax probabilities (N, K) for each text (or text pair). With `source` (the file the
-    texts came from), warn when many of their tokens are unknown to the tokenizer."""
+             max_length: int = 128, batch_size: int = 64, source: str | None = None,
+             precision: str = "auto") -> torch.Tensor:
+    """Softmax probabilities (N, K) for each text (or text pair); precision as in
+    train/device.py (fp32 gives the same probabilities on every CPU). With `source` (the file
+    the texts came from), warn when many of their tokens are unknown to the tokenizer."""
     from train.cli.errors import warn_unknown_rate
     from train.evaluate import predict_logits
     from train.finetune import encode
@@ -110,7 +111,8 @@ def classify(model, tokenizer, texts: list[str], pairs: list[str] | None, device
     encodings = encode(tokenizer, texts, pairs, max_length)
     if source is not None:
         warn_unknown_rate(tokenizer, encodings, source, model.config)
-    return predict_logits(model.to(device), tokenizer, encodings, batch_size, device).softmax(-1)
+    return predict_logits(model.to(device), tokenizer, encodings, batch_size, device,
+                          precision).softmax(-1)
 
 
 def _print_one(text: str, probs: torch.Tensor, names: list[str]) -> None:

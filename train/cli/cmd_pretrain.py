@@ -187,7 +187,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-grad-norm", type=flags.real(0, note="0 turns clipping off"),
                         default=1.0, help="clip the gradients' global norm to this")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                        help="auto: bf16 where the hardware computes it natively, else fp32")
+                        help="auto (default): bf16 where the hardware computes it natively "
+                             "(CUDA cards with bf16; CPUs with AVX512-BF16 or AMX), else fp32; "
+                             "prints what it chose and why. fp32 gives the same numbers on "
+                             "every CPU")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (dynamic shapes; pays on GPUs)")
     parser.add_argument("--sparse-prediction", action=argparse.BooleanOptionalAction,
