@@ -226,6 +226,7 @@ def test_offline_cola_names_the_way_out(w, tmp_path, capsys, monkeypatch):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.delenv("MINIBERT_DATA", raising=False)
+    monkeypatch.setattr(download, "CHECKOUT_DATA", None)  # no ../shared/data either
     monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setitem(download.cola_dir.__kwdefaults__, "opener", offline)
     rc = main(["finetune", "cola", "--model", w["bert"], "--out", str(tmp_path / "o")])
