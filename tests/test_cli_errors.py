@@ -141,7 +141,7 @@ CASES = [
     ("ft-one-class", lambda w, o: finetune(w, o, "--train", w["one_class.csv"]),
      "one_class.csv: every label"),
     ("ft-ragged", lambda w, o: finetune(w, o, "--train", w["ragged.csv"]), "ragged.csv:3"),
-    ("ft-utf8", lambda w, o: finetune(w, o, "--train", w["bad_utf8.csv"]), "bad_utf8.csv:3"),
+    ("ft-utf8", lambda w, o: finetune(w, o, "--train", w["bad_utf8.csv"]), "bad_utf8.csv: line 3"),
     ("ft-huge-field", lambda w, o: finetune(w, o, "--train", w["huge.csv"]), "huge.csv:2"),
     ("ft-heads-0", lambda w, o: finetune(w, o, "--model", w["bad_num_attention_heads"]),
      "'num_attention_heads'"),
@@ -168,7 +168,7 @@ CASES = [
     ("pt-vocab", lambda w, o: pretrain(w, o, "--vocab-size", "lots"), "--vocab-size lots"),
     ("pt-config", lambda w, o: pretrain(w, o, "--config", "bert-huge"), "--config bert-huge"),
     ("pt-tokenizer", lambda w, o: pretrain(w, o, "--tokenizer", o + "-tok"), "--tokenizer"),
-    ("pt-utf8", lambda w, o: pretrain(w, o, "--train", w["bad_utf8.txt"]), "bad_utf8.txt:3"),
+    ("pt-utf8", lambda w, o: pretrain(w, o, "--train", w["bad_utf8.txt"]), "bad_utf8.txt: line 3"),
     ("pt-block", lambda w, o: pretrain(w, o, "--block-size", "600"), "--block-size 600"),
     ("tok-vocab-0", lambda w, o: ["train-tokenizer", w["text.txt"], "--vocab-size", "0",
                                   "--out", o], "--vocab-size 0"),
@@ -227,6 +227,7 @@ def test_offline_cola_names_the_way_out(w, tmp_path, capsys, monkeypatch):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.delenv("MINIBERT_DATA", raising=False)
+    monkeypatch.setattr(download, "CHECKOUT_DATA", None)  # no ../shared/data either
     monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setitem(download.cola_dir.__kwdefaults__, "opener", offline)
     rc = main(["finetune", "cola", "--model", w["bert"], "--out", str(tmp_path / "o")])

@@ -1,11 +1,22 @@
 """The one text reader (tokenizer/corpus.py): byte-order marks, invalid UTF-8, missing files,
-files vs texts; and that its three users (both trainers, the datasets) read through it."""
+files vs texts; and that every user (both trainers, the datasets, the shard writer, the CSV
+and CoLA readers, the commands) reads through it and reports a broken file the same way."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tokenizer.corpus import CorpusError, count_words, is_file_list, read_lines, read_text
+from tokenizer.corpus import (
+    CorpusError,
+    check_utf8,
+    count_words,
+    is_file_list,
+    read_lines,
+    read_span,
+    read_text,
+)
 
 
 def _write(tmp_path, name: str, data: bytes):
@@ -60,21 +71,77 @@ def test_count_words_same_from_file_and_texts(tmp_path):
         count_words(iter(["ok", b"bytes"]), str.split)
 
 
-def test_the_three_readers_share_the_policy(tmp_path):
-    """A BOM-headed file with one bad byte: each user drops the BOM and names the same place."""
+# A byte-order mark, CRLF line ends and one bad byte on line 3: every reader of text must drop
+# the mark, count the lines as an editor does, and name the file, line 3 and this byte.
+BOOK = b"\xef\xbb\xbfthe the\r\nthe cat\r\nbad \xff\r\n"
+CSV = b"\xef\xbb\xbftext,label\r\nthe cat,1\r\nbad \xff,0\r\n"
+COLA = b"\xef\xbb\xbfgj04\t1\t\tthe cat\r\ngj04\t0\t*\tthe dog\r\ngj04\t0\t*\tbad \xff\r\n"
+
+
+def _where(name: str, data: bytes) -> str:
+    byte = data.index(b"\xff")
+    return rf"{name}: line 3 \(byte {byte}\) is not valid UTF-8"
+
+
+def test_every_reader_names_the_same_place(tmp_path):
+    """Each user of the reader, fed a broken file: the same error naming file, line and byte."""
     from tokenizer import BPETrainer, WordPieceTrainer
+    from train.data.cola import read_cola_tsv
+    from train.data.csv_file import read_text_dataset
     from train.data.datasets import read_text as datasets_read_text
 
-    path = _write(tmp_path, "book.txt", b"\xef\xbb\xbfthe the\nbad \xff\n")
-    where = r"book\.txt: line 2 \(byte 15\) is not valid UTF-8"
-    for read in (lambda: BPETrainer(300, show_progress=False).train(path),
-                 lambda: WordPieceTrainer(50, show_progress=False).train(path),
-                 lambda: datasets_read_text(path)):
-        with pytest.raises(CorpusError, match=where):
+    book, csv, cola = (_write(tmp_path, name, data) for name, data in
+                       [("book.txt", BOOK), ("data.csv", CSV), ("cola.tsv", COLA)])
+    line_2, line_3 = BOOK.index(b"the cat"), BOOK.index(b"bad")
+    cases = [(book, BOOK, lambda: BPETrainer(300, show_progress=False).train(book)),
+             (book, BOOK, lambda: WordPieceTrainer(50, show_progress=False).train(book)),
+             (book, BOOK, lambda: datasets_read_text(book)),
+             (book, BOOK, lambda: check_utf8(book)),
+             *[(book, BOOK, lambda s=s: read_span(book, s, len(BOOK))) for s in (0, line_2,
+                                                                                  line_3)],
+             (csv, CSV, lambda: read_text_dataset(csv)),
+             (cola, COLA, lambda: read_cola_tsv(cola))]
+    for path, data, read in cases:
+        with pytest.raises(CorpusError, match=_where(path.name, data)):
             read()
-    good = _write(tmp_path, "good.txt", b"\xef\xbb\xbfthe the\n")
-    assert datasets_read_text(good) == "the the\n"
+
+
+def test_every_reader_drops_the_bom_and_reads_crlf(tmp_path):
+    from tokenizer import BPETrainer, WordPieceTrainer
+    from train.data.cola import read_cola_tsv
+    from train.data.csv_file import read_text_dataset
+    from train.data.datasets import read_text as datasets_read_text
+
+    good = _write(tmp_path, "good.txt", BOOK.replace(b"\xff", b"ok"))
+    text = "the the\r\nthe cat\r\nbad ok\r\n"
+    assert datasets_read_text(good) == read_span(good, 0, len(BOOK) + 1) == text
+    assert read_span(good, BOOK.index(b"the cat"), BOOK.index(b"bad")) == "the cat\r\n"
     bpe = BPETrainer(300, 1, special_tokens=(), show_progress=False).train(good)
     assert not any("ï" in token for token in bpe.get_vocab() if len(token) > 1)
     wordpiece = WordPieceTrainer(50, show_progress=False).train(good)
     assert "\ufeff" not in wordpiece.get_vocab()
+    rows = read_text_dataset(_write(tmp_path, "good.csv", CSV.replace(b"\xff", b"ok")))
+    assert rows.texts == ["the cat", "bad ok"]  # the header's "text" without the mark
+    cola = read_cola_tsv(_write(tmp_path, "good.tsv", COLA.replace(b"\xff", b"ok")))
+    assert [(r.source, r.sentence) for r in cola] == [("gj04", "the cat"), ("gj04", "the dog"),
+                                                     ("gj04", "bad ok")]
+
+
+def test_the_commands_name_the_same_place(tmp_path, capsys):
+    """`pretrain --train` refuses the file before --out is claimed; `prepare-data`, which
+    reads pieces of files in worker processes, names the same line and byte."""
+    from tokenizer import WordPieceTrainer
+    from train.cli import main
+
+    book = _write(tmp_path, "book.txt", BOOK)
+    tok = tmp_path / "tok"
+    WordPieceTrainer(50, show_progress=False).train_from_iterator(["the cat bad"]).save(tok)
+    for argv in (["pretrain", "--tokenizer", str(tok), "--train", str(book)],
+                 ["prepare-data", "--tokenizer", str(tok), "--workers", "1", "--no-progress",
+                  str(book)]):
+        out = tmp_path / f"out-{argv[0]}"
+        assert main([*argv, "--out", str(out)]) == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.startswith("minibert: error: ") and re.search(_where("book.txt", BOOK), last)
+        if argv[0] == "pretrain":
+            assert not out.exists(), "refused after --out was claimed"

@@ -2,6 +2,7 @@
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -84,7 +85,14 @@ def test_csv_errors(tmp_path):
         read_text_dataset(f, text_col="body")
 
 
-# ---- download --------------------------------------------------------------------------
+# ---- the data folder and the download ----------------------------------------------------
+
+@pytest.fixture
+def no_local_data(monkeypatch):
+    """Neither $MINIBERT_DATA nor ../shared/data beside the checkout: CoLA must be fetched."""
+    monkeypatch.delenv("MINIBERT_DATA", raising=False)
+    monkeypatch.setattr(download, "CHECKOUT_DATA", None)
+
 
 def _zip_of(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
@@ -103,8 +111,7 @@ class _Opener:
         return io.BytesIO(self.payload)
 
 
-def test_download_checks_hashes_and_caches(data, tmp_path, monkeypatch):
-    monkeypatch.delenv("MINIBERT_DATA", raising=False)
+def test_download_checks_hashes_and_caches(data, tmp_path, monkeypatch, no_local_data):
     monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "cache"))
     real = {n: (data / "cola" / n).read_bytes() for n in download.COLA_SHA256}
     opener = _Opener(_zip_of(real))
@@ -115,8 +122,7 @@ def test_download_checks_hashes_and_caches(data, tmp_path, monkeypatch):
     assert len(opener.calls) == 1, "second call reads the cache"
 
 
-def test_download_file_url(data, tmp_path, monkeypatch):
-    monkeypatch.delenv("MINIBERT_DATA", raising=False)
+def test_download_file_url(data, tmp_path, monkeypatch, no_local_data):
     monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "cache"))
     z = tmp_path / "cola.zip"
     z.write_bytes(_zip_of({n: (data / "cola" / n).read_bytes() for n in download.COLA_SHA256}))
@@ -126,8 +132,7 @@ def test_download_file_url(data, tmp_path, monkeypatch):
     ).read_bytes()
 
 
-def test_download_bad_hash_leaves_no_cache(data, tmp_path, monkeypatch):
-    monkeypatch.delenv("MINIBERT_DATA", raising=False)
+def test_download_bad_hash_leaves_no_cache(data, tmp_path, monkeypatch, no_local_data):
     monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "cache"))
     files = {n: (data / "cola" / n).read_bytes() for n in download.COLA_SHA256}
     files["in_domain_dev.tsv"] = files["in_domain_dev.tsv"].replace(b"\t1\t", b"\t0\t", 1)
@@ -146,7 +151,60 @@ def test_local_folder_never_downloads(data, tmp_path, monkeypatch):
     assert download.data_root() == data
     assert download.cola_dir(opener=no_network) == data / "cola"
     monkeypatch.delenv("MINIBERT_DATA")
+    monkeypatch.setattr(download, "CHECKOUT_DATA", data)  # ../shared/data beside a checkout
+    assert download.cola_dir(opener=no_network) == data / "cola"
+    monkeypatch.setattr(download, "CHECKOUT_DATA", None)  # an installed package
     assert download.data_root() is None
     assert download.cola_dir(data / "cola", opener=no_network) == data / "cola"
     with pytest.raises(FileNotFoundError, match="--data points to"):
         download.data_root(tmp_path / "missing")
+
+
+def test_one_lookup_of_the_data_folder(tmp_path, monkeypatch):
+    """The flag, then $MINIBERT_DATA, then ../shared/data beside the checkout: the commands,
+    the tests' fixture and the course all ask `download.data_root`, so they agree."""
+    import conftest
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "examples"))
+    import _course
+
+    flag, env, beside = (tmp_path / name for name in ("flag", "env", "beside"))
+    for folder in (flag, env, beside):
+        folder.mkdir()
+    monkeypatch.setattr(download, "CHECKOUT_DATA", beside)
+    monkeypatch.setattr(_course, "FETCHED", tmp_path / "fetched")
+    monkeypatch.setenv("MINIBERT_DATA", str(env))
+    assert download.data_root(flag) == flag
+    assert download.data_root() == conftest.data_dir() == _course.data_dir() == env
+    monkeypatch.delenv("MINIBERT_DATA")
+    assert download.data_root() == conftest.data_dir() == _course.data_dir() == beside
+    beside.rmdir()
+    assert download.data_root() is None and conftest.data_dir() == beside
+    with pytest.raises(SystemExit, match="no data folder: set MINIBERT_DATA"):
+        _course.data_dir()
+    (tmp_path / "fetched").mkdir()
+    assert _course.data_dir() == tmp_path / "fetched"
+    monkeypatch.setenv("MINIBERT_DATA", str(tmp_path / "typo"))
+    with pytest.raises(FileNotFoundError, match=r"\$MINIBERT_DATA points to .*typo"):
+        _course.data_dir()
+
+
+def test_course_files_are_checked_before_they_are_saved(tmp_path, monkeypatch):
+    """The course's fetch and CoLA's download share one sha256 check: a changed file is
+    refused and nothing is written; a good one is written whole."""
+    import hashlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "examples"))
+    import _data
+
+    good = b"the critique of pure reason\n"
+    monkeypatch.setattr(_data, "FILES", {"kant/kant.txt": (
+        "https://example.invalid/kant.txt", hashlib.sha256(good).hexdigest())})
+    monkeypatch.setattr(_data, "_read", lambda source: good.upper())
+    with pytest.raises(download.ChecksumError, match=r"kant\.txt has sha256 .* not saved"):
+        _data.fetch(tmp_path)
+    assert not any(tmp_path.rglob("*.txt")), "a refused file was saved"
+    monkeypatch.setattr(_data, "_read", lambda source: good)
+    assert _data.fetch(tmp_path) == tmp_path
+    assert (tmp_path / "kant" / "kant.txt").read_bytes() == good
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kant", "kant.txt"]

@@ -5,6 +5,7 @@ The datasets on shards (shard_datasets.py) give the in-memory datasets' examples
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -166,6 +167,34 @@ def test_bad_inputs_are_named(bpe_dir, tmp_path):
     with pytest.raises(OutputDirError, match=f"d lies inside the input FILES {tmp_path}"):
         prepare(bpe_dir, [tmp_path], tmp_path / "d", progress=False)
 
+
+
+def test_prepare_holds_the_folder_lock(bpe_dir, corpus, tmp_path, monkeypatch):
+    """Called as a library (no CLI claim around it), prepare locks --out while it works, so a
+    second run refuses at once, naming the process that holds the folder."""
+    import json
+    import subprocess
+
+    from train.data import prepare as prepare_module
+    from train.outdir import LOCK_FILE
+
+    out, held, real = tmp_path / "d", [], prepare_module.tokenize_piece
+
+    def tokenize_piece(*args):  # note who holds the lock while a piece is tokenized
+        held.append(json.loads((out / LOCK_FILE).read_text())["pid"])
+        return real(*args)
+
+    monkeypatch.setattr(prepare_module, "tokenize_piece", tokenize_piece)
+    prepare(bpe_dir, corpus[1:], out, workers=1, progress=False)
+    assert held and set(held) == {os.getpid()} and not (out / LOCK_FILE).exists()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (out / LOCK_FILE).write_text(json.dumps({"pid": other.pid}))
+        with pytest.raises(OutputDirError, match=f"in use by process {other.pid}"):
+            prepare(bpe_dir, corpus[1:], out, workers=1, progress=False)
+    finally:
+        other.kill()
+        other.wait()
 
 def test_packed_blocks_equal_group_texts(bpe_dir, corpus, tmp_path):
     tok = load_tokenizer(bpe_dir)

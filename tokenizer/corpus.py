@@ -1,8 +1,11 @@
 """Reading text files: the one reader, and the one policy, for every corpus minibert reads.
 
-The tokenizer trainers (bpe_trainer.py, wordpiece_trainer.py) and the pretraining datasets
-(train/data/datasets.py) all read text through here, so a file gives the same text wherever it
-goes. It lives in `tokenizer/` because that is the lowest package that reads text.
+The tokenizer trainers (bpe_trainer.py, wordpiece_trainer.py), the pretraining datasets
+(train/data/datasets.py), the shard writer's workers (train/data/prepare.py, one byte range of
+a file each: `read_span`) and the CSV readers (train/data/csv_file.py, cola.py: `check_utf8`
+when Python's decoder gives up) all read text through here, so a file gives the same text, and
+a broken one the same error, wherever it goes. It lives in `tokenizer/` because that is the
+lowest package that reads text, and imports no other package of ours.
 
 The policy:
 - UTF-8, streamed a line at a time: a corpus of many gigabytes costs memory only for what the
@@ -13,7 +16,9 @@ The policy:
   cleaning deletes that character anyway; byte-level BPE would otherwise learn "ï»¿" as a token
   from a corpus of BOM-headed files.) A BOM inside a file, or in a string, is left alone.
 - Invalid UTF-8: `errors="strict"` (the default) stops with a `CorpusError` naming the file,
-  the line and the byte offset; `errors="replace"` reads each bad byte as U+FFFD and goes on.
+  the line and the byte offset in the file (Python's own error gives a position in the chunk
+  it was decoding, which names neither); `errors="replace"` reads each bad byte as U+FFFD.
+  Lines are counted at `\\n`, so a CRLF file gets the line numbers an editor shows.
 - A missing file is a `FileNotFoundError` naming it.
 
 A training source is a path, a list of paths, or any iterable of str (each str one piece of
@@ -24,6 +29,7 @@ Left out: other encodings (convert with `iconv` first), compressed files, parall
 
 from __future__ import annotations
 
+import io
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -56,22 +62,32 @@ def _decode(raw: bytes, path: Path, number: int, offset: int, errors: str) -> st
         context = raw[max(0, e.start - 10):e.end + 10]
         raise CorpusError(
             f"{path}: line {number} (byte {offset + e.start}) is not valid UTF-8: {e.reason} "
-            f"in {context!r}; convert the file to UTF-8, or read it with errors='replace' "
-            f"to turn such bytes into U+FFFD") from None
+            f"in {context!r}; convert the file to UTF-8") from None
+
+
+def _decode_lines(f, path: Path, first: int, offset: int,
+                  errors: str) -> Iterator[tuple[str, int]]:
+    """Decode the lines of the binary stream `f`, which starts at line `first`, byte
+    `offset` of the file `path` (the BOM is dropped only at byte 0)."""
+    for number, raw in enumerate(f, start=first):
+        start = len(BOM) if offset == 0 and raw.startswith(BOM) else 0
+        yield _decode(raw[start:], path, number, offset + start, errors), len(raw)
+        offset += len(raw)
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found (expected a UTF-8 text file)")
+    return path
 
 
 def lines_and_sizes(path, errors: str = "strict") -> Iterator[tuple[str, int]]:
     """(line with its ending, its size in bytes) for each line of a UTF-8 file."""
-    path = Path(path)
     check_errors(errors)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found (expected a UTF-8 text file)")
-    offset = 0
+    path = _existing(path)
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            start = 3 if number == 1 and raw.startswith(BOM) else 0
-            yield _decode(raw[start:], path, number, offset + start, errors), len(raw)
-            offset += len(raw)
+        yield from _decode_lines(f, path, 1, 0, errors)
 
 
 def read_lines(path, errors: str = "strict") -> Iterator[str]:
@@ -83,6 +99,43 @@ def read_lines(path, errors: str = "strict") -> Iterator[str]:
 def read_text(path, errors: str = "strict") -> str:
     """A whole UTF-8 file as one str, read by the same policy as `read_lines`."""
     return "".join(read_lines(path, errors))
+
+
+def check_utf8(path) -> None:
+    """Read a whole file by the policy above and keep nothing: a `CorpusError` names the first
+    line that is not UTF-8. For a command that refuses a bad file before it starts work, and
+    for readers that parse a file their own way (csv) and need the place of a decode error."""
+    for _ in lines_and_sizes(path):
+        pass
+
+
+def _line_number(path: Path, offset: int, chunk: int = 1 << 20) -> int:
+    """The number of the line that byte `offset` of the file is on (counting from 1)."""
+    newlines = 0
+    with open(path, "rb") as f:
+        while offset > 0:
+            data = f.read(min(chunk, offset))
+            newlines += data.count(b"\n")
+            offset -= len(data)
+    return newlines + 1
+
+
+def read_span(path, start: int, end: int, errors: str = "strict") -> str:
+    """Bytes `start` to `end` of a UTF-8 file as one str, by the policy above: one piece of a
+    large file, decoded on its own by a worker. `start` must begin a line (0, or just after a
+    newline), so an error names the line as the whole file counts it."""
+    check_errors(errors)
+    path = _existing(path)
+    with open(path, "rb") as f:
+        f.seek(start)
+        raw = f.read(end - start)
+    skip = len(BOM) if start == 0 and raw.startswith(BOM) else 0
+    try:
+        return raw[skip:].decode("utf-8", errors=errors)
+    except UnicodeDecodeError:  # decoding it again a line at a time names the line and byte
+        for _ in _decode_lines(io.BytesIO(raw), path, _line_number(path, start), start, errors):
+            pass
+        raise
 
 
 def _is_file(name: str) -> bool:

@@ -66,7 +66,8 @@ def add_arguments(p) -> None:
     p.add_argument("task", choices=["cola", "csv"], help="CoLA, or your own CSV/TSV file")
     p.add_argument("--model", default="all-MiniLM-L6-v2",
                    help="a model folder (Hugging Face layout) or a known name")
-    p.add_argument("--data", help="folder with cola/*.tsv (default $MINIBERT_DATA, else download)")
+    p.add_argument("--data", help="folder with cola/*.tsv (default $MINIBERT_DATA, else "
+                   "../shared/data beside a checkout, else download)")
     p.add_argument("--out", help="output folder (default runs/finetune-TASK-MODEL)")
     p.add_argument("--train", help="csv: the training file")
     p.add_argument("--eval", nargs="*", default=[], help="csv: labelled files to score at the end")
@@ -174,7 +175,7 @@ def input_paths(args) -> list[tuple[str, str]]:
     found = [(resolve_model_dir(args.model), "--model"), (args.train, "--train")]
     found += [(path, "--eval") for path in args.eval]
     if args.task == "cola":
-        found.append((data_root(args.data), "--data" if args.data else "$MINIBERT_DATA"))
+        found.append((data_root(args.data), "--data" if args.data else "the data folder"))
     return found
 
 

@@ -212,9 +212,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args: argparse.Namespace) -> None:
-    """Every flag, and that the text files read as UTF-8, before anything is built."""
-    from train.data.cola import DataError
-    from train.data.utf8 import first_bad_line, utf8_message
+    """Every flag, and that the text files read as UTF-8, before --out is claimed and anything
+    is built."""
+    from tokenizer.corpus import check_utf8
 
     if args.vocab_size not in (None, "tokenizer") and (
             not args.vocab_size.isdigit() or not 1 <= int(args.vocab_size) <= VOCAB_MAX):
@@ -239,8 +239,7 @@ def validate(args: argparse.Namespace) -> None:
         return
     errors.files_exist(args.train, "--train")
     for path in args.train:
-        if first_bad_line(path) is not None:
-            raise DataError(utf8_message(path))
+        check_utf8(path)  # the reader's own error (file, line, byte), before any work
 
 
 def input_paths(args: argparse.Namespace) -> list[tuple[str, str]]:

@@ -6,7 +6,8 @@ source code, label (1 = acceptable, 0 = not), the original author's annotation (
 the files are read with `QUOTE_NONE` (as the McCormick tutorial does with pandas). Anything
 else (a wrong field count, a label other than 0/1) is an error naming the file and line,
 because a silently skipped row changes every score computed on the dev sets; so is a file
-that is not UTF-8 (with the line of the first bad byte).
+that is not UTF-8 (the line and byte of the first bad one, as `tokenizer/corpus.py` words it).
+A byte-order mark at the start is dropped, as everywhere text is read.
 Left out on purpose: the NLTK-tokenized copies of the corpus and the GLUE test set (no labels).
 """
 
@@ -17,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from train.data.utf8 import utf8_message
+from tokenizer.corpus import check_utf8
 
 SPLITS = ("in_domain_train", "in_domain_dev", "out_of_domain_dev")
 LABELS = ("unacceptable", "acceptable")  # index = label id, as in GLUE
@@ -42,8 +43,9 @@ def read_cola_tsv(path: str | os.PathLike) -> list[ColaExample]:
         raise FileNotFoundError(f"CoLA file not found: {path}")
     try:
         examples = _read_rows(path)
-    except UnicodeDecodeError as e:
-        raise DataError(utf8_message(path, e)) from None
+    except UnicodeDecodeError:
+        check_utf8(path)  # the one reader's CorpusError, naming the line and byte
+        raise
     if not examples:
         raise DataError(f"{path}: no rows")
     return examples
@@ -51,7 +53,7 @@ def read_cola_tsv(path: str | os.PathLike) -> list[ColaExample]:
 
 def _read_rows(path: Path) -> list[ColaExample]:
     examples = []
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         for row in reader:
             line = reader.line_num

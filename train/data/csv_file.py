@@ -16,8 +16,9 @@ would put the answer into the text).
 Labels that would silently give a wrong model are refused with the file and line: a blank
 label, a `NaN` or infinite number. Numeric labels are normalised, so `1`, `1.0` and `01` are
 one class named "1", not three. `check_classes` refuses training data with a single class.
-A file that is not UTF-8, or a field over the csv module's limit (usually an unclosed quote
-that swallowed the rest of the file), is an error naming the line.
+A file that is not UTF-8 (the line and byte, as `tokenizer/corpus.py` words it), or a field
+over the csv module's limit (usually an unclosed quote that swallowed the rest of the file), is
+an error naming the line.
 Left out on purpose: multi-label targets, regression, pandas.
 """
 
@@ -29,8 +30,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tokenizer.corpus import check_utf8
 from train.data.cola import DataError
-from train.data.utf8 import utf8_message
 
 
 @dataclass
@@ -123,8 +124,9 @@ def read_text_dataset(path: str | os.PathLike, text_col: str | list[str] = "text
     try:
         return _read(path, delimiter, text_cols, label_col, pair_col, id_col, label2id,
                      require_labels, require_id)
-    except UnicodeDecodeError as e:
-        raise DataError(utf8_message(path, e)) from None
+    except UnicodeDecodeError:
+        check_utf8(path)  # the one reader's CorpusError, naming the line and byte
+        raise
 
 
 def _read(path: Path, delimiter: str, text_cols: list[str], label_col, pair_col, id_col,

@@ -1,13 +1,16 @@
 """Where the data comes from: a local folder if you have one, else CoLA's official release.
 
-Order of lookup for the data root: an explicit path (a `--data` flag), then `$MINIBERT_DATA`.
-Given either, we read that folder and never touch the network. Without one, CoLA is downloaded
-once from its official release (the URL below) into a cache (`$MINIBERT_CACHE`, else
-`~/.cache/minibert`), and every raw file is checked against the sha256 published in our data
-provenance notes, so a corrupted or changed download fails loudly instead of shifting scores.
-The extraction is atomic (`tokenizer/atomic.py`): an interrupted download leaves no half cache.
-Standard library only (urllib, zipfile, hashlib). Left out on purpose: mirrors, resuming,
-proxies beyond what urllib reads from the environment, other datasets.
+`data_root` is the one lookup of the data folder, used by the commands, the course
+(examples/_course.py), the tests (tests/conftest.py) and scripts/: an explicit path (a
+`--data` flag), then `$MINIBERT_DATA`, then `../shared/data` beside a checkout of this
+repository (an installed package has no such neighbour). Given a folder, we read it and never
+touch the network. Without one, CoLA is downloaded once from its official release (the URL
+below) into a cache (`$MINIBERT_CACHE`, else `~/.cache/minibert`), and every raw file is
+checked against the sha256 published in our data provenance notes (`checked`, which the
+course's own downloads in examples/_data.py use too), so a corrupted or changed download fails
+loudly instead of shifting scores. The extraction is atomic (`tokenizer/atomic.py`): an
+interrupted download leaves no half cache. Standard library only (urllib, zipfile, hashlib).
+Left out on purpose: mirrors, resuming, proxies beyond what urllib reads from the environment.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ COLA_SHA256 = {
 }
 
 
+# ../shared/data beside a checkout (this file is train/data/download.py in it); None when the
+# package is installed rather than run from a checkout.
+_REPO = Path(__file__).resolve().parents[2]
+CHECKOUT_DATA = _REPO.parent / "shared" / "data" if (_REPO / "pyproject.toml").is_file() else None
+
+
 class ChecksumError(RuntimeError):
     """A downloaded file's sha256 is not the published one."""
 
@@ -39,12 +48,13 @@ class DownloadError(OSError):
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The local data folder named by a flag or by $MINIBERT_DATA, or None if neither is set.
-    A named folder that does not exist is an error, not a silent fall-back to downloading."""
+    """The local data folder: the one a flag names (`explicit`), else $MINIBERT_DATA's, else
+    ../shared/data beside the checkout if it is there; None when there is none. A folder the
+    flag or the variable names must exist: an error, not a silent fall-back to downloading."""
     chosen, origin = (explicit, "--data") if explicit else (os.environ.get("MINIBERT_DATA"),
                                                              "$MINIBERT_DATA")
     if not chosen:
-        return None
+        return CHECKOUT_DATA if CHECKOUT_DATA is not None and CHECKOUT_DATA.is_dir() else None
     path = Path(chosen).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(f"{origin} points to {path}, which is not a directory")
@@ -55,15 +65,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MINIBERT_CACHE") or Path.home() / ".cache" / "minibert")
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def checked(data: bytes, expected: str, source: str) -> bytes:
+    """`data` when its sha256 is the published `expected`; else a ChecksumError naming
+    `source`, raised before anything is saved."""
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected:
+        raise ChecksumError(f"{source} has sha256 {got}, expected {expected}; the download is "
+                            f"corrupted or the file changed, so it was not saved")
+    return data
 
 
 def cola_dir(explicit: str | os.PathLike | None = None, *, url: str = COLA_URL,
              opener=urllib.request.urlopen, quiet: bool = False) -> Path:
-    """A folder holding CoLA's three raw `.tsv` files: the local data root if one is given,
-    else the cache, downloading into it first if needed. `opener(url)` returns a file-like
-    response; tests pass their own so no test ever reaches the network."""
+    """A folder holding CoLA's three raw `.tsv` files: the local data folder if there is one
+    (`data_root`), else the cache, downloading into it first if needed. `opener(url)` returns
+    a file-like response; tests pass their own so no test ever reaches the network."""
     from train.data.cola import find_cola_dir  # local: data_cola does not need us
 
     root = data_root(explicit)
@@ -97,9 +113,5 @@ def _extract_checked(payload: bytes, out: Path, url: str) -> None:
     for name, expected in COLA_SHA256.items():
         if name not in by_name:
             raise ChecksumError(f"{url}: the zip has no raw/{name}; found {sorted(by_name)}")
-        data = archive.read(by_name[name])
-        got = sha256_bytes(data)
-        if got != expected:
-            raise ChecksumError(f"{url}: raw/{name} has sha256 {got}, expected {expected}; "
-                                f"the download is corrupted or the release changed")
-        (out / name).write_bytes(data)
+        (out / name).write_bytes(checked(archive.read(by_name[name]), expected,
+                                         f"{url}: raw/{name}"))

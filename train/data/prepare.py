@@ -6,10 +6,11 @@ Steps:
 1. plan: list the input files (files, folders, globs), cut each into pieces of about
    `piece_bytes` that end at a line end (the main process only seeks and reads one line per
    cut), and write the plan (`prepare.json`: tokenizer fingerprint, inputs, settings).
-2. tokenize: each worker process loads the tokenizer once, then for each piece reads its bytes,
-   decodes them (UTF-8; a byte-order mark at the start of a file is dropped, invalid bytes are
-   an error naming the file, line and byte, as `train/data/datasets.read_text`), splits lines,
-   tokenizes every non-blank one and writes the piece as one shard (`train/data/shards.py`).
+2. tokenize: each worker process loads the tokenizer once, then for each piece reads and
+   decodes its bytes by the one text reader's policy (`tokenizer.corpus.read_span`: UTF-8, a
+   byte-order mark at the start of a file dropped, invalid bytes an error naming the file,
+   line and byte), splits lines, tokenizes every non-blank one and writes the piece as one
+   shard (`train/data/shards.py`).
    At most 2 pieces per worker are in flight, so memory is bounded by piece size x workers.
 3. manifest: when every shard is there, `manifest.json` is written, last.
 
@@ -35,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from tokenizer.atomic import atomic_write, scratch_dirs, use_scratch
+from tokenizer.corpus import read_span
 from train.data import shards as fmt
 from train.outdir import output_dir
 
 PLAN = "prepare.json"
 KIND = "token shards"  # what the folder's marker says it holds
-BOM = b"\xef\xbb\xbf"
 
 
 def input_files(sources) -> list[Path]:
@@ -100,16 +101,6 @@ def _after_blank_line(f, start: int, window: int = 1 << 16) -> bool:
     return not before[cut + 1:].decode("utf-8", errors="replace").strip()
 
 
-def _decode(raw: bytes, path: str, start: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        with open(path, "rb") as f:
-            line = f.read(start + err.start).count(b"\n") + 1
-        raise ValueError(f"{path}: line {line} (byte {start + err.start}) is not valid UTF-8: "
-                         f"{err.reason}; convert the file to UTF-8") from None
-
-
 def tokenize_text(tokenizer, text: str, first_starts_doc: bool) -> dict[str, np.ndarray]:
     """The shard arrays of one piece of text (see `train/data/shards.py`)."""
     dtype = fmt.id_dtype(tokenizer.vocab_size)
@@ -155,10 +146,7 @@ def tokenize_piece(out: str, index: int, piece: dict) -> dict:
     """Read, decode, tokenize and write piece `index` as a shard; return its meta."""
     with open(piece["path"], "rb") as f:
         first_starts_doc = _after_blank_line(f, piece["start"])
-        f.seek(piece["start"])
-        raw = f.read(piece["end"] - piece["start"])
-    skip = 3 if piece["start"] == 0 and raw.startswith(BOM) else 0
-    text = _decode(raw[skip:], piece["path"], piece["start"] + skip)
+    text = read_span(piece["path"], piece["start"], piece["end"])
     arrays = tokenize_text(_TOKENIZER, text, first_starts_doc)
     meta = {"name": fmt.shard_name(index), "piece": piece, "bytes": piece["end"] - piece["start"]}
     return fmt.write_shard(Path(out) / meta["name"], arrays, meta)
