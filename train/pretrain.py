@@ -41,16 +41,6 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from train import ddp, objectives
-from train.checkpointing import (
-    CheckpointError,
-    capture_rng,
-    latest_checkpoint,
-    load_checkpoint,
-    model_config,
-    restore_model,
-    restore_rng,
-    save_checkpoint,
-)
 from train.data.shard_datasets import ShardDataset
 from train.data.shard_loader import RankBatches, rank_stream
 from train.device import autocast, pick_device, resolve_precision
@@ -62,6 +52,16 @@ from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caugh
     check_weights,
     optimizer_step,
     set_up_optimization,
+)
+from train.resume import (
+    ResumeError,
+    capture_rng,
+    latest_checkpoint,
+    load_checkpoint,
+    model_config,
+    restore_model,
+    restore_rng,
+    save_checkpoint,
 )
 from train.training_log import MetricsLog
 
@@ -252,7 +252,7 @@ def _budget(n: int, args: PretrainArgs, drop_last: bool) -> tuple[int, int, int]
 def start_fresh(run: _Run) -> None:
     """Refuse to overwrite an earlier run's checkpoints; start an empty metrics log."""
     if run.ckpt_root and latest_checkpoint(run.ckpt_root):
-        raise CheckpointError(f"{run.ckpt_root} already holds checkpoints; pass --resume to "
+        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass --resume to "
                               f"continue that run, or choose another --out")
     if run.metrics:
         run.metrics.truncate_after(0)
@@ -263,11 +263,11 @@ def resume(run: _Run) -> None:
     position in the data, after checking it was written with the same run settings."""
     found = latest_checkpoint(run.ckpt_root) if run.ckpt_root else None
     if found is None:
-        raise CheckpointError(f"--resume: no checkpoint under {run.ckpt_root}")
+        raise ResumeError(f"--resume: no checkpoint under {run.ckpt_root}")
     state = load_checkpoint(found)
     for k, v in run.settings.items():
         if state["settings"].get(k, v) != v:  # (a key older checkpoints lack is not checked)
-            raise CheckpointError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
+            raise ResumeError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
                                   f"this run has {k}={v!r}; resume with the same settings")
     restore_model(run.model, state, found)
     run.opt.load_state_dict(state)

@@ -227,7 +227,7 @@ def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str
 
 def run(args) -> int:
     from minibert import BertConfig
-    from minibert.auto import model_class, tokenizer_class
+    from minibert.auto import load_backend_tokenizer, model_class
     from train.device import pick_device
 
     if args.threads:
@@ -236,11 +236,11 @@ def run(args) -> int:
     model_dir = resolve_model_dir(args.model)  # folder, HF cache, bundled MiniLM, or the Hub
     out = Path(args.out)
     texts, pairs, labels, names, evals = load_task(args)
-    # BERT or RoBERTa: the classes follow config.json's model_type, as transformers' Auto
-    # classes choose them
+    # BERT or RoBERTa: the class follows config.json's model_type, as transformers' Auto
+    # classes choose it; the tokenizer follows the folder's files
     model_config = BertConfig.from_pretrained(model_dir)
     model_cls = model_class(model_config.model_type, "cls")
-    tokenizer = tokenizer_class(model_config.model_type).from_pretrained(model_dir)
+    tokenizer = load_backend_tokenizer(model_dir)
     errors.check_vocab(tokenizer, model_config, model_dir)
     encodings = encode(tokenizer, texts, pairs, args.max_length)
     errors.warn_unknown_rate(tokenizer, encodings, args.train or "the training set", model_config)
