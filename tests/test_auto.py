@@ -8,7 +8,15 @@ import torch
 
 import minibert
 from minibert import BertConfig, ConfigError
-from minibert.auto import AutoModel, AutoTokenizer, model_class, tokenizer_class
+from minibert.auto import (
+    AutoModel,
+    AutoTokenizer,
+    load_backend_tokenizer,
+    model_class,
+    saved_task,
+    task_of,
+    tokenizer_class,
+)
 from minibert.modeling_bert import IGNORE_INDEX
 from minibert.modeling_roberta import shift_labels
 from train import objectives
@@ -48,6 +56,53 @@ def test_auto_classes_follow_config_model_type(tmp_path, data):
     tok = AutoTokenizer.from_pretrained(bert_dir)
     assert type(tok) is minibert.BertTokenizer
     assert isinstance(tok.backend_tokenizer, WordPieceTokenizer)
+
+
+@pytest.mark.parametrize("cls, config, task", [
+    (minibert.BertForSequenceClassification, {}, "cls"),
+    (minibert.RobertaForSequenceClassification, {"model_type": "roberta"}, "cls"),
+    (minibert.BertForPreTraining, {}, "mlm"),  # BERT's pretraining checkpoints: the masked LM
+    (minibert.BertForMaskedLM, {"is_decoder": True}, "mlm"),  # BERT has no causal LM class
+    (minibert.RobertaForMaskedLM, {"model_type": "roberta"}, "mlm"),
+    (minibert.RobertaForCausalLM, {"model_type": "roberta", "is_decoder": True}, "causal"),
+    (minibert.BertModel, {}, "base"),
+    (minibert.RobertaModel, {"model_type": "roberta"}, "base"),
+])
+def test_saved_task_reads_the_head_the_weights_hold(tmp_path, cls, config, task):
+    extra = {"pad_token_id": 1} if config.get("model_type") == "roberta" else {}
+    cls(BertConfig(**TINY, **config, **extra)).save_pretrained(tmp_path)
+    assert saved_task(tmp_path) == task
+    loaded = AutoModel.from_pretrained(tmp_path, task, verbose=False)
+    assert task_of(loaded) == task
+
+
+def test_task_of_is_model_class_reversed():
+    for model_type in ("bert", "roberta"):
+        for task in ("base", "mlm", "cls"):
+            cls = model_class(model_type, task)
+            config = BertConfig(model_type=model_type, pad_token_id=1, **TINY)
+            assert task_of(cls(config)) == task
+    with pytest.raises(ValueError, match="Linear is not one of minibert's model classes"):
+        task_of(torch.nn.Linear(2, 2))
+
+
+def test_a_folder_tokenizer_is_told_by_its_files_first(tmp_path, data):
+    """A RoBERTa pretrained on a WordPiece vocabulary (`minibert pretrain --objective roberta
+    --tokenizer WP_DIR`) keeps that vocabulary: its folder's files, not model_type, decide."""
+    from tokenizer import WordPieceTokenizer
+
+    folder = tmp_path / "roberta_on_wordpiece"
+    minibert.RobertaModel(BertConfig(model_type="roberta", pad_token_id=1, **TINY)
+                          ).save_pretrained(folder)
+    WordPieceTokenizer.from_file(data / "bert_vocab" / "bert-base-uncased-vocab.txt").save(folder)
+    assert type(load_backend_tokenizer(folder)) is WordPieceTokenizer
+    assert type(AutoTokenizer.from_pretrained(folder)) is minibert.BertTokenizer
+    (folder / "vocab.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="vocab.json"):  # config.json: BPE, not there
+        load_backend_tokenizer(folder)
+    (folder / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="no tokenizer here"):
+        load_backend_tokenizer(folder)
 
 
 def test_one_causal_shift():

@@ -267,3 +267,27 @@ def test_main_job_on_real_minilm(minilm_dir, data, tmp_path):
     ood = metrics["eval"]["out_of_domain_dev"]
     assert min(sum(row) for row in zip(*ood["confusion"])) > 0, "predictions collapsed"
     assert ood["mcc"] > 0.1
+
+
+@pytest.mark.parametrize("given, hidden, chosen, lr", [
+    ("tutorial", 384, "tutorial", 2e-5), ("small", 768, "small", 1e-4),
+    ("auto", 768, "tutorial", 2e-5), ("auto", 384, "small", 1e-4)])
+def test_recipes_by_name_and_by_hidden_size(given, hidden, chosen, lr, capsys):
+    from train.cli import cmd_finetune, command_parser
+
+    args = command_parser("finetune", cmd_finetune).parse_args(["cola", "--recipe", given])
+    cfg, recipe = cmd_finetune.build_config(args, hidden, seed=1)
+    assert (recipe, cfg.lr) == (chosen, lr)
+    assert capsys.readouterr().err == ""
+
+
+def test_old_recipe_name_seed_still_works_with_one_line_note(capsys):
+    from train.cli import cmd_finetune, command_parser
+
+    args = command_parser("finetune", cmd_finetune).parse_args(["cola", "--recipe", "seed"])
+    assert args.recipe == "tutorial"
+    assert cmd_finetune.build_config(args, 768, seed=1)[1] == "tutorial"
+    err = capsys.readouterr().err
+    assert err == "minibert: note: --recipe seed is deprecated; use --recipe tutorial\n"
+    with pytest.raises(SystemExit):
+        command_parser("finetune", cmd_finetune).parse_args(["cola", "--recipe", "seeds"])

@@ -9,7 +9,14 @@ from torch import nn
 from minibert.config import BertConfig, ConfigError, preset
 from tokenizer.atomic import atomic_write
 from train.cli import COMMANDS, main
-from train.optim import build_optimizer, linear_schedule, parameter_groups
+from train.optim import (
+    NonFiniteLossError,
+    build_optimizer,
+    linear_schedule,
+    optimizer_step,
+    parameter_groups,
+    set_up_optimization,
+)
 
 
 def test_config_reads_real_hf_config(minilm_dir):
@@ -107,3 +114,34 @@ def test_fused_adamw_matches_plain_loop():
             opt.step()
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
+
+
+def _inf_gradient_step(precision: str):
+    """A one-layer model, set up at `precision`, whose gradient overflows on step 7."""
+    model = nn.Linear(3, 2)
+    opt = set_up_optimization(model, lr=0.1, weight_decay=0.0, total_steps=10, warmup_steps=0,
+                              precision=precision, device=torch.device("cpu"))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt.scaler.scale(model(torch.ones(1, 3)).sum() * float("inf")).backward()
+    return model, opt, before
+
+
+def test_optimizer_step_refuses_divergence_outside_fp16():
+    model, opt, before = _inf_gradient_step("fp32")
+    assert not opt.scaler.is_enabled() and "scaler" not in opt.state_dict()
+    with pytest.raises(NonFiniteLossError, match="step 7: gradient norm is"):
+        optimizer_step(opt, model.parameters(), 1.0, step=7, hint="lower --lr")
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_optimizer_step_fp16_skips_overflow_and_checkpoints_its_scale():
+    model, opt, before = _inf_gradient_step("fp16")
+    scale = opt.scaler.get_scale()
+    optimizer_step(opt, model.parameters(), 1.0, step=7, hint="")  # skipped, not refused
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert opt.scaler.get_scale() == scale / 2 and opt.scheduler.last_epoch == 1
+    assert all(p.grad is None for p in model.parameters())
+    fresh = set_up_optimization(model, lr=0.1, weight_decay=0.0, total_steps=10,
+                                warmup_steps=0, precision="fp16", device=torch.device("cpu"))
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.scaler.get_scale() == scale / 2 and fresh.scheduler.last_epoch == 1

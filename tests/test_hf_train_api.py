@@ -24,8 +24,8 @@ from train import (
     get_linear_schedule_with_warmup,
     pipeline,
 )
-from train.checkpointing import CheckpointError
 from train.outdir import OutputDirError
+from train.resume import ResumeError
 
 IGNORE = -100
 
@@ -236,7 +236,7 @@ def test_kantaibert_cells_train_save_and_fill_mask(transformers, tok, bpe_dir, k
     assert result.training_loss == pytest.approx(sum(losses) / len(losses))
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5, losses
     assert len(list((out / "checkpoints").iterdir())) == 2
-    with pytest.raises(CheckpointError, match="already holds checkpoints"):
+    with pytest.raises(ResumeError, match="already holds checkpoints"):
         trainer.train()  # as the CLI: an earlier run's checkpoints are never overwritten
     assert trainer.train(resume_from_checkpoint=True).global_step == 20  # finished: no step
     trainer.save_model(str(out))

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from minibert.config import BertConfig
-from train import checkpointing, objectives
-from train.checkpointing import latest_checkpoint, list_checkpoints, load_checkpoint
+from train import objectives, resume
 from train.data.collator import CausalLMCollator, MLMCollator
 from train.pretrain import NonFiniteLossError, PretrainArgs, pretrain
+from train.resume import latest_checkpoint, list_checkpoints, load_checkpoint
 from train.training_log import read_metrics
 
 PAD, BOS, EOS, UNK, MASK = 1, 0, 2, 3, 4  # RoBERTa's order: <s> <pad> </s> <unk> <mask>
@@ -193,7 +193,7 @@ def test_resume_equals_uninterrupted(tmp_path):
 
 def test_resume_with_other_settings_is_refused(tmp_path):
     _run(tmp_path, max_steps=2)
-    with pytest.raises(checkpointing.CheckpointError, match="batch_size"):
+    with pytest.raises(resume.ResumeError, match="batch_size"):
         pretrain(tiny_model("roberta"), make_examples("roberta", 20), collator("roberta"),
                  quiet(objective="roberta", out_dir=str(tmp_path), batch_size=4, grad_accum=2,
                        epochs=3, max_steps=2, resume=True))
@@ -223,9 +223,9 @@ def test_killed_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
             fh.truncate(fh.seek(0, 2) // 2)
         raise OSError("killed while writing")
 
-    monkeypatch.setattr(checkpointing.torch, "save", dies_midway)
+    monkeypatch.setattr(resume.torch, "save", dies_midway)
     with pytest.raises(OSError, match="killed"):
-        checkpointing.save_checkpoint(root, {**good, "step": 4}, keep=1)
+        resume.save_checkpoint(root, {**good, "step": 4}, keep=1)
     monkeypatch.undo()
     assert [p.name for p in list_checkpoints(root)] == ["step-00000002"]
     assert [p.name for p in root.iterdir()] == ["step-00000002"]  # no half-written leftovers
@@ -237,9 +237,9 @@ def test_killed_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
 
 def test_truncated_checkpoint_is_reported(tmp_path):
     _run(tmp_path, max_steps=2)
-    file = latest_checkpoint(tmp_path / "checkpoints") / checkpointing.STATE_FILE
+    file = latest_checkpoint(tmp_path / "checkpoints") / resume.STATE_FILE
     file.write_bytes(file.read_bytes()[:100])
-    with pytest.raises(checkpointing.CheckpointError, match="cannot read"):
+    with pytest.raises(resume.ResumeError, match="cannot read"):
         load_checkpoint(file.parent)
 
 
@@ -290,5 +290,5 @@ def test_mixed_precision_runs(precision):
 
 def test_fresh_run_over_old_checkpoints_is_refused(tmp_path):
     _run(tmp_path, max_steps=2)
-    with pytest.raises(checkpointing.CheckpointError, match="pass --resume"):
+    with pytest.raises(resume.ResumeError, match="pass --resume"):
         _run(tmp_path, max_steps=2)

@@ -17,7 +17,6 @@ from test_shards import bpe_dir, corpus, wp_dir  # noqa: F401 (fixtures)
 from minibert.config import BertConfig
 from tokenizer import load_tokenizer
 from train import ddp, objectives
-from train.checkpointing import latest_checkpoint
 from train.data.collator import MLMCollator
 from train.data.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM
 from train.data.prepare import prepare
@@ -25,6 +24,7 @@ from train.data.shard_datasets import NSPPairs, PackedBlocks
 from train.data.shard_loader import RankBatches, rank_stream
 from train.data.shards import Shards
 from train.pretrain import PretrainArgs, pretrain
+from train.resume import latest_checkpoint
 
 
 def _nsp_corpus(folder, sizes: list[int]):

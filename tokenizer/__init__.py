@@ -3,7 +3,8 @@
 `base.py` holds what they share (the `Encoding` record, post-processing, padding, special
 tokens, `to_tensors`), with `truncation.py` and `tokenizer_config.py` (reading a saved folder's
 special tokens) beside it; each tokenizer and each trainer lives in its own file; `corpus.py`
-reads text files for the trainers, `merge_engine.py` is the merge loop both trainers run.
+reads text files for the trainers, `merge_engine.py` is the merge loop both trainers run,
+`loading.py` opens a saved tokenizer folder of either kind (`load_tokenizer`).
 
 Code written for Hugging Face `tokenizers` runs with `from tokenizers import ...` changed to
 `from tokenizer import ...`: `ByteLevelBPETokenizer()` created empty and trained in place,
@@ -27,13 +28,13 @@ tests/test_unicode_policy.py pins one such case per tokenizer against `tokenizer
 parity tests use text without such characters. Text in common scripts is never affected.
 """
 
-from .auto import load_tokenizer
 from .base import Encoding, Tokenizer
 from .basic import BasicTokenizer
 from .bert_wordpiece import BertWordPieceTokenizer
 from .bpe import ByteLevelBPETokenizer
 from .bpe_files import BPEFileError
 from .bpe_trainer import BPETrainer
+from .loading import load_tokenizer
 from .wordpiece import VocabError, WordPieceTokenizer
 from .wordpiece_trainer import WordPieceTrainer
 

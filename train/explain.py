@@ -14,7 +14,8 @@ head, and what the model's head says:
   * a sequence classifier: the label names and their probabilities;
   * a bare encoder (BertModel, e.g. all-MiniLM-L6-v2): attention only.
 
-`load_for_explain(folder)` picks the class from the checkpoint's own keys and config. The page
+`load_for_explain(folder)` loads the class whose head the checkpoint's weights hold, and the
+kind of page follows the model's task; both are read in `minibert/auto.py`. The page
 itself is written by train/explain_page.py. Probabilities are rounded to 3 decimals, which
 keeps a 6-layer, 12-head, 64-token page near 1.5 MB. Left out on purpose: attention of several
 sentences at once, gradients or attributions (attention is what the lessons teach).
@@ -26,44 +27,20 @@ from pathlib import Path
 
 import torch
 
-from minibert.checkpoint import read_state_dict
-from minibert.config import BertConfig
+from minibert.auto import AutoModel, saved_task, task_of
 
-
-def _model_class(config: BertConfig, keys: set[str]):
-    import minibert
-
-    roberta = config.model_type == "roberta"
-    if any(k.endswith(("classifier.weight", "classifier.out_proj.weight")) for k in keys):
-        return (minibert.RobertaForSequenceClassification if roberta
-                else minibert.BertForSequenceClassification)
-    if any(k.startswith(("lm_head.", "cls.predictions.")) for k in keys):
-        if roberta and config.is_decoder:
-            return minibert.RobertaForCausalLM
-        return minibert.RobertaForMaskedLM if roberta else minibert.BertForMaskedLM
-    return minibert.RobertaModel if roberta else minibert.BertModel
+# The page shown for a model's task (minibert/auto.py's short names); any other: "encoder".
+KINDS = {"cls": "classifier", "causal": "causal-lm", "mlm": "masked-lm",
+         "pretraining": "masked-lm"}
 
 
 def load_for_explain(folder: str | Path):
-    """The model saved in `folder`, as the class its weights were saved from (classifier,
+    """The model saved in `folder`, as the class whose head its weights hold (classifier,
     masked LM, causal LM or bare encoder), in eval mode."""
     from minibert.hub import resolve_model_dir
 
     folder = resolve_model_dir(folder)
-    config = BertConfig.from_pretrained(folder)
-    state_dict, _ = read_state_dict(folder)
-    return _model_class(config, set(state_dict)).from_pretrained(folder, verbose=False)
-
-
-def _kind(model) -> str:
-    name = type(model).__name__
-    if name.endswith("ForSequenceClassification"):
-        return "classifier"
-    if name.endswith("ForCausalLM"):
-        return "causal-lm"
-    if name.endswith(("ForMaskedLM", "ForPreTraining")):
-        return "masked-lm"
-    return "encoder"
+    return AutoModel.from_pretrained(folder, saved_task(folder), verbose=False)
 
 
 def _top_tokens(logits: torch.Tensor, tokenizer, top_k: int) -> list[list[list]]:
@@ -100,7 +77,7 @@ def explain(model, tokenizer, text: str, pair: str | None = None, top_k: int = 5
     out = model(ids, output_attentions=True, **kwargs)
     attentions = torch.stack(out.attentions)[:, 0]  # (layers, nh, T, T)
     special = [bool(s) for s in enc.special_tokens_mask]
-    kind = _kind(model)
+    kind = KINDS.get(task_of(model), "encoder")
     data = {
         "kind": kind,
         "model": type(model).__name__,

@@ -40,11 +40,11 @@ from train.device import autocast, resolve_precision
 from train.evaluate import predict_logits
 from train.metrics import accuracy, matthews_corrcoef
 from train.optim import (
-    build_optimizer,
+    Optimization,
     check_finite,
     check_weights,
-    clip_gradients,
-    linear_schedule,
+    optimizer_step,
+    set_up_optimization,
 )
 
 
@@ -203,10 +203,8 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
 @dataclass
 class TrainState:
     """What a training step needs besides the model and the batch."""
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
+    opt: Optimization              # AdamW, its schedule, fp16's GradScaler (train/optim.py)
     precision: str                 # fp32 | bf16 | fp16, resolved from cfg.precision
-    scaler: torch.amp.GradScaler   # loss scaling for fp16; a no-op otherwise
     forward: torch.nn.Module       # the model, or its torch.compile wrapper
 
 
@@ -221,15 +219,14 @@ def set_up(model, n_train: int, cfg: FinetuneConfig, device: torch.device,
         total_steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
     if warmup_steps is None:
         warmup_steps = int(cfg.warmup * total_steps)
-    optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.eps,
-                                layer_decay=cfg.layer_decay)
-    scheduler = linear_schedule(optimizer, warmup_steps, total_steps)
     precision, why = resolve_precision(cfg.precision, device)
     log(f"precision {precision} ({why}){'; torch.compile, dynamic shapes' if cfg.compile else ''}")
-    # fp16's narrow range needs loss scaling; bf16 and fp32 do not (the scaler is then a no-op).
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    opt = set_up_optimization(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                              total_steps=total_steps, warmup_steps=warmup_steps,
+                              precision=precision, device=device, eps=cfg.eps,
+                              layer_decay=cfg.layer_decay)
     forward = torch.compile(model, dynamic=True) if cfg.compile else model
-    return TrainState(optimizer, scheduler, precision, scaler, forward)
+    return TrainState(opt, precision, forward)
 
 
 def train_epoch(model, batches: Iterable[dict[str, torch.Tensor]], n_batches: int,
@@ -260,15 +257,8 @@ def train_step(model, batch: dict[str, torch.Tensor], state: TrainState,
         loss = state.forward(**batch).loss
     value = loss.item()
     check_finite(value, "loss", step, _DIVERGED)
-    state.scaler.scale(loss).backward()
-    state.scaler.unscale_(state.optimizer)  # clip the true gradients, not the scaled ones
-    # fp16's scaler skips the steps whose gradients overflowed; elsewhere that is divergence
-    clip_gradients(model.parameters(), cfg.clip, step, _DIVERGED,
-                   check=not state.scaler.is_enabled())
-    state.scaler.step(state.optimizer)
-    state.scaler.update()
-    state.scheduler.step()
-    state.optimizer.zero_grad(set_to_none=True)
+    state.opt.scaler.scale(loss).backward()
+    optimizer_step(state.opt, model.parameters(), cfg.clip, step, _DIVERGED)
     return value
 
 

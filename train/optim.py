@@ -3,16 +3,21 @@
 Follows BERT's recipe (Devlin et al. 2018, and google-research/bert `optimization.py`):
 AdamW with weight decay on the weight matrices only, linear warmup then linear decay to 0.
 `get_linear_schedule_with_warmup` is the same schedule under transformers' name and step count.
-Which parameters skip weight decay is decided by module type (biases, LayerNorm and
-embeddings' LayerNorm), not by matching names, so a renamed module cannot slip through.
-Both loops clip gradients with `clip_gradients`, which is also where a run that diverged
-(a NaN or infinite gradient norm) is stopped before the optimizer writes it into the weights.
+Weight decay goes to the matrices only: a parameter named `weight` with two or more dimensions
+outside a LayerNorm; biases and LayerNorm weights are left undecayed.
+
+Both loops, pretraining and fine-tuning, set up with `set_up_optimization` (AdamW, the schedule,
+and fp16's GradScaler, disabled and a no-op at other precisions) and end every step with
+`optimizer_step`: unscale, clip (`clip_gradients`, which is also where a run that diverged, a
+NaN or infinite gradient norm, is stopped before the optimizer writes it into the weights),
+step the optimizer and the schedule, clear the gradients.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -142,4 +147,56 @@ def clip_gradients(parameters, max_norm: float | None, step: int, hint: str,
     norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm or math.inf).item()
     if check:
         check_finite(norm, "gradient norm", step, hint)
+    return norm
+
+
+@dataclass
+class Optimization:
+    """What an optimizer step needs: AdamW, its learning-rate schedule, and the loss scaler."""
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    # fp16's narrow range needs loss scaling; at bf16 and fp32 the scaler is disabled, and
+    # its scale / unscale_ / step / update then pass through unchanged.
+    scaler: torch.amp.GradScaler
+
+    def state_dict(self) -> dict:
+        """The optimizer's, the schedule's and (fp16 only) the scaler's state, for a checkpoint."""
+        state = {"optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict()}
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` saved (other keys of `state` are ignored)."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler.is_enabled() and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+
+
+def set_up_optimization(model: nn.Module, *, lr: float, weight_decay: float, total_steps: int,
+                        warmup_steps: int, precision: str, device: torch.device,
+                        eps: float = 1e-8, layer_decay: float = 1.0) -> Optimization:
+    """AdamW (`build_optimizer`) over the model's parameters, already on `device`; the warmup
+    then linear decay over `total_steps` (`linear_schedule`); a GradScaler enabled for fp16
+    (`precision` is resolved: fp32, bf16 or fp16)."""
+    optimizer = build_optimizer(model, lr, weight_decay, eps, layer_decay=layer_decay)
+    scheduler = linear_schedule(optimizer, warmup_steps, total_steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    return Optimization(optimizer, scheduler, scaler)
+
+
+def optimizer_step(opt: Optimization, parameters, max_norm: float | None, step: int,
+                   hint: str) -> float:
+    """After the backward pass (of `opt.scaler.scale(loss)`): unscale the gradients, clip them to
+    `max_norm`, step the optimizer and the schedule, clear the gradients. Returns the gradient
+    norm before clipping. A NaN or infinite norm raises NonFiniteLossError naming `step`, unless
+    fp16's scaler is on: it expects overflowing steps, and skips them itself."""
+    opt.scaler.unscale_(opt.optimizer)  # clip the true gradients, not the scaled ones
+    norm = clip_gradients(parameters, max_norm, step, hint, check=not opt.scaler.is_enabled())
+    opt.scaler.step(opt.optimizer)
+    opt.scaler.update()
+    opt.scheduler.step()
+    opt.optimizer.zero_grad(set_to_none=True)
     return norm

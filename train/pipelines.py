@@ -24,7 +24,7 @@ import os
 
 import torch
 
-from tokenizer import load_tokenizer
+from minibert.auto import load_backend_tokenizer
 from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
 from train.cli.cmd_generate import generate_text, load_causal_lm
 from train.cli.cmd_predict import classify, label_names
@@ -49,7 +49,7 @@ class Pipeline:
         if isinstance(model, (str, os.PathLike)):
             model = self.load(model)
         if isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = load_tokenizer(tokenizer)
+            tokenizer = load_backend_tokenizer(tokenizer)
         if device is not None:  # transformers' convention: -1 the CPU, k the k-th GPU
             name = "cpu" if device == -1 else f"cuda:{device}" if isinstance(device, int) \
                 else str(device)

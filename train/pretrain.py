@@ -41,8 +41,20 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from train import ddp, objectives
-from train.checkpointing import (
-    CheckpointError,
+from train.data.shard_datasets import ShardDataset
+from train.data.shard_loader import RankBatches, rank_stream
+from train.device import autocast, pick_device, resolve_precision
+from train.interrupts import Interrupts
+from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caught by callers)
+    NonFiniteLossError,
+    Optimization,
+    check_finite,
+    check_weights,
+    optimizer_step,
+    set_up_optimization,
+)
+from train.resume import (
+    ResumeError,
     capture_rng,
     latest_checkpoint,
     load_checkpoint,
@@ -50,18 +62,6 @@ from train.checkpointing import (
     restore_model,
     restore_rng,
     save_checkpoint,
-)
-from train.data.shard_datasets import ShardDataset
-from train.data.shard_loader import RankBatches, rank_stream
-from train.device import autocast, pick_device, resolve_precision
-from train.interrupts import Interrupts
-from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caught by callers)
-    NonFiniteLossError,
-    build_optimizer,
-    check_finite,
-    check_weights,
-    clip_gradients,
-    linear_schedule,
 )
 from train.training_log import MetricsLog
 
@@ -129,9 +129,7 @@ class _Run:
     model: torch.nn.Module
     net: torch.nn.Module  # the model, DDP-wrapped when there are several processes
     forward: Callable  # `net`, compiled on request
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler | None
+    opt: Optimization  # AdamW, its schedule, fp16's GradScaler (train/optim.py)
     device: torch.device
     info: ddp.DistInfo
     generators: dict[str, torch.Generator]
@@ -216,10 +214,12 @@ def set_up(model: torch.nn.Module, n: int, collate: Callable, args: PretrainArgs
     random.seed(args.seed)
     per_epoch, total_micro, total_steps = _budget(n, args, drop_last=info.enabled)
     model.to(device).train()
-    optimizer = build_optimizer(model, args.lr, args.weight_decay)
-    scheduler = linear_schedule(optimizer, min(args.warmup_steps, total_steps), total_steps)
-    net = DistributedDataParallel(model) if info.enabled else model
     precision, why = resolve_precision(args.precision, device)
+    opt = set_up_optimization(model, lr=args.lr, weight_decay=args.weight_decay,
+                              total_steps=total_steps,
+                              warmup_steps=min(args.warmup_steps, total_steps),
+                              precision=precision, device=device)
+    net = DistributedDataParallel(model) if info.enabled else model
     if info.is_main:
         print(f"precision {precision} ({why}){'; torch.compile' if args.compile else ''}")
     out = Path(args.out_dir) if args.out_dir else None
@@ -227,9 +227,7 @@ def set_up(model: torch.nn.Module, n: int, collate: Callable, args: PretrainArgs
         # dynamic shapes: batches of different lengths share one compiled graph
         args=args, model=model, net=net,
         forward=torch.compile(net, dynamic=True) if args.compile else net,
-        optimizer=optimizer, scheduler=scheduler, precision=precision,
-        scaler=torch.amp.GradScaler(device.type) if precision == "fp16" else None,
-        device=device, info=info,
+        opt=opt, precision=precision, device=device, info=info,
         generators=_collator_generators(collate) if generators is None else generators,
         settings={k: getattr(args, k) for k in _MUST_MATCH} | {"n_examples": n},
         n=n, per_epoch=per_epoch, total_micro=total_micro, total_steps=total_steps,
@@ -254,7 +252,7 @@ def _budget(n: int, args: PretrainArgs, drop_last: bool) -> tuple[int, int, int]
 def start_fresh(run: _Run) -> None:
     """Refuse to overwrite an earlier run's checkpoints; start an empty metrics log."""
     if run.ckpt_root and latest_checkpoint(run.ckpt_root):
-        raise CheckpointError(f"{run.ckpt_root} already holds checkpoints; pass --resume to "
+        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass --resume to "
                               f"continue that run, or choose another --out")
     if run.metrics:
         run.metrics.truncate_after(0)
@@ -265,17 +263,14 @@ def resume(run: _Run) -> None:
     position in the data, after checking it was written with the same run settings."""
     found = latest_checkpoint(run.ckpt_root) if run.ckpt_root else None
     if found is None:
-        raise CheckpointError(f"--resume: no checkpoint under {run.ckpt_root}")
+        raise ResumeError(f"--resume: no checkpoint under {run.ckpt_root}")
     state = load_checkpoint(found)
     for k, v in run.settings.items():
         if state["settings"].get(k, v) != v:  # (a key older checkpoints lack is not checked)
-            raise CheckpointError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
+            raise ResumeError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
                                   f"this run has {k}={v!r}; resume with the same settings")
     restore_model(run.model, state, found)
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.scheduler.load_state_dict(state["scheduler"])
-    if run.scaler is not None and "scaler" in state:
-        run.scaler.load_state_dict(state["scaler"])
+    run.opt.load_state_dict(state)
     restore_rng(state["rng"], run.generators, rank=run.info.rank)
     run.step, run.consumed, run.losses = state["step"], state["position"], list(state["losses"])
     if run.metrics:
@@ -322,30 +317,15 @@ def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.
             loss = sum(s / c for s, c in zip(sums.values(), targets))
             # DDP averages gradients over ranks; undo that so they add up.
             scaled = loss * info.world_size
-            (run.scaler.scale(scaled) if run.scaler else scaled).backward()
+            run.opt.scaler.scale(scaled).backward()
         loss_value += loss.detach()
     loss_value = ddp.all_reduce_sum(loss_value, info).item()
     check_finite(loss_value, "loss", run.step + 1, _DIVERGED)
-    lr = run.optimizer.param_groups[0]["lr"]
-    _optimizer_step(run)
+    lr = run.opt.optimizer.param_groups[0]["lr"]
+    optimizer_step(run.opt, run.model.parameters(), args.max_grad_norm, run.step + 1, _DIVERGED)
     run.step, run.consumed = run.step + 1, run.consumed + len(batches)
     run.losses.append(loss_value)
     return loss_value, lr
-
-
-def _optimizer_step(run: _Run) -> None:
-    """Unscale (fp16), clip, step the optimizer and the schedule, clear the gradients."""
-    if run.scaler:
-        run.scaler.unscale_(run.optimizer)
-    clip_gradients(run.model.parameters(), run.args.max_grad_norm, run.step + 1, _DIVERGED,
-                   check=run.scaler is None)
-    if run.scaler:
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
-    else:
-        run.optimizer.step()
-    run.scheduler.step()
-    run.optimizer.zero_grad(set_to_none=True)
 
 
 def log_step(run: _Run, bar, loss: float, lr: float, tokens: float, seconds: float) -> None:
@@ -370,13 +350,9 @@ def save(run: _Run) -> None:
     if info.is_main:
         state = {"step": run.step, "position": run.consumed, "losses": list(run.losses),
                  "settings": run.settings, "model": run.model.state_dict(),
-                 "config": model_config(run.model),
-                 "optimizer": run.optimizer.state_dict(),
-                 "scheduler": run.scheduler.state_dict(),
+                 "config": model_config(run.model), **run.opt.state_dict(),
                  "rng": capture_rng(run.generators, rng_now),
                  "args": {k: v for k, v in asdict(run.args).items() if v is not None}}
-        if run.scaler is not None:
-            state["scaler"] = run.scaler.state_dict()
         save_checkpoint(run.ckpt_root, state, keep=run.args.keep)
     ddp.barrier(info)
 

@@ -45,14 +45,14 @@ def output_files(args) -> list[tuple[str, str]]:
 
 
 def run(args) -> int:
+    from minibert.auto import load_backend_tokenizer
     from minibert.hub import resolve_model_dir
-    from tokenizer import load_tokenizer
     from train.cli.errors import check_vocab
     from train.explain import explain, load_for_explain
     from train.explain_page import write_page
 
     folder = resolve_model_dir(args.model)
-    model, tokenizer = load_for_explain(folder), load_tokenizer(folder)
+    model, tokenizer = load_for_explain(folder), load_backend_tokenizer(folder)
     check_vocab(tokenizer, model.config, folder)
     data = explain(model, tokenizer, args.text, args.pair, top_k=args.top_k,
                    max_length=args.max_length)

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import torch
 
-from minibert.auto import AutoModel
-from tokenizer import load_tokenizer
+from minibert.auto import AutoModel, load_backend_tokenizer
 from train.cli import flags
 
 MASK_SPELLINGS = ("<mask>", "[MASK]")
@@ -108,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                          f"or pass --allow-untrained-head to fill the mask anyway")
     model = load_masked_lm(args.model)
     refuse_untrained_head(model, args.model, args.allow_untrained_head)
-    tokenizer = load_tokenizer(args.model)
+    tokenizer = load_backend_tokenizer(args.model)
     check_vocab(tokenizer, model.config, args.model)
     results = fill_mask(model, tokenizer, args.text, args.top_k)
     print(json.dumps(results, indent=2) if args.json else pprint.pformat(results, sort_dicts=False))

@@ -1,16 +1,17 @@
 """`minibert finetune cola|csv`: fine-tune a pretrained checkpoint and score it.
 
     minibert finetune cola --model all-MiniLM-L6-v2              # the main job (CPU, minutes)
-    minibert finetune cola --model bert-base-uncased --recipe seed   # the tutorial's run
+    minibert finetune cola --model bert-base-uncased --recipe tutorial   # the tutorial's run
     minibert finetune csv --model DIR --train train.csv --text-col text --label-col target
     minibert finetune cola --seeds 1,2,3,4,5                      # mean ± std of MCC
 
 Hyperparameters come from a recipe, and any flag you give overrides it:
-  * seed: the tutorial's (lr 2e-5, 4 epochs, batch 32, no warmup), right for bert-base;
+  * tutorial: McCormick's (lr 2e-5, 4 epochs, batch 32, no warmup), right for bert-base;
   * small: lr 1e-4 with 10% warmup, 5 epochs, batch 32, for small checkpoints such as
     all-MiniLM-L6-v2 (hidden 384), which barely move at 2e-5 (MCC ~0.14 on out_of_domain_dev
     after 4 epochs); the numbers behind it are in bench/RESULTS.md;
-  * auto (default): small when the checkpoint's hidden size is below 768, else seed.
+  * auto (default): small when the checkpoint's hidden size is below 768, else tutorial.
+(`--recipe seed` is an old name of tutorial, still accepted for one release with a note.)
 The model and tokenizer classes come from the folder's config.json (`model_type` bert or
 roberta, `minibert/auto.py`), so a KantaiBERT from `minibert pretrain` or a RoBERTa folder in
 Hugging Face layout fine-tunes like BERT does.
@@ -56,10 +57,21 @@ from train.finetune import (
 from train.optim import NonFiniteLossError
 
 RECIPES = {
-    "seed": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0, "layer_decay": 1.0},
+    "tutorial": {"lr": 2e-5, "epochs": 4, "batch_size": 32, "warmup": 0.0, "layer_decay": 1.0},
     "small": {"lr": 1e-4, "epochs": 5, "batch_size": 32, "warmup": 0.1, "layer_decay": 1.0},
 }
 COLA_LABELS = ["unacceptable", "acceptable"]
+# Old recipe names -> current ones, accepted for one release with a note on stderr.
+DEPRECATED_RECIPES = {"seed": "tutorial"}
+
+
+def recipe_name(value: str) -> str:
+    """--recipe's value, an old name replaced by its current one (and a note saying so)."""
+    if value in DEPRECATED_RECIPES:
+        print(f"minibert: note: --recipe {value} is deprecated; use --recipe "
+              f"{DEPRECATED_RECIPES[value]}", file=sys.stderr)
+        return DEPRECATED_RECIPES[value]
+    return value
 
 
 def add_arguments(p) -> None:
@@ -74,7 +86,9 @@ def add_arguments(p) -> None:
     p.add_argument("--text-col", default="text", help="csv: text column(s), comma-separated")
     p.add_argument("--label-col", default="label", help="csv: label column")
     p.add_argument("--pair-col", help="csv: second-sentence column for pair tasks")
-    p.add_argument("--recipe", choices=["auto", "seed", "small"], default="auto")
+    p.add_argument("--recipe", type=recipe_name, choices=["auto", "tutorial", "small"],
+                   default="auto", help="hyperparameters: tutorial (bert-base), small (hidden "
+                   "size below 768), auto picks one by the checkpoint's hidden size")
     p.add_argument("--epochs", type=flags.whole(1))
     p.add_argument("--lr", type=flags.real(0, 1, low_open=True), help="peak learning rate")
     p.add_argument("--batch-size", type=flags.whole(1))
@@ -215,7 +229,8 @@ def load_task(args):
 
 
 def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str]:
-    recipe = args.recipe if args.recipe != "auto" else ("small" if hidden_size < 768 else "seed")
+    recipe = args.recipe if args.recipe != "auto" else (
+        "small" if hidden_size < 768 else "tutorial")
     chosen = dict(RECIPES[recipe])
     for key in ("epochs", "lr", "batch_size", "warmup", "layer_decay"):
         if getattr(args, key) is not None:
@@ -230,7 +245,7 @@ def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str
 
 def run(args) -> int:
     from minibert import BertConfig
-    from minibert.auto import model_class, tokenizer_class
+    from minibert.auto import load_backend_tokenizer, model_class
     from train.device import pick_device
 
     if args.threads:
@@ -239,11 +254,11 @@ def run(args) -> int:
     model_dir = resolve_model_dir(args.model)  # folder, HF cache, bundled MiniLM, or the Hub
     out = Path(args.out)
     texts, pairs, labels, names, evals = load_task(args)
-    # BERT or RoBERTa: the classes follow config.json's model_type, as transformers' Auto
-    # classes choose them
+    # BERT or RoBERTa: the class follows config.json's model_type, as transformers' Auto
+    # classes choose it; the tokenizer follows the folder's files
     model_config = BertConfig.from_pretrained(model_dir)
     model_cls = model_class(model_config.model_type, "cls")
-    tokenizer = tokenizer_class(model_config.model_type).from_pretrained(model_dir)
+    tokenizer = load_backend_tokenizer(model_dir)
     errors.check_vocab(tokenizer, model_config, model_dir)
     encodings = encode(tokenizer, texts, pairs, args.max_length)
     errors.warn_unknown_rate(tokenizer, encodings, args.train or "the training set", model_config)

@@ -14,7 +14,7 @@ import argparse
 
 import torch
 
-from tokenizer import load_tokenizer
+from minibert.auto import AutoModelForCausalLM, load_backend_tokenizer
 from train.cli import flags
 
 
@@ -84,8 +84,8 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def load_causal_lm(directory, allow_untrained_head: bool = False):
-    """The RobertaForCausalLM saved in `directory`, refused if it was not trained as one."""
-    import minibert
+    """The causal LM (RobertaForCausalLM) saved in `directory`, refused if it was not trained
+    as one."""
     from minibert.config import BertConfig
     from train.cli.errors import UsageError, refuse_untrained_head
 
@@ -94,7 +94,10 @@ def load_causal_lm(directory, allow_untrained_head: bool = False):
         raise UsageError(f"{directory}: was not trained as a causal LM (config.json has "
                          f"is_decoder false); train one with `minibert pretrain --objective "
                          f"causal`, or pass --allow-untrained-head to generate anyway")
-    model = minibert.RobertaForCausalLM.from_pretrained(directory, verbose=False)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(directory, verbose=False)
+    except ValueError as e:  # a model type without a causal LM class
+        raise UsageError(f"{directory}: {e}") from None
     refuse_untrained_head(model, directory, allow_untrained_head)
     return model
 
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from train.cli.errors import check_vocab
 
     model = load_causal_lm(args.model, args.allow_untrained_head)
-    tokenizer = load_tokenizer(args.model)
+    tokenizer = load_backend_tokenizer(args.model)
     check_vocab(tokenizer, model.config, args.model)
     new_tokens = fit_new_tokens(model.config, tokenizer, args.prompt, args.max_new_tokens)
     print(generate_text(model, tokenizer, args.prompt, new_tokens,

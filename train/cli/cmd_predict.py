@@ -84,13 +84,13 @@ def output_files(args) -> list[tuple[str, str]]:
 
 
 def load(model_dir):
-    """The sequence classifier and tokenizer saved in `model_dir`, BERT or RoBERTa by
-    config.json's model_type."""
-    from minibert.auto import AutoModelForSequenceClassification, tokenizer_class
+    """The sequence classifier and tokenizer saved in `model_dir`: BERT or RoBERTa by
+    config.json's model_type, the tokenizer by its files (minibert/auto.py)."""
+    from minibert.auto import AutoModelForSequenceClassification, load_backend_tokenizer
 
     model_dir = Path(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, verbose=False)
-    return model, tokenizer_class(model.config.model_type).from_pretrained(model_dir)
+    return model, load_backend_tokenizer(model_dir)
 
 
 def label_names(model) -> list[str]:

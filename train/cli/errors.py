@@ -31,18 +31,18 @@ class UsageError(ValueError):
 
 def expected_errors() -> tuple[type[BaseException], ...]:
     """The exception classes that mean bad input (or a bad environment), not a bug."""
-    from minibert.checkpoint import CheckpointError as ModelCheckpointError
+    from minibert.checkpoint import CheckpointError
     from minibert.config import ConfigError
     from minibert.hub import ModelNotFoundError
     from tokenizer.bpe_files import BPEFileError
     from tokenizer.wordpiece import VocabError
-    from train.checkpointing import CheckpointError
     from train.data.cola import DataError
     from train.data.download import ChecksumError
     from train.optim import NonFiniteLossError
+    from train.resume import ResumeError
 
     return (UsageError, DataError, ConfigError, VocabError, BPEFileError, CheckpointError,
-            ModelCheckpointError, ModelNotFoundError, ChecksumError, NonFiniteLossError,
+            ResumeError, ModelNotFoundError, ChecksumError, NonFiniteLossError,
             OSError, csv.Error, UnicodeError, ValueError)
 
 

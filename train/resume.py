@@ -1,4 +1,5 @@
-"""Training checkpoints: everything needed to stop a run and carry on as if it never stopped.
+"""Training checkpoints: everything needed to stop a run and resume it as if it never stopped.
+(A model folder, config and weights only, is read and written by `minibert/checkpoint.py`.)
 
 A checkpoint is a directory `checkpoints/step-00000123/` holding one `training_state.pt`:
 the model's state dict and config, the optimizer's and scheduler's state dicts, the
@@ -33,8 +34,9 @@ STATE_FILE = "training_state.pt"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, unreadable, or does not match the run resuming from it."""
+class ResumeError(RuntimeError):
+    """A training checkpoint that is missing, unreadable, or does not match the run resuming
+    from it (or, starting afresh, checkpoints of another run already there)."""
 
 
 # ---- random number generators ---------------------------------------------------------
@@ -62,14 +64,14 @@ def restore_rng(state: dict, generators: dict[str, torch.Generator] | None = Non
     random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
     torch_states = state["torch"]
     if rank >= torch_states.shape[0]:
-        raise CheckpointError(f"checkpoint holds RNG states for {torch_states.shape[0]} "
+        raise ResumeError(f"checkpoint holds RNG states for {torch_states.shape[0]} "
                               f"process(es); cannot resume rank {rank}")
     torch.set_rng_state(torch_states[rank].clone())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     for name, g in (generators or {}).items():
         if name not in state["generators"]:
-            raise CheckpointError(f"checkpoint has no state for generator {name!r} "
+            raise ResumeError(f"checkpoint has no state for generator {name!r} "
                                   f"(it has {sorted(state['generators'])})")
         g.set_state(state["generators"][name])
 
@@ -113,14 +115,14 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     file = path / STATE_FILE if path.is_dir() else path
     if not file.is_file():
-        raise CheckpointError(f"{file}: no training checkpoint here")
+        raise ResumeError(f"{file}: no training checkpoint here")
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as e:  # truncated/foreign
-        raise CheckpointError(f"{file}: cannot read the checkpoint ({e})") from None
+        raise ResumeError(f"{file}: cannot read the checkpoint ({e})") from None
     for key in ("step", "model", "optimizer", "scheduler", "rng", "position"):
         if key not in state:
-            raise CheckpointError(
+            raise ResumeError(
                 f"{file}: missing key {key!r}; not a minibert training checkpoint"
             )
     return state
@@ -141,13 +143,13 @@ def restore_model(model: torch.nn.Module, state: dict, path: Path) -> None:
     if saved is not None and mine is not None:
         for k in sorted(set(saved) | set(mine)):
             if saved.get(k) != mine.get(k):
-                raise CheckpointError(f"{path}: was written from a model with {k}="
+                raise ResumeError(f"{path}: was written from a model with {k}="
                                       f"{saved.get(k)!r}, this run builds {k}={mine.get(k)!r}; "
                                       f"resume with the same --config and size flags")
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:  # a checkpoint without its config: the shapes tell
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        raise CheckpointError(f"{path}: its weights do not fit this run's model "
+        raise ResumeError(f"{path}: its weights do not fit this run's model "
                               f"({lines[min(1, len(lines) - 1)]}); resume with the same "
                               f"--config and size flags") from None
