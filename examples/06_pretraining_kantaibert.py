@@ -28,10 +28,11 @@
 # tokenizer gets a folder of its own; `pretrain` copies it into KantaiBERT beside the model.)
 #
 # Read alongside: `tokenizer/bpe_trainer.py`, `train/data/datasets.py` (`GroupedTextDataset`),
-# `train/data/collator.py` (`MLMCollator`), `train/pretrain.py` (`pretrain`: the loop — AdamW,
-# warmup and linear decay, clipping, checkpoints), `train/objectives.py` (which model and loss
-# per objective), `minibert/modeling_roberta.py` (`RobertaForMaskedLM`),
-# `train/cli/cmd_fill_mask.py` (`fill_mask`).
+# `train/data/collator.py` (`MLMCollator`), `train/data/masking.py` (`context_free_loss`, the
+# copy line of section 4), `train/pretrain.py` (`pretrain`: the loop — AdamW, warmup and linear
+# decay, clipping, checkpoints), `train/objectives.py` (which model and loss per objective),
+# `minibert/modeling_roberta.py` (`RobertaForMaskedLM`), `train/cli/cmd_fill_mask.py`
+# (`fill_mask`).
 #
 # Run: `python examples/06_pretraining_kantaibert.py [--quick]` → `runs/examples/06_kantaibert/`
 # holds the model (config.json, model.safetensors), the tokenizer, metrics.jsonl,
@@ -54,6 +55,7 @@ from tokenizer import BPETrainer
 from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
 from train.data.collator import MLMCollator
 from train.data.datasets import GroupedTextDataset
+from train.data.masking import context_free_loss
 from train.pretrain import PretrainArgs, pretrain
 
 DATA = data_dir()
@@ -159,8 +161,9 @@ print(f"RobertaForMaskedLM: {model.num_parameters():,} parameters "
 #   random one. A copier cannot tell kept tokens from random ones; staking half on the token
 #   it sees would give 0.9 × unigram + 0.2·ln 2, 0.14 above 0.9 × unigram. It does a little
 #   better by weighing how common the token is (random draws are even over the vocabulary,
-#   so mostly rare tokens): the code below computes that best, about 0.9 × unigram + 0.08 on
-#   this book. Only below this line does the model use the words around the mask.
+#   so mostly rare tokens): `context_free_loss` in `train/data/masking.py` works that best
+#   out, about 0.9 × unigram + 0.08 on this book. Only below this line does the model use the
+#   words around the mask.
 #
 # Seven epochs of batches of 64 blocks (1,024 tokens) give about 2,100 steps. The learning
 # rate 1e-3 (warmed up over 100 steps, then decayed linearly) is high by bert-base standards
@@ -170,16 +173,9 @@ print(f"RobertaForMaskedLM: {model.num_parameters():,} parameters "
 
 # %%
 section("pretraining")
-# The copy line, from the token at the scored position alone. Shown <mask> (80 %): frequencies,
-# loss `unigram`. Shown a token x, it is the answer (kept, 10 %) or a random draw from the n
-# non-special ids (10 %), so by Bayes the answer is x with probability
-# p(x)(1 + 1/n) / (p(x) + 1/n), and another token y with p(y)(1/n) / (p(x) + 1/n).
-n = tok.vocab_size - len(tok.all_special_ids)
-freq = [c / total for c in counts.values()]
-kept = sum(q * -math.log(q * (1 + 1 / n) / (q + 1 / n)) for q in freq)
-# A random draw that hits the answer is rare (1 in n) and left out of `replaced`.
-replaced = unigram + sum(math.log(1 + n * q) for q in freq) / n
-copy = 0.8 * unigram + 0.1 * kept + 0.1 * replaced
+# The copy line: the token frequencies, and the ids a random replacement is drawn from.
+n_random = tok.vocab_size - len(tok.all_special_ids)
+copy = context_free_loss([c / total for c in counts.values()], n_random)
 print(f"loss of a uniform guess: ln({tok.vocab_size}) = {math.log(tok.vocab_size):.2f}; "
       f"unigram baseline (token frequencies alone): {unigram:.2f}; copy line: {copy:.2f}")
 args = PretrainArgs(objective="roberta", out_dir=str(OUT), epochs=7,
