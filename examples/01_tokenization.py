@@ -21,7 +21,8 @@
 # `tokenizer/bpe.py` (`bpe_word`: apply merges by rank), `tokenizer/bpe_reference.py` and
 # `tokenizer/bpe_trainer.py` (learning merges), `tokenizer/wordpiece_trainer.py`.
 #
-# Run: `python examples/01_tokenization.py [--quick]` (a few seconds either way).
+# Run: `python examples/01_tokenization.py [--quick]` (under ten seconds on two CPU cores,
+# either way).
 
 # %%
 from _course import QUICK, data_dir, section

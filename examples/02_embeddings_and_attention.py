@@ -20,7 +20,7 @@
 # probabilities are asked for; `build_attention_bias` for padding), `minibert/layers.py`,
 # `minibert/modeling_bert.py` (`BertModel`).
 #
-# Run: `python examples/02_embeddings_and_attention.py [--quick]` (a few seconds) →
+# Run: `python examples/02_embeddings_and_attention.py [--quick]` (under 15 s on two CPU cores) →
 # `runs/examples/02_attention/attention_layer*.png` and `explorer.html` (open it in a browser:
 # choose a layer and a head, click a token). The same page for any model and sentence:
 # `minibert explain MODEL "sentence" --out page.html` (`train/explain.py`).

@@ -5,7 +5,7 @@
 # Pure Reason*: a byte-level BPE tokenizer trained on the book, `RobertaForMaskedLM` with 6
 # layers (83.5 M parameters, lesson 3), dynamic 15 % masking (lesson 4), no NSP (RoBERTa
 # dropped it, lesson 5), and a `fill-mask` pipeline at the end. The full model wants a GPU;
-# here the same recipe is scaled down to about five minutes on two CPU cores (seven epochs
+# here the same recipe is scaled down to about five minutes on two free CPU cores (seven epochs
 # over the book; quick mode: under a minute, with a toy model that learns little). In that
 # time the loss goes well below the line of a model that only knows how often each token
 # occurs, and the chapter's sentence gets answers that fit it: "Human thinking involves human
@@ -229,8 +229,8 @@ for text in ["Human thinking involves human <mask>.",
 # offers them for every mask, whatever the sentence; a long stretch near the copy line while
 # the attention heads learn where to look; then, after about 1,200 steps, a fall well below
 # it. In our run (seed 0, the numbers the lesson prints) the loss ended at 4.98, 1.24 under
-# the unigram line and 0.61 under the copy line, after 265 s of training (4 min 38 s in all
-# on two cores), and the answers fit their sentences:
+# the unigram line and about 0.7 under the copy line, after 265 s of training (4 min 38 s in
+# all on two free cores), and the answers fit their sentences:
 #
 #     Human thinking involves human <mask>.          of, s, reason, other, ","
 #     The <mask> of pure reason.                     conception, existence, unity, possibility, principle
