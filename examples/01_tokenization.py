@@ -21,7 +21,8 @@
 # `tokenizer/bpe.py` (`bpe_word`: apply merges by rank), `tokenizer/bpe_reference.py` and
 # `tokenizer/bpe_trainer.py` (learning merges), `tokenizer/wordpiece_trainer.py`.
 #
-# Run: `python examples/01_tokenization.py [--quick]` (a few seconds either way).
+# Run: `python examples/01_tokenization.py [--quick]` (under ten seconds on two CPU cores,
+# either way).
 
 # %%
 from _course import QUICK, data_dir, section
@@ -93,8 +94,15 @@ print("GPT-2's first 5 merges:", gpt2.merges[:5])
 # %% [markdown]
 # ## 3. Train both on kant.txt and watch the first merges
 #
-# Both trainers start from single characters (bytes for BPE) and repeatedly merge the most
-# frequent adjacent pair. The first merges are the most frequent pairs in Kant's English.
+# Both trainers start from single characters (bytes for BPE) and repeatedly merge the
+# adjacent pair with the highest score, and the score is simply how often the pair occurs.
+# For WordPiece that is Hugging Face's choice (its `WordPieceTrainer` runs BPE over `##`
+# pieces), and ours follows it so that our vocabulary can be checked against theirs token for
+# token. Google's original WordPiece, the one BERT's vocabulary came from, chose pieces by
+# likelihood instead: at each step the piece that most raised the likelihood of the training
+# text under a language model over the pieces. The encoder (greedy longest match) is the same
+# whichever way the vocabulary was found. The first merges are the most frequent pairs in
+# Kant's English.
 
 # %%
 section("training on kant.txt")

@@ -20,7 +20,7 @@
 # probabilities are asked for; `build_attention_bias` for padding), `minibert/layers.py`,
 # `minibert/modeling_bert.py` (`BertModel`).
 #
-# Run: `python examples/02_embeddings_and_attention.py [--quick]` (a few seconds) →
+# Run: `python examples/02_embeddings_and_attention.py [--quick]` (under 15 s on two CPU cores) →
 # `runs/examples/02_attention/attention_layer*.png` and `explorer.html` (open it in a browser:
 # choose a layer and a head, click a token). The same page for any model and sentence:
 # `minibert explain MODEL "sentence" --out page.html` (`train/explain.py`).
@@ -176,10 +176,12 @@ print(
 
 # %% [markdown]
 # ## Exercises
-# 1. Shuffle the position rows (`position = E.position_embeddings.weight[torch.randperm(T)]`),
-#    redo the LayerNorm, and pass the result through the encoder: `model.encoder(x[None])`
-#    returns a tuple (last hidden state, all hidden states, all attentions), so take `[0]`.
-#    How much does the last hidden state change?
+# 1. Shuffle the position rows and redo the LayerNorm:
+#    `perm = torch.randperm(T, generator=torch.Generator().manual_seed(0))`, then
+#    `shuffled = E.LayerNorm(word + E.position_embeddings.weight[perm] + segment)`. Pass both
+#    through the encoder, `model.encoder(shuffled[None])` and `model.encoder(x[None])` (under
+#    `torch.no_grad()`; each returns a tuple: last hidden state, all hidden states, all
+#    attentions, so take `[0]`). How much does the last hidden state change?
 # 2. In `explorer.html`, find a head whose attention is (almost) the diagonal shifted by one:
 #    each token reading the previous token. Which layer is it in? In that head, which token
 #    does "it" read, and does that tell you what "it" refers to?

@@ -29,8 +29,9 @@
 # The same table for any model, from the shell: `python -m train.cli params kantaibert`
 # (or `bert-base-uncased --head base`, or a model folder); it lives in `train/cli/cmd_params.py`.
 #
-# Run: `python examples/03_counting_parameters.py` (no data needed; about a second: the
-# models are built on PyTorch's "meta" device, which has shapes but no memory).
+# Run: `python examples/03_counting_parameters.py` (no data needed; under ten seconds on two
+# CPU cores, because the models are built on PyTorch's "meta" device, which has shapes but no
+# memory).
 
 # %%
 import re

@@ -9,10 +9,13 @@ notebook gets one cell in front of the lesson that makes it runnable where learn
 
   * inside a checkout (Jupyter started in examples/, or CI), it finds `_course` and does
     nothing but check that the data folder is there;
-  * on Colab or a fresh Jupyter with a network, it clones the repository (--repo-url, by
-    default this checkout's `origin`), installs it with the notebook extra, moves into its
-    examples/ folder, and fetches the course data, every file checked against its sha256
-    (examples/_data.py).
+  * on Colab or a fresh Jupyter with a network, it clones the repository, installs it with
+    the notebook extra, moves into its examples/ folder, and fetches the course data, every
+    file checked against its sha256 (examples/_data.py).
+
+Which repository: --repo-url, else `Repository` under `[project.urls]` in pyproject.toml (set
+it there once), else this checkout's git `origin`. Colab clones over https without keys, so
+the builder warns when the URL is anything else (a local path, an SSH remote) or missing.
 
 CI builds the notebooks and runs each in quick mode in a real kernel (tests/test_notebooks.py).
 Left out on purpose: executed outputs stored in the notebooks (run them to see).
@@ -21,9 +24,15 @@ Left out on purpose: executed outputs stored in the notebooks (run them to see).
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, as a package (the notebook extra has it)
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "examples"
@@ -62,11 +71,35 @@ print("data:", _course.ensure_data())
 '''
 
 
-def origin_url() -> str:
-    """This checkout's `origin` remote, or "" when there is none."""
-    proc = subprocess.run(["git", "-C", str(REPO), "remote", "get-url", "origin"],
+def origin_url(repo: Path = REPO) -> str:
+    """The checkout's `origin` remote, or "" when there is none."""
+    proc = subprocess.run(["git", "-C", str(repo), "remote", "get-url", "origin"],
                           capture_output=True, text=True, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def default_repo_url(repo: Path = REPO) -> tuple[str, str]:
+    """(url, where it came from): pyproject's [project.urls] Repository, else git origin."""
+    with open(repo / "pyproject.toml", "rb") as f:
+        urls = tomllib.load(f).get("project", {}).get("urls", {})
+    if urls.get("Repository"):
+        return urls["Repository"], "pyproject.toml [project.urls] Repository"
+    return origin_url(repo), "git remote origin"
+
+
+def url_warning(url: str, source: str) -> str | None:
+    """Why a fresh Colab could not clone `url` (None when it can: an https URL)."""
+    if url.startswith("https://"):
+        return None
+    fix = ("set Repository under [project.urls] in pyproject.toml, or pass --repo-url, to an "
+           "https URL anyone can clone")
+    if not url:
+        return ("no repository URL (pyproject.toml names none and this checkout has no git "
+                f"origin): on Colab the notebooks cannot install minibert; {fix}")
+    scp = re.fullmatch(r"[\w.-]+@([\w.-]+):(.+)", url)  # git@host:owner/name.git
+    hint = f" (its https form is likely https://{scp[1]}/{scp[2]})" if scp else ""
+    return (f"the notebooks will clone {url!r} (from {source}), which Colab cannot: it needs an "
+            f"https URL{hint}; {fix}")
 
 
 def build(lesson: Path, out: Path, repo_url: str) -> Path:
@@ -90,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "runs" / "notebooks"),
                         help="folder for the .ipynb files (default runs/notebooks, git-ignored)")
     parser.add_argument("--repo-url", default=None,
-                        help="what a fresh Colab clones (default: this checkout's origin)")
+                        help="what a fresh Colab clones (default: pyproject's [project.urls] "
+                             "Repository, else this checkout's origin)")
     args = parser.parse_args(argv)
     try:
         import jupytext  # noqa: F401
@@ -99,7 +133,14 @@ def main(argv: list[str] | None = None) -> int:
                          "pip install -e '.[notebook]'") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    repo_url = origin_url() if args.repo_url is None else args.repo_url
+    if args.repo_url is None:
+        repo_url, source = default_repo_url()
+        warning = url_warning(repo_url, source)
+    else:  # asked for by name; "" means no clone at all, on purpose
+        repo_url = args.repo_url
+        warning = url_warning(repo_url, "--repo-url") if repo_url else None
+    if warning:
+        print(f"build_notebooks: warning: {warning}", file=sys.stderr)
     for lesson in sorted(LESSONS.glob("[0-9][0-9]_*.py")):
         print("wrote", build(lesson, out, repo_url))
     return 0

@@ -17,6 +17,7 @@ from the code.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -217,7 +218,10 @@ def check_lesson06(out: str, folder: Path) -> None:
     assert abs(number(r"steps: loss ([\d.]+) ->", out) - uniform) < 0.6  # untrained: ln(V)
     unigram = number(r"unigram baseline \(token frequencies alone\): ([\d.]+)", out)
     assert 0 < unigram < uniform
-    assert abs(number(r"copy line: ([\d.]+)", out) - 0.9 * unigram) < 0.01
+    # The best loss from the scored token alone: no worse than staking half on the token seen
+    # (0.9 x unigram + 0.2 ln 2), no better than knowing which shown tokens were kept (0.9 x).
+    copy = number(r"copy line: ([\d.]+)", out)
+    assert 0.9 * unigram - 0.01 < copy < 0.9 * unigram + 0.2 * math.log(2) + 0.01, (copy, unigram)
     saved_model(folder)
     assert (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
     png(folder / "loss_curve.png")
@@ -233,8 +237,8 @@ def test_lesson06_pretraining_kantaibert(tmp_path, data):
 
 @pytest.mark.slow
 def test_lesson06_full_mode_reads_the_context(tmp_path, data):
-    """The lesson's promise (about five minutes on two cores): the loss ends well under the
-    copy line (0.9 x unigram), where copying unchanged tokens no longer explains it."""
+    """The lesson's promise: the loss ends well under the copy line, the best a model can do
+    from the token at the scored position alone, so it reads the context."""
     out = run_lesson("06_pretraining_kantaibert.py", tmp_path, data, quick=False)
     check_lesson06(out, tmp_path)
     below_copy = number(r"([-+][\d.]+) against the copy line", out)

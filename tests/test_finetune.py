@@ -73,6 +73,8 @@ def test_collapse_is_said_plainly():
     assert report.mcc == report.mcc_sklearn == 0.0
     assert "predicted acceptable (1) for all 516 sentences; MCC is 0" in text
     assert "try a higher learning rate" in text
+    # the per-batch scores are all 0 too: their mean equals the whole-set MCC, nothing to warn
+    assert report.batch_mccs == [0.0] * 17 and "not an average of parts" not in text
 
 
 def test_per_batch_mcc_differs_from_whole_set():

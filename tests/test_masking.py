@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from train.data.masking import (
     IGNORE_INDEX,
+    context_free_loss,
     mask_tokens,
     mask_tokens_reference,
     replacement_ids,
@@ -187,6 +188,35 @@ def test_selection_rate_and_80_10_10_split(p):
     assert within(changed, k, 0.1 * (1 - 1 / n_allowed)), (changed, 0.1 * k)
     kept = int((masked[selected] == ids[selected]).sum())
     assert within(kept, k, 0.1 + 0.1 / n_allowed), (kept, 0.1 * k)
+
+
+def test_context_free_loss_known_answer_uniform_tokens():
+    # n equally common tokens: shown x, the answer is x with probability (1 + 1/n) / 2 and each
+    # other token with 1 / (2n); shown the mask, 1/n each
+    n = 4
+    hit, miss = (1 + 1 / n) / 2, 1 / (2 * n)
+    want = (0.8 * math.log(n) + 0.1 * -math.log(hit)
+            + 0.1 * ((n - 1) / n * -math.log(miss) + 1 / n * -math.log(hit)))
+    assert context_free_loss([1 / n] * n, n) == pytest.approx(want, rel=1e-12)
+
+
+def test_context_free_loss_is_the_conditional_entropy_of_the_masking():
+    # The best any model that sees only the scored position can do is H(answer | token shown);
+    # measure it on real masking of skewed tokens (ids 5..12, one unseen) and compare.
+    vocab, seen = 14, torch.tensor([0.4, 0.2, 0.15, 0.1, 0.07, 0.05, 0.02, 0.01])
+    g = torch.Generator().manual_seed(3)
+    ids = 5 + torch.multinomial(seen, 2_000_000, replacement=True, generator=g).view(2000, 1000)
+    masked, labels = run(mask_tokens, ids, torch.zeros_like(ids), seed=4, p=1.0, vocab=vocab)
+    pairs = torch.bincount(masked.flatten() * vocab + labels.flatten(), minlength=vocab * vocab)
+    joint = pairs.view(vocab, vocab).double() / pairs.sum()  # (shown, answer)
+    shown = joint.sum(1, keepdim=True)
+    nz = joint > 0
+    measured = -(joint[nz] * (joint / shown.expand_as(joint))[nz].log()).sum().item()
+    n_random = vocab - len(SPECIAL)
+    want = context_free_loss(seen.tolist(), n_random)
+    assert abs(measured - want) < 0.005, (measured, want)  # 2M samples: noise ~0.001
+    entropy = -(seen * seen.log()).sum().item()
+    assert 0.9 * entropy < want < 0.9 * entropy + 0.2 * math.log(2)
 
 
 def test_random_replacements_are_uniform_over_non_special_ids():

@@ -33,15 +33,20 @@ def _need(module: str):
     return pytest.importorskip(module, reason=f"{module} runs the notebooks (.[test] installs it)")
 
 
-@pytest.fixture(scope="module")
-def notebooks(tmp_path_factory) -> Path:
-    _need("jupytext")
-    _need("ipykernel")
+def _builder():
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         import build_notebooks
     finally:
         sys.path.remove(str(REPO / "scripts"))
+    return build_notebooks
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> Path:
+    _need("jupytext")
+    _need("ipykernel")
+    build_notebooks = _builder()
     out = tmp_path_factory.mktemp("notebooks")
     assert build_notebooks.main(["--out", str(out), "--repo-url", ""]) == 0
     assert sorted(p.stem for p in out.glob("*.ipynb")) == LESSONS
@@ -111,3 +116,48 @@ def test_lesson_runs_as_a_notebook(lesson, notebooks, kernel, tmp_path, data):
         assert displayed(notebook, "image/png"), f"{lesson}: no figure shown inline"
     if lesson[:2] == "02":  # the explorer, inline in an iframe holding the whole page
         assert any("<iframe srcdoc=" in html for html in displayed(notebook, "text/html"))
+
+
+# ---- which repository the setup cell clones ---------------------------------------------
+
+def _checkout(tmp_path: Path, origin: str | None, pyproject: str = "") -> Path:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    if origin is not None:
+        subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", origin], check=True)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n' + pyproject)
+    return tmp_path
+
+
+def test_pyproject_repository_is_the_default_before_origin(tmp_path):
+    b = _builder()
+    repo = _checkout(tmp_path, "git@github.com:me/minibert.git",
+                     '[project.urls]\nRepository = "https://example.org/minibert.git"\n')
+    url, source = b.default_repo_url(repo)
+    assert (url, source) == ("https://example.org/minibert.git",
+                             "pyproject.toml [project.urls] Repository")
+    assert b.url_warning(url, source) is None
+
+
+def test_an_url_colab_cannot_clone_is_warned_about(tmp_path):
+    b = _builder()
+    url, source = b.default_repo_url(_checkout(tmp_path, "git@github.com:me/minibert.git"))
+    assert (url, source) == ("git@github.com:me/minibert.git", "git remote origin")
+    warning = b.url_warning(url, source)
+    assert "Colab cannot" in warning and "https://github.com/me/minibert.git" in warning
+    assert "[project.urls]" in warning
+    assert "Colab cannot" in b.url_warning("/home/me/minibert", "git remote origin")
+    assert "Colab cannot" in b.url_warning("ssh://git@host/minibert.git", "--repo-url")
+    assert "no repository URL" in b.url_warning("", "git remote origin")
+
+
+def test_the_build_warns_and_still_writes_the_url(tmp_path, capsys):
+    _need("jupytext")
+    b = _builder()
+    assert b.main(["--out", str(tmp_path), "--repo-url", "/home/me/minibert"]) == 0
+    assert "build_notebooks: warning:" in capsys.readouterr().err
+    setup = (tmp_path / f"{LESSONS[0]}.ipynb").read_text()
+    assert "REPO_URL = '/home/me/minibert'" in setup
+    assert b.main(["--out", str(tmp_path), "--repo-url", "https://example.org/m.git"]) == 0
+    assert "warning" not in capsys.readouterr().err
