@@ -138,7 +138,7 @@ print(f"bert-base: {n_bert:,} = {n_bert / 1e6:.1f} M (the paper rounds to 110 M)
 # tests/test_examples.py runs the lesson so and compares a fresh run with this: the same
 # lines, numbers within 2 %; times and speeds are not compared.
 # ```
-# BertConfig(vocab_size=52000, hidden_size=768, num_hidden_layers=6, num_attention_heads=12, intermediate_size=3072, hidden_act='gelu', hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, max_position_embeddings=514, type_vocab_size=1, initializer_range=0.02, layer_norm_eps=1e-12, pad_token_id=1, bos_token_id=0, eos_token_id=2, model_type='roberta', position_embedding_type='absolute', is_decoder=False, num_labels=2, id2label=None, label2id=None, problem_type=None, classifier_dropout=None, classifier_pooling='cls')
+# BertConfig(vocab_size=52000, hidden_size=768, num_hidden_layers=6, num_attention_heads=12, intermediate_size=3072, hidden_act='gelu', hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, max_position_embeddings=514, type_vocab_size=1, initializer_range=0.02, layer_norm_eps=1e-12, pad_token_id=1, bos_token_id=0, eos_token_id=2, model_type='roberta', position_embedding_type='absolute', is_decoder=False, output_attentions=False, output_hidden_states=False, num_labels=2, id2label=None, label2id=None, problem_type=None, classifier_dropout=None, classifier_pooling='cls')
 #
 # == KantaiBERT = RobertaForMaskedLM(preset('kantaibert')) =================
 #   roberta.embeddings.word_embeddings.weight                   (52000, 768)  V*H =  39,936,000
