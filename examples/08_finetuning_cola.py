@@ -161,10 +161,10 @@ try_your_own("a sentence to judge", judge)
 # In quick mode the model has seen a hundred sentences once: it predicts "acceptable" for
 # everything (MCC 0, and `format_report` warns), exactly the trap MCC is there to expose.
 # The full run (five epochs, the CLI's `small` recipe) is still majority-class after its first
-# epoch (validation MCC -0.007), while the learning rate is high; the classes separate as it
-# decays, reaching out_of_domain_dev MCC 0.235 in our run (2026-11-29, 4 min 49 s on two
-# cores): the same numbers as `minibert finetune cola --model all-MiniLM-L6-v2`, which also
-# scores in_domain_dev (0.308). One epoch is not enough: try it.
+# epoch (validation MCC about 0), while the learning rate is high; the classes separate as it
+# decays, and the best epoch scores what `minibert finetune cola --model all-MiniLM-L6-v2`
+# scores (the README's main job, which also scores in_domain_dev; bench/RESULTS.md has the
+# runs over seeds). One epoch is not enough: try it.
 #
 # ## Exercises
 # 1. Train with `lr=2e-5` (the bert-base recipe) for 2 epochs, then with 1e-4. What happens to MCC and to the
