@@ -228,9 +228,9 @@ for text in ["Human thinking involves human <mask>.",
 # the model knows how often each token occurs ("," "the" "of" are Kant's commonest) and
 # offers them for every mask, whatever the sentence; a long stretch near the copy line while
 # the attention heads learn where to look; then, after about 1,200 steps, a fall well below
-# it. In our run (seed 0, the numbers the lesson prints) the loss ended at 4.98, 1.24 under
-# the unigram line and about 0.7 under the copy line, after 265 s of training (4 min 38 s in
-# all on two free cores), and the answers fit their sentences:
+# it. In our run (seed 0, the numbers the lesson prints; bench/RESULTS.md, "Lesson 06") the
+# loss ended at 4.98, 1.24 under the unigram line and about 0.7 under the copy line, and the
+# answers fit their sentences:
 #
 #     Human thinking involves human <mask>.          of, s, reason, other, ","
 #     The <mask> of pure reason.                     conception, existence, unity, possibility, principle

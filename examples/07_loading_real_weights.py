@@ -20,8 +20,8 @@
 # and reload it.
 #
 # Read alongside: `minibert/modeling_utils.py` (`from_pretrained`, `save_pretrained`),
-# `minibert/checkpoint.py` (`resolve_model_dir`, `read_state_dict`, `load_into`, the
-# `LoadReport`), `minibert/config.py` (`BertConfig.from_pretrained`).
+# `minibert/hub.py` (`resolve_model_dir`), `minibert/checkpoint.py` (`read_state_dict`,
+# `load_into`, the `LoadReport`), `minibert/config.py` (`BertConfig.from_pretrained`).
 #
 # Run: `python examples/07_loading_real_weights.py [--quick]` (under 15 s on two CPU cores) →
 # `runs/examples/07_loading/minilm-copy/`.

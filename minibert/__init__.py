@@ -1,15 +1,18 @@
 """minibert: BERT and RoBERTa in pure PyTorch, loading and saving Hugging Face checkpoints.
 
 Start reading at embeddings.py, then attention.py, layers.py, heads.py, modeling_bert.py,
-modeling_roberta.py; modeling_utils.py holds initialisation, tying and checkpoint I/O,
-kv_cache.py generation's key/value cache, auto.py the classes a checkpoint's model_type names,
-tokenization.py transformers' tokenizer API over the hand-written tokenizers of `tokenizer/`.
+modeling_roberta.py; modeling_utils.py holds initialisation, tying and `from_pretrained` /
+`save_pretrained` (over checkpoint.py, which reads and writes model folders, and hub.py, which
+finds one by name), config.py the configuration, outputs.py what the models return,
+generation.py and kv_cache.py generation and its key/value cache, auto.py the classes a
+checkpoint's model_type names, tokenization.py transformers' tokenizer API over the
+hand-written tokenizers of `tokenizer/`.
 Code written for transformers runs with `from transformers import X` changed to
 `from minibert import X` for models, configs, tokenizers and Auto classes (README: "Use it
 from Python").
 Every part is a plain PyTorch module (nn.Linear, nn.Dropout, nn.LayerNorm,
-scaled_dot_product_attention): speed comes from autocast and torch.compile, which the training
-loops turn on (train/device.py).
+scaled_dot_product_attention): speed comes from PyTorch's own mechanisms, autocast
+(train/device.py) and, on request, torch.compile, which the training loops apply.
 """
 
 from .auto import (

@@ -21,7 +21,9 @@ classes get its class here, and the tokenizer of a model folder too.
 A folder's tokenizer is told by its files first, as `tokenizer.load_tokenizer` tells them:
 vocab.txt is WordPiece, vocab.json + merges.txt byte-level BPE, whatever model was trained on
 it; a folder with neither (a tokenizer.json alone) goes by config.json's model_type, as
-transformers' AutoTokenizer falls back to it.
+transformers' AutoTokenizer falls back to it. A tokenizer folder on its own, with no model
+(`pretrain --tokenizer`, `prepare-data --tokenizer`), is opened by `tokenizer.load_tokenizer`
+directly: the same rule by files, from the package below this one.
 
 Left out on purpose: registering new model types at run time (the two are all minibert has).
 """

@@ -62,7 +62,7 @@ def _inside(t: Number) -> list[str]:
 
 CASES = [(name, action.option_strings[0], value) for name, _, action in _numeric_flags()
          if isinstance(action.type, Number) for value in _outside(action.type)]
-# the values named in the issue that started this table
+# and values a user may well type: not a number, a huge power of ten, a negative
 CASES += [("finetune", "--layer-decay", v) for v in ("nan", "1e30", "-1")]
 CASES += [("finetune", "--lr", "1e9"), ("pretrain", "--lr", "1e9")]
 

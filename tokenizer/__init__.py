@@ -3,8 +3,10 @@
 `base.py` holds what they share (the `Encoding` record, post-processing, padding, special
 tokens, `to_tensors`), with `truncation.py` and `tokenizer_config.py` (reading a saved folder's
 special tokens) beside it; each tokenizer and each trainer lives in its own file; `corpus.py`
-reads text files for the trainers, `merge_engine.py` is the merge loop both trainers run,
-`loading.py` opens a saved tokenizer folder of either kind (`load_tokenizer`).
+is the one reader of text files (the trainers', and the training code's too),
+`merge_engine.py` the merge loop both trainers run, `loading.py` opens a saved tokenizer
+folder of either kind (`load_tokenizer`). `atomic.py` writes files atomically for the whole
+project; it sits here because this package imports no other of ours.
 
 Code written for Hugging Face `tokenizers` runs with `from tokenizers import ...` changed to
 `from tokenizer import ...`: `ByteLevelBPETokenizer()` created empty and trained in place,
@@ -21,9 +23,10 @@ after those tables, we follow the newer Unicode and differ from `tokenizers`:
 - WordPiece: ~375 characters, e.g. U+2E53 MEDIEVAL EXCLAMATION MARK (Unicode 14, Po) is
   split off as punctuation here, kept inside the word there; U+0890 ARABIC POUND MARK ABOVE
   (Unicode 14, Cf) is cleaned away here, kept there.
-- byte-level BPE: ~4,600 letters and digits newer than Python's Unicode 14 database but known
-  to `regex` (Unicode 17), e.g. U+088F ARABIC LETTER NOON WITH RING ABOVE, are letters here
-  and symbols there. Every character assigned in Unicode 14 splits as in `tokenizers`.
+- byte-level BPE: ~4,600 letters and digits newer than Python 3.11's Unicode 14 database but
+  known to `regex` (Unicode 17), e.g. U+088F ARABIC LETTER NOON WITH RING ABOVE, are letters
+  here and symbols there. Every character assigned in Unicode 14 splits as in `tokenizers`.
+The counts are for Python 3.11; each Python release brings its own `unicodedata` tables.
 tests/test_unicode_policy.py pins one such case per tokenizer against `tokenizers`; the
 parity tests use text without such characters. Text in common scripts is never affected.
 """

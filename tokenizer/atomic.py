@@ -20,9 +20,15 @@ Every temporary name starts with `TMP_PREFIX`, which no user file is expected to
 It lives in `tokenizer/`, the package that imports no other of ours, so that the tokenizers,
 the model package and the training code can all write through it without an upward import.
 This is the one home of atomic writing in the project: model weights, config.json, tokenizer
-files, figures, metrics logs and training checkpoints all go through it. The temporary file
-gets the permissions an ordinary `open()` would give (the user's umask), not mkstemp's 0600;
-a temporary folder gets an ordinary `mkdir`'s, not mkdtemp's 0700.
+files, figures, metrics.json, shards with their plan and manifest, CoLA's and the course's
+downloads, `predict --out`, the explorer page, an output folder's marker and training
+checkpoints all go through it. Three writes do not, on purpose: metrics.jsonl grows by one
+appended line per logged step (`train/training_log.py`: a crash leaves every earlier line
+readable; its rewrite on resume does go through here), an output folder's lock file is
+created with O_EXCL (the create is the claim, `train/outdir.py`), and the claim's write test
+makes and deletes one empty file.
+The temporary file gets the permissions an ordinary `open()` would give (the user's umask),
+not mkstemp's 0600; a temporary folder gets an ordinary `mkdir`'s, not mkdtemp's 0700.
 """
 
 from __future__ import annotations

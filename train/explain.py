@@ -7,8 +7,7 @@ head, and what the model's head says:
   * a masked LM (BertForMaskedLM, RobertaForMaskedLM, BertForPreTraining): for every position
     i, the top-k tokens it would put there if token i were replaced by the mask. That is one
     extra forward pass per position, run as one batch of T copies of the sentence (T = number
-    of tokens), so it costs about T times the single pass: nothing for a sentence, a few
-    seconds for 128 tokens of bert-base on a CPU;
+    of tokens), so it costs about T times the single pass;
   * a causal LM (RobertaForCausalLM): for every position, the top-k next tokens, read from the
     same single pass (no extra cost);
   * a sequence classifier: the label names and their probabilities;

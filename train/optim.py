@@ -25,8 +25,9 @@ from torch import nn
 
 def parameter_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
                      ) -> list[dict]:
-    """AdamW groups: decayed weights of Linear/Embedding, and everything else (biases,
-    LayerNorm weights) undecayed. A shared (tied) parameter is listed once.
+    """AdamW groups: decayed, every parameter named `weight` with two or more dimensions
+    outside a LayerNorm (the Linear and Embedding matrices); undecayed, everything else
+    (biases, LayerNorm weights). A shared (tied) parameter is listed once.
 
     layer_decay < 1 is layer-wise learning-rate decay (Clark et al. 2020, ELECTRA; Sun et al.
     2019): the head keeps the full rate, layer i of L gets layer_decay ** (L - i) of it and the
@@ -73,9 +74,9 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01,
                     layer_decay: float = 1.0) -> torch.optim.AdamW:
     """AdamW over `parameter_groups`, with torch's fused kernel where the device has one.
 
-    Left to itself torch picks the one-tensor-at-a-time loop on CPU: 0.47 s per step for
-    MiniLM's 22.7M parameters against 0.07 s fused (measured on 2 cores). Same update rule,
-    so the plain loop stays as the fallback (and as the reading reference in torch's docs).
+    Left to itself torch picks the one-tensor-at-a-time loop on CPU, several times slower per
+    step for MiniLM (bench/RESULTS.md, "Fine-tuning on CoLA"). Same update rule, so the plain
+    loop stays as the fallback (and as the reading reference in torch's docs).
     """
     groups = parameter_groups(model, weight_decay, layer_decay)
     for g in groups:

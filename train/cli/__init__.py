@@ -18,6 +18,8 @@ imported only when its subcommand runs, so `minibert params` never pays for matp
      one line `minibert: error: ...` with exit code 2 (`train/cli/errors.py`); a traceback
      only with `--debug` or MINIBERT_DEBUG=1, or for an unexpected exception (a bug).
      A run that diverged (a NaN loss) is such an error too: exit code 2, never 0.
+A missing or unknown command name is refused before any of this by argparse itself: its usage
+line, then `minibert: error: ...`, exit code 2.
 SIGTERM is Ctrl-C for every command (`train/interrupts.py`); once a run has been interrupted,
 further Ctrl-Cs are ignored while the process exits, so its clean-up ends without a traceback.
 """

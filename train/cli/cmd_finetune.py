@@ -8,8 +8,8 @@
 Hyperparameters come from a recipe, and any flag you give overrides it:
   * tutorial: McCormick's (lr 2e-5, 4 epochs, batch 32, no warmup), right for bert-base;
   * small: lr 1e-4 with 10% warmup, 5 epochs, batch 32, for small checkpoints such as
-    all-MiniLM-L6-v2 (hidden 384), which barely move at 2e-5 (MCC ~0.14 on out_of_domain_dev
-    after 4 epochs); the numbers behind it are in bench/RESULTS.md;
+    all-MiniLM-L6-v2 (hidden 384), which barely move at 2e-5 (the runs behind it are in
+    bench/RESULTS.md, "Fine-tuning on CoLA");
   * auto (default): small when the checkpoint's hidden size is below 768, else tutorial.
 (`--recipe seed` is an old name of tutorial, still accepted for one release with a note.)
 The model and tokenizer classes come from the folder's config.json (`model_type` bert or

@@ -1,13 +1,11 @@
 """`minibert train-tokenizer`: learn a WordPiece (BERT) or byte-level BPE (RoBERTa) vocabulary.
 
-    minibert train-tokenizer --type bpe --vocab-size 52000 --min-frequency 2 kant.txt --out
-    KantaiBERT
+    minibert train-tokenizer --type bpe --vocab-size 52000 --min-frequency 2 --out tok kant.txt
 
 writes the tokenizer's files into --out (vocab.txt for WordPiece; vocab.json + merges.txt for
-BPE), which `minibert pretrain --tokenizer DIR` reads back with `tokenizer.load_tokenizer`. The
-default
-special tokens are BERT's ([PAD] [UNK] [CLS] [SEP] [MASK]) or RoBERTa's (<s> <pad> </s> <unk>
-<mask>, the KantaiBERT chapter's order, so <s>=0, <pad>=1, </s>=2).
+BPE), which `minibert pretrain --tokenizer DIR` reads back with `tokenizer.load_tokenizer`.
+The default special tokens are BERT's ([PAD] [UNK] [CLS] [SEP] [MASK]) or RoBERTa's (<s> <pad>
+</s> <unk> <mask>, the KantaiBERT chapter's order, so <s>=0, <pad>=1, </s>=2).
 
 Left out on purpose: sentencepiece / unigram models, normalisation options beyond lowercasing.
 """

@@ -13,10 +13,14 @@ MLMCollator masks with `train.data.masking.mask_tokens`:
   (`state_dict` / `load_state_dict`), so a resumed run masks exactly as an uninterrupted one;
 - static (for evaluation): each example's mask is fixed, drawn from a generator seeded by the
   collator seed and a hash of the example's ids, so it does not depend on the batch it lands in.
-Build MLM batches in the training process (DataLoader num_workers=0, or call the collator on
-lists directly): a worker process would mask with its own copy of the generator, workers would
-repeat each other's draws, and their progress would never reach `state_dict`. Masking costs
-far less than a training step (bench/bench_masking.py: ~30,000 examples/s on one CPU thread).
+A collator that runs on its own generator belongs in the training process (DataLoader
+num_workers=0, or called on lists directly): in a worker process it would mask with its own
+copy of the generator, workers would repeat each other's draws, and their progress would never
+reach `state_dict`. The shard loader does mask in worker processes, because it reseeds the
+collator's generator before every micro-batch from (seed, micro-batch, rank)
+(`train/data/shard_loader.py`): no draw then depends on the process that made it, and nothing
+needs saving. Masking costs far less than a training step (bench/RESULTS.md, "Masking
+collator").
 CausalLMCollator pads and sets labels = input_ids with padding at -100; the loss shifts the
 labels (token t predicts t + 1, as HF's causal LM heads do), so the collator does not.
 DataCollatorForLanguageModeling is transformers' name and call for the two: mlm=True is an

@@ -73,8 +73,8 @@ class _Packed(torch.utils.data.Dataset):
     """RankBatches for worker processes: the (B, T) fields stacked into one tensor.
 
     A worker hands every tensor to the main process through a shared-memory segment of its
-    own, and for 64 x 128 batches that per-tensor cost was most of the loader's CPU time:
-    measured on 2 cores, 1.0-1.3 M tokens/s as a dict of four tensors, 1.4-1.9 M as one."""
+    own, and for 64 x 128 batches that per-tensor cost was most of the loader's CPU time
+    (bench/RESULTS.md, "Memory does not grow with the corpus", has the two speeds)."""
 
     def __init__(self, batches: RankBatches):
         self.batches = batches

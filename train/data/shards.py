@@ -156,9 +156,9 @@ class FileArray:
     Why not a memory map: a loader reads blocks of a few hundred bytes all over the corpus,
     and each page fault on a mapped file also maps the pages around it (the kernel's
     fault-around, 64 kB, which `madvise(MADV_RANDOM)` does not turn off), so a loader's RSS
-    grows towards the size of the shards (measured: +680 MB over 12,800 random blocks of a
-    1 GB corpus). A read copies only the block asked for; the page cache still serves it, so
-    it costs a few microseconds, and the process holds no pages of the corpus."""
+    grows towards the size of the shards (bench/RESULTS.md, "Memory does not grow with the
+    corpus"). A read copies only the block asked for; the page cache still serves it, and the
+    process holds no pages of the corpus."""
 
     def __init__(self, file: Path):
         self.file = Path(file)
