@@ -40,6 +40,9 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", type=flags.whole(1), default=64,
                    help="sentences scored at once")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="compute in this precision (default fp32: the same probabilities on "
+                        "every machine; auto as in finetune)")
     p.add_argument("--allow-untrained-head", action="store_true",
                    help="run even if the classifier head was never trained")
 
@@ -100,7 +103,7 @@ def label_names(model) -> list[str]:
 
 def classify(model, tokenizer, texts: list[str], pairs: list[str] | None, device,
              max_length: int = 128, batch_size: int = 64, source: str | None = None,
-             precision: str = "auto") -> torch.Tensor:
+             precision: str = "fp32") -> torch.Tensor:
     """Softmax probabilities (N, K) for each text (or text pair); precision as in
     train/device.py (fp32 gives the same probabilities on every CPU). With `source` (the file
     the texts came from), warn when many of their tokens are unknown to the tokenizer."""
@@ -135,7 +138,7 @@ def run(args) -> int:
     if args.sentences:
         pairs = [args.pair] * len(args.sentences) if args.pair is not None else None
         probs = classify(model, tokenizer, args.sentences, pairs, device, args.max_length,
-                         args.batch_size)
+                         args.batch_size, precision=args.precision)
         for text, p in zip(args.sentences, probs):
             _print_one(text, p, names)
         return 0
@@ -145,7 +148,8 @@ def run(args) -> int:
     for line in sys.stdin:
         text = line.rstrip("\r\n")
         if text.strip():
-            probs = classify(model, tokenizer, [text], pair, device, args.max_length)
+            probs = classify(model, tokenizer, [text], pair, device, args.max_length,
+                             precision=args.precision)
             _print_one(text, probs[0], names)
     return 0
 
@@ -157,7 +161,7 @@ def _run_csv(args, model, tokenizer, device, names) -> int:
                            id_col=args.id_col or "id", require_labels=False,
                            require_id=args.id_col is not None)
     probs = classify(model, tokenizer, ds.texts, ds.pairs, device, args.max_length,
-                     args.batch_size, source=args.csv)
+                     args.batch_size, source=args.csv, precision=args.precision)
     predicted = [names[i] for i in probs.argmax(-1).tolist()]
 
     def write(f) -> None:
