@@ -10,4 +10,7 @@ PY="${PYTHON:-python3}"
 export MINIBERT_DATA="${MINIBERT_DATA:-$(cd .. && pwd)/shared/data}"
 # Lint first (seconds): the rules and the 100-column limit are pyproject's [tool.ruff].
 "$PY" -m ruff check .
-exec "$PY" -m pytest -q "$@"
+# Two pytest-xdist workers, one per core of CI's two, each running whole test files (so a
+# file's shared fixtures are built once); tests/conftest.py then gives each one torch thread.
+# `bash scripts/test.sh -n 0` runs in one process.
+exec "$PY" -m pytest -q -n 2 --dist loadfile "$@"
