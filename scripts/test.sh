@@ -12,5 +12,6 @@ export MINIBERT_DATA="${MINIBERT_DATA:-$(cd .. && pwd)/shared/data}"
 "$PY" -m ruff check .
 # Two pytest-xdist workers, one per core of CI's two, each running whole test files (so a
 # file's shared fixtures are built once); tests/conftest.py then gives each one torch thread.
+# The ten slowest tests are listed at the end, so a new slow one shows in the log.
 # `bash scripts/test.sh -n 0` runs in one process.
-exec "$PY" -m pytest -q -n 2 --dist loadfile "$@"
+exec "$PY" -m pytest -q -n 2 --dist loadfile --durations=10 "$@"
