@@ -11,4 +11,8 @@ PY="${PYTHON:-python3}"
 # checkout: train/data/download.py).
 # Lint first (seconds): the rules and the 100-column limit are pyproject's [tool.ruff].
 "$PY" -m ruff check .
-exec "$PY" -m pytest -q "$@"
+# Two pytest-xdist workers, one per core of CI's two, each running whole test files (so a
+# file's shared fixtures are built once); tests/conftest.py then gives each one torch thread.
+# The ten slowest tests are listed at the end, so a new slow one shows in the log.
+# `bash scripts/test.sh -n 0` runs in one process.
+exec "$PY" -m pytest -q -n 2 --dist loadfile --durations=10 "$@"

@@ -11,8 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-import torch
+# OpenMP threads that wait at a barrier sleep instead of spinning. The tests run tiny models
+# whose every operation ends at a barrier; a spinning thread holds a core that its partner,
+# another test process or another program needs, and on a busy machine each barrier then
+# costs a scheduler slice. Set before torch loads OpenMP; subprocesses (lessons, kernels,
+# DDP ranks) inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402  (after the environment line above)
+import torch  # noqa: E402
 
 
 def data_dir() -> Path:
@@ -57,8 +64,14 @@ def minilm_dir() -> Path:
     return Path(mod.get_model_path())
 
 
+def threads_per_test() -> int:
+    """Two cores in CI, shared by the pytest-xdist workers scripts/test.sh starts (one each
+    when there are two); more threads than cores only adds contention."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, min(2, os.cpu_count() or 1) // workers)
+
+
 @pytest.fixture(autouse=True)
 def _few_threads():
-    # Two cores in CI; more threads than cores only adds contention.
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(threads_per_test())
     yield

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from test_pretrain import collator, make_examples, quiet, tiny_model
 
@@ -34,6 +35,10 @@ def _train(rank: int, out_dir: str) -> None:
     torch.save({"losses": result.losses, "model": model.state_dict()}, f"{out_dir}/rank{rank}.pt")
 
 
+# Two spawned interpreters that import torch and this module: the longest of the fast runs.
+# CI keeps DDP = one process through the command line (test_torchrun_command_line_equals_one_
+# process, step by step) and ddp.spawn through test_shard_loader's two-process resume.
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
     single_model = tiny_model("bert")
     single = pretrain(single_model, make_examples("bert", N), collator("bert"), quiet(**ARGS))
