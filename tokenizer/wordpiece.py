@@ -172,8 +172,8 @@ class WordPieceTokenizer(Tokenizer):
                 ids.append(self._vocab[piece])
                 offsets.append((word.origin[start], word.origin[end - 1] + 1))
                 word_ids.append(w)
-        # Tuples of str/int only: the garbage collector stops tracking them, so a big cache
-        # does not slow every collection down (lists would stay tracked forever).
+        # Tuples of str/int, which the garbage collector stops tracking: a big cache costs each
+        # collection one object per entry (lists would stay tracked, four more).
         return ChunkPieces(tuple(tokens), tuple(ids), tuple(offsets), tuple(word_ids),
                            len(words))
 
@@ -192,12 +192,18 @@ class WordPieceTokenizer(Tokenizer):
                 word_ids.append(n_words)
                 n_words += 1
                 continue
-            hit = cache.get(chunk)  # the cache: skip these two lines to read the algorithm
-            pieces = hit if hit is not None else self._remember(chunk)
-            tokens += pieces.tokens
-            ids += pieces.ids
-            offsets += [(start + a, start + b) for a, b in pieces.offsets]
-            word_ids += [n_words + w for w in pieces.word_ids]
+            pieces = cache.get(chunk) or self._remember(chunk)  # without the cache: encode_chunk
+            if len(pieces.ids) == 1:  # one word, one piece: most chunks, kept short
+                (a, b), = pieces.offsets
+                tokens += pieces.tokens
+                ids += pieces.ids
+                offsets.append((start + a, start + b))
+                word_ids.append(n_words)
+            else:
+                tokens += pieces.tokens
+                ids += pieces.ids
+                offsets += [(start + a, start + b) for a, b in pieces.offsets]
+                word_ids += [n_words + w for w in pieces.word_ids]
             n_words += pieces.n_words
         return tokens, ids, offsets, word_ids
 
