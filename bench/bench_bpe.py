@@ -127,7 +127,6 @@ def bench_encoding(data: Path, repeats: int) -> None:
     rust = hf._tokenizer
     with open(data / "cola" / "in_domain_train.tsv", encoding="utf-8", newline="") as f:
         sentences = [row[3] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
-    kant = (data / "kant" / "kant.txt").read_text(encoding="utf-8")
 
     def each(encode):
         return lambda: [encode(s) for s in sentences]
@@ -168,6 +167,13 @@ def bench_encoding(data: Path, repeats: int) -> None:
             line += f"  {ratios[0]:.2f} / {ratios[1]:.2f} vs {against[name]!r}"
         print(line)
 
+    bench_one_text(ours, hf, data, repeats)
+
+
+def bench_one_text(ours, hf, data: Path, repeats: int) -> None:
+    """kant.txt encoded as one text: ours, transformers and the bare Rust tokenizer."""
+    kant = (data / "kant" / "kant.txt").read_text(encoding="utf-8")
+    rust = hf._tokenizer
     t_ours, enc = best_of(repeats, ours.encode, kant)
     t_hf, ref = best_of(repeats, hf, kant)
     t_rust, _ = best_of(repeats, rust.encode, kant)

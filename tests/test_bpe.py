@@ -1,4 +1,4 @@
-"""Byte-level BPE encoder: known answers on tiny inputs, properties, and bad files."""
+"""Byte-level BPE encoder: known answers, cache vs plain path, properties, bad files."""
 
 from __future__ import annotations
 

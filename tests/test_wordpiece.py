@@ -1,4 +1,4 @@
-"""WordPiece: known answers on a tiny vocabulary, fast path vs reference, properties, bad input.
+"""WordPiece: known answers on a tiny vocabulary, cache vs plain path, properties, bad input.
 
 Parity with Hugging Face on real text is in test_wordpiece_parity.py; the trainer in
 test_wordpiece_trainer.py.

@@ -21,7 +21,8 @@ never deleted. (Python's `str.split` would not do: it also cuts at \\x0b \\x0c \
 
 Every word keeps the index in the ORIGINAL text of each of its characters (`Word.origin`), so
 the pieces WordPiece makes can point back into what the user wrote: a word spans from its
-first to its last such character.
+first to its last such character. `normalize_char` is pure, so its answers are remembered per
+character; that only pays on text not seen before (WordPiece caches whole chunks).
 Unicode versions: character classes come from Python's `unicodedata`, newer than the tables of
 Hugging Face's Rust crates; the policy and the characters that differ (e.g. U+2E53) are in
 the package docstring, tokenizer/__init__.py.
@@ -60,9 +61,10 @@ class Word(NamedTuple):
 
 
 # A chunk: (text, start, is_special), a piece of raw text between whitespace or one special
-# token, and where it starts. A plain tuple: a NamedTuple costs 6x more to make, per chunk of
-# every text (see bench/RESULTS.md).
+# token, and where it starts. A plain tuple, not a NamedTuple: one is made for every chunk of
+# every text, and a NamedTuple's constructor would be the slowest step (bench/RESULTS.md).
 Chunk = tuple[str, int, bool]
+
 
 def is_whitespace(ch: str) -> bool:
     return ch in _WHITESPACE

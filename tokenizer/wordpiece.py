@@ -19,8 +19,9 @@ What runs for a text: `BasicTokenizer.chunks` cuts it at whitespace (special tok
 first); for each chunk, `encode_chunk` basic-tokenizes it into words and `wordpiece` cuts each
 word. The one speed layer on top: chunks repeat ("the", "dog's"), so `_remember` keeps each
 chunk's pieces in a bounded dict (GPT-2's encoder.py keeps its words the same way); skip it
-and the same code runs. A test checks that cached and uncached encodings agree; what the
-cache buys is measured in bench/RESULTS.md.
+and the same code runs (`cache_size=0`). A test checks that cached and uncached encodings
+agree. Besides, the loop appends a chunk of one piece (most chunks) without building lists.
+What each of these buys is measured in bench/RESULTS.md.
 Left out on purpose: added (user) tokens, cased/uncased auto-detection, the slow Python
 tokenizer's quirks where it differs from the Rust one.
 """
