@@ -1,6 +1,6 @@
 """Byte-level BPE: minibert vs Hugging Face, side by side in one run.
 
-    python bench/bench_bpe.py [--repeats 3] [--quick]
+    python bench/bench_bpe.py [--repeats 3] [--quick] [--encoding-only]
 
 1. Training (52,000 / min_frequency 2, and 8,000) on kant.txt and on kant + philosophy/*.txt:
    our pure-Python `BPETrainer` vs `tokenizers.ByteLevelBPETokenizer.train` (Rust, all cores),
@@ -8,11 +8,15 @@
 2. Encoding with the GPT-2 vocabulary (data/gpt2_bpe): per sentence over CoLA's training
    sentences (one call per sentence, as a data loader does), and kant.txt as one text.
    Compared with `transformers.GPT2TokenizerFast` (`tok(text)`, the usual call), and for
-   reference with the bare Rust `tokenizers.Tokenizer.encode` it wraps.
+   reference with the bare Rust `tokenizers.Tokenizer.encode` it wraps; and what our speed
+   layer buys: the same with `cache_size=0` (the plain path alone), and with add_prefix_space
+   with and without the cache of first words given a synthetic space.
 
-Times are wall-clock, the best of `--repeats` runs of each side, interleaved, so that other
-jobs on a shared machine disturb both alike (the Rust trainer may use every core; ours uses
-one). Ratio = HF time / our time: > 1 means minibert is faster.
+Training and kant.txt times are wall-clock, the best of `--repeats` runs of each side,
+interleaved, so that other jobs on a shared machine disturb both alike (the Rust trainer may use
+every core; ours uses one). Per-sentence rows are the median of `--repeats` passes taken in
+turns (the order rotating each round), wall clock and CPU time of this process, and each ratio
+is the median of the per-round ratios. Ratio = HF time / our time: > 1 means minibert is faster.
 Data: $MINIBERT_DATA or ../shared/data.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -89,37 +94,86 @@ def bench_training(data: Path, repeats: int, quick: bool) -> None:
             )
 
 
+class _Forgetful(dict):
+    """A cache that never keeps anything: one cache of the tokenizer switched off."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def paired(fns: dict, repeats: int) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds of every pass per entry, passes in turns, the order rotating each
+    round. CPU time (this process only) is the steadier of the two under load."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            fns[name]()
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return times
+
+
 def bench_encoding(data: Path, repeats: int) -> None:
     from transformers import GPT2TokenizerFast
     vocab, merges = data / "gpt2_bpe" / "encoder.json", data / "gpt2_bpe" / "vocab.bpe"
     ours = ByteLevelBPETokenizer.from_files(vocab, merges)
+    plain = ByteLevelBPETokenizer.from_files(vocab, merges, cache_size=0)
+    prefixed = ByteLevelBPETokenizer.from_files(vocab, merges, add_prefix_space=True)
+    prefixed_no_memo = ByteLevelBPETokenizer.from_files(vocab, merges, add_prefix_space=True)
+    prefixed_no_memo._cache_prefixed = _Forgetful()
     hf = GPT2TokenizerFast(str(vocab), str(merges))
+    hf_prefixed = GPT2TokenizerFast(str(vocab), str(merges), add_prefix_space=True)
     rust = hf._tokenizer
     with open(data / "cola" / "in_domain_train.tsv", encoding="utf-8", newline="") as f:
         sentences = [row[3] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
-    kant = (data / "kant" / "kant.txt").read_text(encoding="utf-8")
 
     def each(encode):
-        return [encode(s) for s in sentences]
+        return lambda: [encode(s) for s in sentences]
 
     # First pass over CoLA with an empty word cache (ours) -- HF's cache is warm after its own run.
-    ours._cache.clear()
-    t_cold, _ = best_of(1, each, ours.encode)
-    t_ours, enc = best_of(repeats, each, ours.encode)
-    t_hf, ref = best_of(repeats, each, hf)
-    t_rust, _ = best_of(repeats, each, rust.encode)
-    assert [e.ids for e in enc] == [r["input_ids"] for r in ref], "ids differ from HF"
+    t_cold, _ = best_of(1, each(ours.encode))
+    assert [e.ids for e in each(ours.encode)()] == [r["input_ids"] for r in each(hf)()], \
+        "ids differ from HF"
+    rows = {
+        "minibert encode": each(ours.encode),
+        "transformers tok(text)": each(hf),
+        "tokenizers .encode": each(rust.encode),
+        "minibert, cache_size=0": each(plain.encode),
+        "minibert, add_prefix_space": each(prefixed.encode),
+        "transformers, add_prefix_space": each(hf_prefixed),
+        "minibert, add_prefix_space, no 1st-word cache": each(prefixed_no_memo.encode),
+    }
+    for warm_up in rows.values():
+        warm_up()
+    times = paired(rows, repeats)
     n = len(sentences)
-    print(
-        f"\n== encoding, GPT-2 vocabulary: {n} CoLA sentences, one call each (us per sentence) =="
-    )
-    print(
-        f"minibert encode          {t_ours / n * 1e6:8.1f}   (first pass, empty cache: "
-        f"{t_cold / n * 1e6:.1f})"
-    )
-    print(f"transformers tok(text)   {t_hf / n * 1e6:8.1f}   ratio {t_hf / t_ours:.2f}")
-    print(f"tokenizers .encode       {t_rust / n * 1e6:8.1f}   ratio {t_rust / t_ours:.2f}")
+    print(f"\n== encoding, GPT-2 vocabulary: {n} CoLA sentences, one call each; median of "
+          f"{repeats} passes taken in turns (first pass of ours, empty cache: "
+          f"{t_cold / n * 1e6:.1f} us) ==")
+    print(f"{'':48s}{'us/sent':>8s}{'CPU us':>8s}  ratio to the row it is compared with, "
+          f"median of per-round ratios (wall / CPU)")
+    against = {"transformers tok(text)": "minibert encode", "tokenizers .encode": "minibert encode",
+               "minibert, cache_size=0": "minibert encode",
+               "transformers, add_prefix_space": "minibert, add_prefix_space",
+               "minibert, add_prefix_space, no 1st-word cache": "minibert, add_prefix_space"}
+    for name, passes in times.items():
+        wall = statistics.median(p[0] for p in passes) / n * 1e6
+        cpu = statistics.median(p[1] for p in passes) / n * 1e6
+        line = f"{name:48s}{wall:8.1f}{cpu:8.1f}"
+        if name in against:
+            ref = times[against[name]]
+            ratios = [statistics.median(a[k] / b[k] for a, b in zip(passes, ref)) for k in (0, 1)]
+            line += f"  {ratios[0]:.2f} / {ratios[1]:.2f} vs {against[name]!r}"
+        print(line)
 
+    bench_one_text(ours, hf, data, repeats)
+
+
+def bench_one_text(ours, hf, data: Path, repeats: int) -> None:
+    """kant.txt encoded as one text: ours, transformers and the bare Rust tokenizer."""
+    kant = (data / "kant" / "kant.txt").read_text(encoding="utf-8")
+    rust = hf._tokenizer
     t_ours, enc = best_of(repeats, ours.encode, kant)
     t_hf, ref = best_of(repeats, hf, kant)
     t_rust, _ = best_of(repeats, rust.encode, kant)
@@ -135,6 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="kant.txt only for training")
+    parser.add_argument("--encoding-only", action="store_true", help="skip training")
     args = parser.parse_args()
     data = data_dir()
     import tokenizers
@@ -144,7 +199,8 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
-    bench_training(data, args.repeats, args.quick)
+    if not args.encoding_only:
+        bench_training(data, args.repeats, args.quick)
     bench_encoding(data, args.repeats)
 
 

@@ -4,13 +4,17 @@ Encoding: every sentence of CoLA (3 files) and every tweet (train + test), with 
 bert-base-uncased vocabulary, timed
   - one text per call: `ours.encode(t)` vs `transformers.BertTokenizer(t)` (and, for scale,
     the bare Rust `tokenizers.Tokenizer.encode(t)` underneath it);
+  - what the speed layer buys: ours with `cache_size=0` (the plain path alone), and a first
+    pass with the per-character normalization memo switched off;
   - batched: `ours.encode_batch(chunk)` vs `hf(chunk)` in chunks of 256.
-Warm numbers are the best of `--repeats` passes (taken in turns); "cold" is the first pass of a
-fresh tokenizer (our word cache empty). Ratios > 1 mean minibert is faster.
+Passes are taken in turns, the order rotating each round, so that load from other jobs on a
+shared machine falls on all rows alike; each row gives its median pass (wall clock and CPU
+time of this process) and each ratio is the median of the per-round ratios. "cold" is the
+first pass of a fresh tokenizer (caches empty). Ratios > 1 mean minibert is faster.
 Training: kant.txt (first 90% of lines), vocab_size 8000, min_frequency 2, both trainers; then
 vocabulary overlap and the token count each gives on the held-out last 10%.
 
-    python bench/bench_wordpiece.py [--data ../shared/data] [--repeats 3]
+    python bench/bench_wordpiece.py [--data ../shared/data] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,16 +48,30 @@ def read_texts(data: Path) -> list[str]:
     return texts
 
 
-def timed_interleaved(fns: dict, repeats: int) -> dict[str, tuple[float, float]]:
-    """(first pass, best pass) in seconds per entry; passes alternate between the entries, so
-    that load from other jobs on a shared machine falls on all of them alike."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: (t[0], min(t)) for name, t in times.items()}
+def timed_interleaved(fns: dict, repeats: int) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds of every pass per entry; passes alternate between the entries, the
+    order rotating each round, so that load from other jobs on a shared machine falls on all of
+    them alike. CPU time (this process only) is the steadier of the two under load."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            fns[name]()
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return times
+
+
+def median_ratio(slow: list[tuple[float, float]], fast: list[tuple[float, float]], k: int) -> float:
+    """Median over rounds of slow / fast, on wall (k=0) or CPU (k=1) time."""
+    return statistics.median(a[k] / b[k] for a, b in zip(slow, fast))
+
+
+class _Forgetful(dict):
+    """A cache that never keeps anything: the per-character memo switched off."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
 
 
 def bench_encode(data: Path, repeats: int) -> None:
@@ -62,23 +81,50 @@ def bench_encode(data: Path, repeats: int) -> None:
     n = len(texts)
     print(f"encode: {n} texts (CoLA + tweets), {mb:.2f} MB UTF-8")
     ours = WordPieceTokenizer.from_file(vocab)
+    plain = WordPieceTokenizer.from_file(vocab, cache_size=0)
     hf = transformers.BertTokenizer(str(vocab))
     rust = tokenizers.Tokenizer.from_str(hf.backend_tokenizer.to_str())
     chunks = [texts[i:i + 256] for i in range(0, n, 256)]
-    ours_batched = WordPieceTokenizer.from_file(vocab)  # its own cold cache for the batched row
-    rows = timed_interleaved({
+    ours_batched = WordPieceTokenizer.from_file(vocab)
+
+    def cold(memo: bool):
+        fresh = WordPieceTokenizer.from_file(vocab)
+        if not memo:
+            fresh.basic._char_cache = _Forgetful()
+        return lambda: [fresh.encode(t) for t in texts]
+
+    per_call = {
         "per call, ours": lambda: [ours.encode(t) for t in texts],
         "per call, HF BertTokenizer": lambda: [hf(t) for t in texts],
         "per call, bare tokenizers": lambda: [rust.encode(t) for t in texts],
+        "per call, ours without the cache": lambda: [plain.encode(t) for t in texts],
         "batched 256, ours": lambda: [ours_batched.encode_batch(c) for c in chunks],
         "batched 256, HF BertTokenizer": lambda: [hf(c) for c in chunks],
-    }, repeats)
-    print(f"{'':34s} {'MB/s':>7s} {'sent/s':>9s} {'cold MB/s':>10s}")
-    for name, (cold, best) in rows.items():
-        print(f"{name:34s} {mb / best:7.2f} {n / best:9.0f} {mb / cold:10.2f}")
-    for mode in ("per call", "batched 256"):
-        ours_best, hf_best = rows[f"{mode}, ours"][1], rows[f"{mode}, HF BertTokenizer"][1]
-        print(f"ratio {mode} (HF time / our time): {hf_best / ours_best:.2f}")
+    }
+    for warm_up in per_call.values():  # fills our caches; HF's first call loads its own
+        warm_up()
+    colds = {"cold, ours": True, "cold, ours without the memo": False}
+    rows = timed_interleaved(per_call, repeats)
+    # a fresh tokenizer for every cold pass, made outside the timing
+    made = {name: [cold(memo) for _ in range(repeats)] for name, memo in colds.items()}
+    cold_rows = timed_interleaved({name: (lambda fs=fs: fs.pop()()) for name, fs in made.items()},
+                                  repeats)
+    rows.update(cold_rows)
+    print(f"{'median pass':40s} {'MB/s':>7s} {'sent/s':>9s} {'us/sent':>8s} {'CPU us/sent':>12s}")
+    for name, passes in rows.items():
+        wall = statistics.median(p[0] for p in passes)
+        cpu = statistics.median(p[1] for p in passes)
+        print(f"{name:40s} {mb / wall:7.2f} {n / wall:9.0f} {wall / n * 1e6:8.1f} "
+              f"{cpu / n * 1e6:12.1f}")
+    pairs = [("HF BertTokenizer / ours, per call", "per call, HF BertTokenizer", "per call, ours"),
+             ("bare tokenizers / ours, per call", "per call, bare tokenizers", "per call, ours"),
+             ("HF / ours, batched 256", "batched 256, HF BertTokenizer", "batched 256, ours"),
+             ("the cache buys (plain / cached)", "per call, ours without the cache",
+              "per call, ours"),
+             ("the memo buys, cold (without / with)", "cold, ours without the memo", "cold, ours")]
+    for label, slow, fast in pairs:
+        print(f"{label:40s} median ratio: wall {median_ratio(rows[slow], rows[fast], 0):.2f}, "
+              f"CPU {median_ratio(rows[slow], rows[fast], 1):.2f}")
 
 
 def hf_trainer(lines, vocab_size):
@@ -110,7 +156,8 @@ def bench_train(data: Path, vocab_size: int, repeats: int) -> None:
         repeats,
     )
     ours, theirs = made["ours"], made["tokenizers"]
-    t_ours, t_hf = rows["ours"][1], rows["tokenizers"][1]
+    t_ours = min(p[0] for p in rows["ours"])
+    t_hf = min(p[0] for p in rows["tokenizers"])
     a, b = set(ours.get_vocab()), set(theirs.get_vocab())
     n_ours = sum(len(e) for e in ours.encode_batch(held_out, add_special_tokens=False))
     n_hf = sum(len(e.ids) for e in theirs.encode_batch(held_out, add_special_tokens=False))

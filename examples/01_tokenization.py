@@ -15,11 +15,12 @@
 # Then we train both kinds of vocabulary on Kant's *Critique of Pure Reason* and look at
 # the first merges they learn.
 #
-# Read alongside: `tokenizer/basic.py` (splitting, lowercasing), `tokenizer/wordpiece.py`
-# (`WordPieceTokenizer._word_pieces`: greedy longest match; `wordpiece_reference` is the
-# readable version), `tokenizer/bytelevel.py` (the byte→character table behind `Ġ`),
-# `tokenizer/bpe.py` (`bpe_word`: apply merges by rank), `tokenizer/bpe_reference.py` and
-# `tokenizer/bpe_trainer.py` (learning merges), `tokenizer/wordpiece_trainer.py`.
+# Read alongside: `tokenizer/basic.py` (cutting at whitespace, cleaning, lowercasing,
+# splitting off punctuation), `tokenizer/wordpiece.py` (`WordPieceTokenizer.wordpiece`: greedy
+# longest match, the code that runs for every word), `tokenizer/bytelevel.py` (the
+# byte→character table behind `Ġ`), `tokenizer/bpe.py` (`bpe_word`: apply merges by rank),
+# `tokenizer/bpe_reference.py` and `tokenizer/bpe_trainer.py` (learning merges),
+# `tokenizer/wordpiece_trainer.py`.
 #
 # Run: `python examples/01_tokenization.py [--quick]` (under ten seconds on two CPU cores,
 # either way).

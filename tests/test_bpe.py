@@ -1,4 +1,4 @@
-"""Byte-level BPE encoder: known answers on tiny inputs, properties, and bad files."""
+"""Byte-level BPE encoder: known answers, cache vs plain path, properties, bad files."""
 
 from __future__ import annotations
 
@@ -167,17 +167,44 @@ def test_decode_encode_is_lossless_and_short(gpt2, text):
     assert all(0 <= s <= e <= len(text) for s, e in enc.offsets)
 
 
-@settings(max_examples=100, deadline=None)
-@given(text=st.text(alphabet="ab \n'sÉé😀\u0301", max_size=40))
-def test_cache_does_not_change_results(gpt2, gpt2_prefixed, text):
-    first = gpt2.encode(text)
-    gpt2._cache.clear()
-    assert gpt2.encode(text) == first == gpt2.encode(text)
-    prefixed = gpt2_prefixed
-    first = prefixed.encode(text)
-    prefixed._cache.clear()
-    prefixed._cache_prefixed.clear()
-    assert prefixed.encode(text) == first == prefixed.encode(text)
+def test_encode_word_known_answer(gpt2):
+    word = gpt2.encode_word(" Königsberg")
+    # as transformers.GPT2TokenizerFast gives them
+    assert word.tokens == ("ĠK", "Ã¶n", "igs", "berg")
+    assert word.ids == tuple(gpt2.token_to_id(t) for t in word.tokens)
+    assert word.spans == ((0, 2), (2, 4), (4, 7), (7, 11))  # "ö" (two bytes) is one character
+    assert word.first_with_space is None  # GPT-2 does not trim offsets
+
+
+WORDS = st.lists(st.one_of(
+    st.text(st.characters(codec="utf-8"), max_size=8),
+    st.sampled_from(["the", " the", "  ", "\n", "'s", "<|endoftext|>", "Königsberg", "é\u0301",
+                     "😀", "中文", " 123", "!!"])), max_size=10).map("".join)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["gpt2", "add_prefix_space"])
+def cached_and_plain(gpt2, request):
+    def make(cache_size):
+        return ByteLevelBPETokenizer(gpt2.get_vocab(), gpt2.merges,
+                                     add_prefix_space=request.param, cache_size=cache_size)
+    return make(10_000), make(0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=WORDS, b=st.one_of(st.none(), WORDS))
+def test_cache_equals_plain_path(cached_and_plain, a, b):
+    cached, plain = cached_and_plain
+    expected = plain.encode(a, b)
+    assert not plain._cache and not plain._cache_prefixed
+    assert cached.encode(a, b) == expected  # maybe a cache miss
+    assert cached.encode(a, b) == expected  # every word now a hit
+
+
+def test_cache_equals_plain_path_on_real_text(cached_and_plain, data):
+    cached, plain = cached_and_plain
+    lines = (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:600]
+    for line in lines + lines:  # the second pass from the cache
+        assert cached.encode(line) == plain.encode(line)
 
 
 # --- bad files ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""WordPiece: known answers on a tiny vocabulary, fast path vs reference, properties, bad input.
+"""WordPiece: known answers on a tiny vocabulary, cache vs plain path, properties, bad input.
 
 Parity with Hugging Face on real text is in test_wordpiece_parity.py; the trainer in
 test_wordpiece_trainer.py.
@@ -145,7 +145,13 @@ def test_special_tokens_from_special_tokens_map(tiny, tmp_path):
         ["[CLS]", "un", "##aff", "##able", "<unk>", "[SEP]"]
 
 
-# --- fast path equals the reference ----------------------------------------------------------
+# --- the plain path, and the cache on top of it equals it ------------------------------------
+
+def test_wordpiece_on_one_word(tiny):
+    assert tiny.wordpiece("unaffable") == [("un", 0, 2), ("##aff", 2, 5), ("##able", 5, 9)]
+    assert tiny.wordpiece("unwantedx") == [("[UNK]", 0, 9)]  # no piece for "x": whole word
+    assert tiny.wordpiece("lowest") == [("lowest", 0, 6)]  # longest match, not "low"
+
 
 TEXTS = st.lists(
     st.one_of(st.text(max_size=12), st.sampled_from(
@@ -155,25 +161,6 @@ TEXTS = st.lists(
     max_size=8,
 ).map("".join)
 
-
-@settings(max_examples=200, deadline=None)
-@given(TEXTS)
-def test_fast_paths_equal_reference(bert, text):
-    assert bert.basic.split(text) == bert.basic.split_reference(text)
-    for word, *_ in bert.basic.split(text):
-        tokens, ids, spans = bert._word_pieces(word)
-        assert list(zip(tokens, *zip(*spans))) == bert.wordpiece_reference(word)
-        assert list(ids) == [bert.token_to_id(t) for t in tokens]
-
-
-def test_caches_stay_bounded(tiny):
-    small = WordPieceTokenizer(tiny.get_vocab(), cache_size=3)
-    texts = ["unaffable running", "low lowest", "want wanted", "a ab abb", "hello, cafe!"] * 2
-    for text in texts:
-        assert small.encode(text) == tiny.encode(text)
-        assert len(small._cache) <= 3 and len(small._chunk_cache) <= 3
-
-
 ASCII = st.lists(st.one_of(st.text(st.characters(max_codepoint=127), max_size=10), st.sampled_from(
     ["The", "dog's", "#earthquake", "http://t.co/x", "  ", "\t\n", "[MASK]", "a[SEP]", "\x0b",
      "x" * 101,
@@ -181,12 +168,41 @@ ASCII = st.lists(st.one_of(st.text(st.characters(max_codepoint=127), max_size=10
 )), max_size=10).map("".join)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(ASCII, TEXTS))
-def test_chunk_cache_path_equals_word_path(bert, text):
-    assert bert._encode_pieces(text) == bert._encode_words(text)
-    fresh = WordPieceTokenizer(bert.get_vocab())
-    assert fresh._encode_pieces(text) == fresh._encode_words(text) == bert._encode_words(text)
+def test_cutting_at_whitespace_first_gives_googles_words(text):
+    """Google normalizes the whole text, then splits; we cut it into chunks first."""
+    basic = BasicTokenizer()
+    whole = [(w.text, w.start, w.end, w.origin) for w in basic.words(text)]
+    assert [(w.text, w.start, w.end, w.origin) for w in basic.split(text)] == whole
+
+
+@pytest.fixture(scope="module")
+def bert_plain(bert):
+    return WordPieceTokenizer(bert.get_vocab(), cache_size=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(ASCII, TEXTS), st.one_of(ASCII, TEXTS))
+def test_cache_equals_plain_path(bert, bert_plain, a, b):
+    plain = bert_plain.encode(a, b)
+    assert not bert_plain._cache
+    assert bert.encode(a, b) == plain  # maybe a cache miss
+    assert bert.encode(a, b) == plain  # every chunk now a hit
+
+
+def test_cache_equals_plain_path_on_real_text(bert, bert_plain, data):
+    lines = (data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:600]
+    for line in lines + lines:  # the second pass from the cache
+        assert bert.encode(line) == bert_plain.encode(line)
+
+
+def test_cache_stays_bounded(tiny):
+    small = WordPieceTokenizer(tiny.get_vocab(), cache_size=3)
+    texts = ["unaffable running", "low lowest", "want wanted", "a ab abb", "hello, cafe!"] * 2
+    for text in texts:
+        assert small.encode(text) == tiny.encode(text)
+        assert len(small._cache) <= 3
 
 
 # --- properties on the real vocabulary -------------------------------------------------------

@@ -5,13 +5,17 @@ Encoding one text goes:
     text --(special tokens cut out first)--> segments
          --(GPT-2 pattern, bytelevel.py)----> words          "Hello world" -> "Hello", " world"
          --(UTF-8 bytes as characters)------> byte strings   " world" -> "Ġworld"
-         --(merges by rank, cached)---------> tokens -> ids
+         --(merges by rank, bpe_word)-------> tokens -> ids
          --(base.py)------------------------> truncate, <s> A </s></s> B </s>, pad
 
-BPE on one word (Sennrich et al. 2016; GPT-2's encoder.py): start from single bytes, and
-repeatedly merge every occurrence of the adjacent pair whose merge was learned earliest
-(lowest rank), until no adjacent pair is a learned merge. Words repeat a lot, so the result of
-each word is cached; on running text most words are cache hits and cost one dict look-up.
+BPE on one word (Sennrich et al. 2016; GPT-2's encoder.py), `bpe_word`: start from single
+bytes, and repeatedly merge every occurrence of the adjacent pair whose merge was learned
+earliest (lowest rank), until no adjacent pair is a learned merge. `encode_word` adds the ids
+and each token's character span. The one speed layer on top: words repeat, so `_remember`
+keeps each word's result in a bounded dict, as encoder.py does; on running text most words
+cost one dict look-up. A test checks it against `cache_size=0` (no cache). Besides, the loop
+appends a word of one token (most words) without building lists. What each of these buys is
+measured in bench/RESULTS.md.
 
 Special tokens (`<s>`, `</s>`, `<mask>`, `<|endoftext|>`...) written in the text are matched
 before pre-tokenization, so `<mask>` is one token. RoBERTa's `<mask>` also swallows the
@@ -29,6 +33,7 @@ from __future__ import annotations
 import json
 from itertools import pairwise
 from pathlib import Path
+from typing import NamedTuple
 
 import regex
 
@@ -78,6 +83,21 @@ def bpe_word(chars: str, ranks: dict[tuple[str, str], int]) -> list[str]:
     return parts
 
 
+class WordTokens(NamedTuple):
+    """What byte-level BPE makes of one pre-tokenized word.
+
+    spans: each token's character span within the word (trimmed when the tokenizer trims
+    offsets). first_with_space: the first token's span with its one leading space kept, which
+    HF gives the text's first token when add_prefix_space put that space there; None when it
+    does not apply.
+    """
+
+    ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+    first_with_space: tuple[int, int] | None
+
+
 def _trim(token: str, start: int, end: int, leading: bool = True) -> tuple[int, int]:
     """Drop leading (unless `leading=False`) and trailing `Ġ` (spaces) from a token's span,
     as HF's trim_offsets does."""
@@ -108,7 +128,8 @@ class ByteLevelBPETokenizer(Tokenizer):
     def __init__(self, vocab: dict[str, int] | str | Path | None = None, merges=None, *,
                  add_prefix_space: bool = False, post_processor: str | None = None,
                  special_tokens: dict[str, str] | None = None, lstrip_tokens=("<mask>",),
-                 model_max_length: int | None = None, source: str = "merges"):
+                 model_max_length: int | None = None, cache_size: int = CACHE_SIZE,
+                 source: str = "merges"):
         if isinstance(vocab, (str, Path)):  # the two file paths, as `tokenizers` takes them
             if not isinstance(merges, (str, Path)):
                 raise TypeError(f"vocab is a path ({vocab}), so merges must be the path of "
@@ -127,8 +148,9 @@ class ByteLevelBPETokenizer(Tokenizer):
         self.add_prefix_space = bool(add_prefix_space)
         self.merges = merges
         self._ranks = {pair: rank for rank, pair in enumerate(merges)}
-        self._cache: dict[str, tuple] = {}
-        self._cache_prefixed: dict[str, tuple] = {}  # first words that got a synthetic space
+        self.cache_size = cache_size
+        self._cache: dict[str, WordTokens] = {}  # word -> its tokens, see _remember
+        self._cache_prefixed: dict[str, WordTokens] = {}  # first words given a synthetic space
         self.post_processor = post_processor  # the property below: checks, sets the templates
         specials = sorted(self._special_set, key=lambda t: (-len(t), t))  # longest match wins
         self.lstrip_tokens = frozenset(t for t in lstrip_tokens if t in self._special_set)
@@ -189,11 +211,8 @@ class ByteLevelBPETokenizer(Tokenizer):
 
     # --- one word ---------------------------------------------------------------------------
 
-    def _encode_word(self, word: str, synthetic_space: bool = False) -> tuple:
-        """One word -> (ids, tokens, spans, keep_space, one): spans are character spans in
-        `word` (trimmed when this tokenizer trims offsets); keep_space is the first token's
-        span with its one leading space kept (None when that does not apply); `one` is the
-        (id, token, start, end) of a single-token word, the common case, else None.
+    def encode_word(self, word: str, synthetic_space: bool = False) -> WordTokens:
+        """One pre-tokenized word -> its tokens, ids and character spans (see `WordTokens`).
 
         With `synthetic_space` the word's first character is the space that add_prefix_space
         put there: it has zero width, and the real characters start at 0.
@@ -219,15 +238,20 @@ class ByteLevelBPETokenizer(Tokenizer):
         # HF keeps the one leading space of the text's first token when add_prefix_space put
         # it there: that token's span trimmed at the end only.
         lead = len(tokens[0]) - len(tokens[0].lstrip("Ġ"))
-        keep_space = _trim(tokens[0], *raw[0], leading=False) \
+        first_with_space = _trim(tokens[0], *raw[0], leading=False) \
             if self.trim_offsets and lead == 1 else None
         ids, tokens = self._ids(word, tokens)
-        one = (ids[0], tokens[0], *spans[0]) if len(ids) == 1 else None
-        entry = (ids, tokens, spans, keep_space, one)
+        return WordTokens(ids, tokens, spans, first_with_space)
+
+    def _remember(self, word: str, synthetic_space: bool = False) -> WordTokens:
+        """`encode_word`, kept in a bounded dict (cleared when full; cache_size=0: never).
+        Words that start with a synthetic space have their own dict: their spans differ."""
+        entry = self.encode_word(word, synthetic_space)
         cache = self._cache_prefixed if synthetic_space else self._cache
-        if len(cache) >= CACHE_SIZE:
+        if len(cache) >= self.cache_size:
             cache.clear()
-        cache[word] = entry
+        if self.cache_size:
+            cache[word] = entry
         return entry
 
     def _ids(self, word: str, tokens: list[str]) -> tuple[tuple, tuple]:
@@ -257,46 +281,41 @@ class ByteLevelBPETokenizer(Tokenizer):
         if not text:  # nothing to encode, and no prefix space for nothing (as HF)
             return word_index
         tokens, ids, offsets, word_ids = out
-        words = GPT2_SPLIT.findall(text)
+        first_of_text = not ids
+        synthetic = self.add_prefix_space and not text.startswith(" ")
+        words = GPT2_SPLIT.findall(" " + text if synthetic else text)
         at = base  # where the current word starts in the full text
         if self.add_prefix_space:
-            # The first word is special: it may hold a zero-width synthetic space, and HF keeps
-            # the (one) leading space of the very first token's span when it added it.
-            first_token = not ids
-            synthetic = not text.startswith(" ")
+            # The first word may start with a synthetic space (zero width, its own cache), and
+            # HF keeps the one leading space of the text's very first token when it added it.
+            word, words = words[0], words[1:]
             if synthetic:
-                words = GPT2_SPLIT.findall(" " + text)
-            word = words[0]
-            cache = self._cache_prefixed if synthetic else self._cache
-            entry = cache.get(word) or self._encode_word(word, synthetic_space=synthetic)
-            wids, wtoks, spans, keep_space, _ = entry
-            ids += wids
-            tokens += wtoks
-            word_ids += [word_index] * len(wids)
+                entry = self._cache_prefixed.get(word) or self._remember(word, True)
+            else:
+                entry = self._cache.get(word) or self._remember(word)
+            spans = entry.spans
+            if first_of_text and entry.first_with_space is not None:
+                spans = (entry.first_with_space,) + spans[1:]
+            ids += entry.ids
+            tokens += entry.tokens
+            word_ids += [word_index] * len(entry.ids)
             offsets += [(at + s, at + e) for s, e in spans]
-            if first_token and keep_space is not None:
-                s, e = keep_space
-                offsets[-len(wids)] = (at + s, at + e)
             word_index += 1
             at += len(word) - synthetic
-            words = words[1:]
-        # The hot loop: one dict look-up per word; single-token words skip the list work.
-        cache_get, encode_word = self._cache.get, self._encode_word
+        cache = self._cache
         for word in words:
-            entry = cache_get(word) or encode_word(word)
-            one = entry[4]
-            if one is not None:
-                i, t, s, e = one
-                ids.append(i)
-                tokens.append(t)
-                offsets.append((at + s, at + e))
+            entry = cache.get(word) or self._remember(word)  # without the cache: encode_word
+            if len(entry.ids) == 1:  # one token: most words, kept short
+                (s, e), = entry.spans
+                ids += entry.ids
+                tokens += entry.tokens
                 word_ids.append(word_index)
+                offsets.append((at + s, at + e))
             else:
-                wids, wtoks, spans, _, _ = entry
-                ids += wids
-                tokens += wtoks
-                word_ids += [word_index] * len(wids)
-                offsets += [(at + s, at + e) for s, e in spans]
+                ids += entry.ids
+                tokens += entry.tokens
+                word_ids += [word_index] * len(entry.ids)
+                offsets += [(at + s, at + e) for s, e in entry.spans]
             word_index += 1
             at += len(word)
         return word_index

@@ -15,11 +15,13 @@ it with `tokenizer_config.json` in Hugging Face's layout, which is also where ou
 (lowercase, strip_accents, special tokens) live, so `transformers.BertTokenizer` loads the
 folder and so does `from_pretrained`.
 
-Speed: words repeat, so word -> pieces is remembered in a bounded dict (cleared when full);
-text is cut at whitespace first (when that cannot change the words, see
-`BasicTokenizer.cuts_at_whitespace`) and each chunk's whole encoding is remembered too.
-`wordpiece_reference` and `_encode_words` are the plain paths; tests check that the cached ones
-give the same.
+What runs for a text: `BasicTokenizer.chunks` cuts it at whitespace (special tokens cut out
+first); for each chunk, `encode_chunk` basic-tokenizes it into words and `wordpiece` cuts each
+word. The one speed layer on top: chunks repeat ("the", "dog's"), so `_remember` keeps each
+chunk's pieces in a bounded dict (GPT-2's encoder.py keeps its words the same way); skip it
+and the same code runs (`cache_size=0`). A test checks that cached and uncached encodings
+agree. Besides, the loop appends a chunk of one piece (most chunks) without building lists.
+What each of these buys is measured in bench/RESULTS.md.
 Left out on purpose: added (user) tokens, cased/uncased auto-detection, the slow Python
 tokenizer's quirks where it differs from the Rust one.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from .atomic import atomic_write
 from .base import Tokenizer
@@ -37,6 +40,17 @@ from .tokenizer_config import CONFIG_FILE, read_tokenizer_config
 SPECIAL_DEFAULTS = {"unk": "[UNK]", "sep": "[SEP]", "pad": "[PAD]", "cls": "[CLS]",
                     "mask": "[MASK]"}
 VOCAB_FILE = "vocab.txt"
+
+
+class ChunkPieces(NamedTuple):
+    """The WordPiece encoding of one chunk; offsets are within the chunk, word_ids count its
+    words from 0 (a chunk may hold no word at all: U+200B alone is cleaned away)."""
+
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    offsets: tuple[tuple[int, int], ...]
+    word_ids: tuple[int, ...]
+    n_words: int
 
 
 class VocabError(ValueError):
@@ -108,15 +122,11 @@ class WordPieceTokenizer(Tokenizer):
         self.basic = BasicTokenizer(lowercase, strip_accents, clean_text, handle_chinese_chars,
                                     never_split=self.all_special_tokens)
         self.cache_size = cache_size
-        self._cache: dict[str, tuple] = {}  # word -> (tokens, ids, spans)
-        # whitespace chunk -> its encoding, see _encode_chunks
-        self._chunk_cache: dict[str, tuple] = {}
+        self._cache: dict[str, ChunkPieces] = {}  # chunk -> its pieces, see _remember
         self._unk = special["unk"]
         cls, sep = special["cls"], special["sep"]
         self._single_template = [(cls, 0), ("A", 0), (sep, 0)]
         self._pair_template = [(cls, 0), ("A", 0), (sep, 0), ("B", 1), (sep, 1)]
-        # No piece is longer than this, so the longest-match search can start there.
-        self._longest = max(len(t) for t in self._vocab)
 
     @classmethod
     def from_file(cls, vocab_txt, lowercase: bool = True, strip_accents: bool | None = None,
@@ -140,8 +150,8 @@ class WordPieceTokenizer(Tokenizer):
 
     # --- WordPiece on one word ----------------------------------------------------------------
 
-    def wordpiece_reference(self, word: str) -> list[tuple[str, int, int]]:
-        """Greedy longest-match-first: (piece, start, end) within `word`; the readable path."""
+    def wordpiece(self, word: str) -> list[tuple[str, int, int]]:
+        """Greedy longest-match-first: (piece, start, end) within `word`."""
         if len(word) > self.max_input_chars_per_word:
             return [(self._unk, 0, len(word))]
         pieces = []
@@ -161,112 +171,61 @@ class WordPieceTokenizer(Tokenizer):
             start = end
         return pieces
 
-    def _word_pieces(self, word: str) -> tuple:
-        """(tokens, ids, spans) of one word, remembered; the same pieces as the reference."""
-        hit = self._cache.get(word)
-        if hit is not None:
-            return hit
-        vocab, prefix, n = self._vocab, self.prefix, len(word)
-        tokens, spans = [], []
-        if n > self.max_input_chars_per_word:
-            tokens, spans = [self._unk], [(0, n)]
-        else:
-            start = 0
-            while start < n:
-                end = min(n, start + self._longest)
-                while end > start:
-                    candidate = word[start:end] if start == 0 else prefix + word[start:end]
-                    if candidate in vocab:
-                        break
-                    end -= 1
-                if end == start:
-                    tokens, spans = [self._unk], [(0, n)]
-                    break
-                tokens.append(candidate)
-                spans.append((start, end))
-                start = end
-        # Tuples of str/int only: the garbage collector stops tracking them, so a big cache
-        # does not slow every collection down (lists would stay tracked forever).
-        hit = (tuple(tokens), tuple(vocab[t] for t in tokens), tuple(spans))
-        if len(self._cache) >= self.cache_size:
-            self._cache.clear()
-        self._cache[word] = hit
-        return hit
+    # --- one chunk of text between whitespace: basic words, then WordPiece --------------------
+
+    def encode_chunk(self, chunk: str) -> ChunkPieces:
+        """The pieces of one chunk (see `BasicTokenizer.chunks`), offsets within the chunk."""
+        tokens, ids, offsets, word_ids = [], [], [], []
+        words = self.basic.words(chunk)
+        for w, word in enumerate(words):
+            for piece, start, end in self.wordpiece(word.text):
+                tokens.append(piece)
+                ids.append(self._vocab[piece])
+                offsets.append((word.origin[start], word.origin[end - 1] + 1))
+                word_ids.append(w)
+        # Tuples of str/int, which the garbage collector stops tracking: a big cache costs each
+        # collection one object per entry (lists would stay tracked, four more).
+        return ChunkPieces(tuple(tokens), tuple(ids), tuple(offsets), tuple(word_ids),
+                           len(words))
 
     # --- what base.Tokenizer needs ------------------------------------------------------------
 
     def _encode_pieces(self, text: str):
-        if self.basic.cuts_at_whitespace(text):
-            return self._encode_chunks(text)
-        return self._encode_words(text)
-
-    def _encode_words(self, text: str):
-        """Basic-tokenize, then WordPiece each word (the general path)."""
+        """Every chunk's pieces, shifted to where the chunk starts; words numbered on."""
         tokens, ids, offsets, word_ids = [], [], [], []
-        vocab, cache = self._vocab, self._cache
-        for w, (word, start, end, special, origin) in enumerate(self.basic.split(text)):
+        n_words = 0
+        cache = self._cache
+        for chunk, start, special in self.basic.chunks(text):
             if special:
-                tokens.append(word)
-                ids.append(vocab[word])
-                offsets.append((start, end))
-                word_ids.append(w)
+                tokens.append(chunk)
+                ids.append(self._vocab[chunk])
+                offsets.append((start, start + len(chunk)))
+                word_ids.append(n_words)
+                n_words += 1
                 continue
-            hit = cache.get(word)
-            toks, pids, spans = hit if hit is not None else self._word_pieces(word)
-            if len(pids) == 1 and origin is None:  # the common case, kept short
-                tokens.append(toks[0])
-                ids.append(pids[0])
-                offsets.append((start, end))
-                word_ids.append(w)
-                continue
-            tokens += toks
-            ids += pids
-            if origin is None:
-                offsets += [(start + a, start + b) for a, b in spans]
+            pieces = cache.get(chunk) or self._remember(chunk)  # without the cache: encode_chunk
+            if len(pieces.ids) == 1:  # one word, one piece: most chunks, kept short
+                (a, b), = pieces.offsets
+                tokens += pieces.tokens
+                ids += pieces.ids
+                offsets.append((start + a, start + b))
+                word_ids.append(n_words)
             else:
-                offsets += [(origin[a], origin[b - 1] + 1) for a, b in spans]
-            word_ids += [w] * len(pids)
+                tokens += pieces.tokens
+                ids += pieces.ids
+                offsets += [(start + a, start + b) for a, b in pieces.offsets]
+                word_ids += [n_words + w for w in pieces.word_ids]
+            n_words += pieces.n_words
         return tokens, ids, offsets, word_ids
 
-    def _encode_chunks(self, text: str):
-        """Words never cross whitespace here (see `cuts_at_whitespace`), so each chunk
-        ("dog's", "#earthquake", "café") is encoded once by `_encode_words`, remembered whole."""
-        tokens, ids, offsets, word_ids = [], [], [], []
-        cache = self._chunk_cache
-        pos = w = 0
-        for chunk in text.split():
-            start = text.find(chunk, pos)
-            pos = start + len(chunk)
-            hit = cache.get(chunk)
-            if hit is None:
-                hit = self._remember_chunk(chunk)
-            toks, pids, spans, words, n_words, whole = hit
-            if whole:  # one piece spanning the whole chunk: the common case
-                tokens.append(toks[0])
-                ids.append(pids[0])
-                offsets.append((start, pos))
-                word_ids.append(w)
-            else:
-                tokens += toks
-                ids += pids
-                offsets += [(start + a, start + b) for a, b in spans]
-                word_ids += [w + k for k in words]
-            w += n_words
-        return tokens, ids, offsets, word_ids
-
-    def _remember_chunk(self, chunk: str) -> tuple:
-        if chunk.isascii() and chunk.isalnum():  # ASCII letters and digits: one word as it is
-            toks, pids, spans = self._word_pieces(chunk.lower() if self.lowercase else chunk)
-            words, n_words = (0,) * len(pids), 1
-        else:  # a chunk made only of deleted characters (U+200B) has no word at all
-            toks, pids, spans, words = self._encode_words(chunk)
-            n_words = words[-1] + 1 if words else 0
-        whole = len(spans) == 1 and spans[0] == (0, len(chunk))
-        hit = (tuple(toks), tuple(pids), tuple(spans), tuple(words), n_words, whole)
-        if len(self._chunk_cache) >= self.cache_size:
-            self._chunk_cache.clear()
-        self._chunk_cache[chunk] = hit
-        return hit
+    def _remember(self, chunk: str) -> ChunkPieces:
+        """`encode_chunk`, kept in a bounded dict (cleared when full; cache_size=0: never)."""
+        pieces = self.encode_chunk(chunk)
+        if len(self._cache) >= self.cache_size:
+            self._cache.clear()
+        if self.cache_size:
+            self._cache[chunk] = pieces
+        return pieces
 
     def _template(self, pair: bool) -> list[tuple[str, int]]:
         return self._pair_template if pair else self._single_template

@@ -100,19 +100,17 @@ class WordPieceTrainer:
     # --- 1. counting words --------------------------------------------------------------------
 
     def _splitter(self):
-        """line -> its words, basic-tokenized. Lines that may be cut at whitespace are cut
-        first, and each distinct chunk is basic-tokenized once and remembered."""
+        """line -> its words, basic-tokenized. Each distinct chunk between whitespace (see
+        `BasicTokenizer.chunks`) is basic-tokenized once and remembered: lines repeat words."""
         basic = BasicTokenizer(self.lowercase, self.strip_accents)
         words_of: dict[str, list[str]] = {}
 
         def split(line: str) -> list[str]:
-            if not basic.cuts_at_whitespace(line):
-                return [w[0] for w in basic.split(line)]
             out: list[str] = []
-            for chunk in line.split():
+            for chunk, _, _ in basic.chunks(line):
                 words = words_of.get(chunk)
                 if words is None:
-                    words = words_of[chunk] = [w[0] for w in basic.split(chunk)]
+                    words = words_of[chunk] = [w.text for w in basic.words(chunk)]
                 out += words
             return out
 
@@ -147,7 +145,7 @@ class WordPieceTrainer:
         tok = WordPieceTokenizer(vocab, lowercase=self.lowercase, strip_accents=self.strip_accents,
                                  continuing_subword_prefix=self.prefix, source="trained vocabulary")
         self.report.vocab_size = tok.vocab_size
-        known = sum(n for w, n in counts.items() if tok._word_pieces(w)[0] != (tok._unk,))
+        known = sum(n for w, n in counts.items() if tok.wordpiece(w) != [(tok._unk, 0, len(w))])
         self.report.words_without_unk = known / self.report.corpus_words
         if self.show_progress:
             print(self.report, file=sys.stderr)
