@@ -469,6 +469,9 @@ def test_mccormick_tutorial_cells(cola, minilm_dir, hf, transformers, tmp_path):
                   return_attention_mask=True, return_tensors="pt")
     assert dataset.tensors[0].equal(want["input_ids"])
     assert dataset.tensors[1].equal(want["attention_mask"])
+    batched = tokenizer.batch_encode_plus(list(sentences), max_length=64, pad_to_max_length=True,
+                                          return_attention_mask=True, return_tensors="pt")
+    assert all(batched[k].equal(want[k]) for k in want) and list(batched) == list(want)
 
     runs = {}
     for name, lib in (("ours", OURS), ("transformers", hf)):
