@@ -327,6 +327,12 @@ def test_kantaibert_causal_cells_run_and_transformers_reads_the_result(
     [answer] = generated
     assert list(answer) == ["generated_text"]
     assert answer["generated_text"].startswith("Human thinking involves")
+    # older cells bound the whole length instead: the prompt (<s> and its tokens) + new ones
+    generate = pipeline("text-generation", model=str(kant_workdir / "KantaiBERT-causal"))
+    prompt = len(tokenizer.tokenize("Human thinking involves")) + 1
+    assert generate("Human thinking involves", max_length=prompt + 8) == generated
+    with pytest.raises(ValueError, match="max_length=2 leaves no room"):
+        generate("Human thinking involves", max_length=2)
     folder = kant_workdir / "KantaiBERT-causal"
     hf_model = transformers.RobertaForCausalLM.from_pretrained(str(folder)).eval()
     batch = DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm=False)(
