@@ -116,13 +116,16 @@ class TextGenerationPipeline(Pipeline):
         together; max_new_tokens wins when both are given."""
         def one(prompt: str) -> list[dict]:
             new = max_new_tokens
-            if new is None:
-                new = 50 if max_length is None else \
-                    max_length - len(prompt_ids(self.tokenizer, prompt))
-            if new < 1:
-                raise ValueError(f"text-generation: max_length={max_length} leaves no room "
-                                 f"after the prompt's {len(prompt_ids(self.tokenizer, prompt))} "
-                                 f"tokens; raise it, or pass max_new_tokens")
+            if new is None and max_length is not None:
+                new = max_length - len(prompt_ids(self.tokenizer, prompt))
+                if new < 1:
+                    raise ValueError(f"text-generation: max_length={max_length} leaves no room "
+                                     f"after the prompt's {max_length - new} tokens; raise it, "
+                                     f"or pass max_new_tokens")
+            elif new is None:
+                new = 50
+            elif new < 1:
+                raise ValueError(f"text-generation: max_new_tokens={new}, expected >= 1")
             text = generate_text(self.model, self.tokenizer, prompt, new,
                                  temperature if do_sample else 0.0, top_k, top_p, seed)
             return [{"generated_text": text}]
