@@ -224,6 +224,82 @@ for text in ["Human thinking involves human <mask>.",
         print(f"   {r['score']:.4f}  {r['token_str']!r:>14}  {r['sequence']}")
 
 # %% [markdown]
+# ## 6. The chapter's cells, next to `pretrain(...)`
+#
+# The chapter writes its run with transformers' classes. minibert has each of them under the
+# same name, so its cells run here with only the imports changed: `from transformers import X`
+# becomes `from minibert import X` for models, configs and tokenizers, `from train import X`
+# for the rest (README, "Use it from Python"). They are not a second way to train:
+# `LineByLineTextDataset` sits in `train/data/datasets.py` beside section 2's dataset,
+# `DataCollatorForLanguageModeling` is section 4's `MLMCollator` under transformers' name, and
+# `Trainer` (`train/trainer.py`) turns its `TrainingArguments` into the `PretrainArgs` of
+# section 4 and calls the same `pretrain`. So one short run, written both ways from the same
+# starting weights, must give the same loss at every step and the same weights at the end.
+# The model is the chapter's `RobertaConfig` at section 3's sizes, with the chapter's 514
+# positions (its examples are lines of up to 128 tokens) and its dropout; the tokenizer is
+# section 1's, which `pretrain` saved in the lesson's folder.
+
+# %%
+section("the chapter's cells, both ways")
+import copy  # noqa: E402
+
+from minibert import RobertaConfig, RobertaTokenizer  # noqa: E402
+from train import (  # noqa: E402
+    DataCollatorForLanguageModeling,
+    LineByLineTextDataset,
+    Trainer,
+    TrainingArguments,
+    pipeline,
+)
+from train.training_log import read_metrics  # noqa: E402
+
+steps = 3 if QUICK else 40  # max_steps below keeps it short; the chapter trains an epoch
+tokenizer = RobertaTokenizer.from_pretrained(OUT, max_length=512)
+config = RobertaConfig(vocab_size=len(tokenizer), max_position_embeddings=514,
+                       type_vocab_size=1, **sizes)
+torch.manual_seed(0)
+book_model = RobertaForMaskedLM(config=config)
+our_model = copy.deepcopy(book_model)  # the same starting weights for the second way
+
+# the chapter's way (the same examples feed the second way)
+dataset = LineByLineTextDataset(tokenizer=tokenizer, file_path=KANT, block_size=128)
+data_collator = DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm=True,
+                                                mlm_probability=0.15)
+training_args = TrainingArguments(output_dir=OUT / "chapter", overwrite_output_dir=True,
+                                  num_train_epochs=1, max_steps=steps,
+                                  per_device_train_batch_size=64, save_steps=10_000,
+                                  save_total_limit=2, logging_steps=1, disable_tqdm=QUICK)
+trainer = Trainer(model=book_model, args=training_args, data_collator=data_collator,
+                  train_dataset=dataset)
+trainer.train(resume_from_checkpoint=earlier_run(OUT / "chapter"))
+trainer.save_model(OUT / "chapter")
+book_fill_mask = pipeline("fill-mask", model=OUT / "chapter", tokenizer=OUT)
+
+# our way: what the Trainer asked of pretrain, spelled out (transformers' defaults included)
+args = PretrainArgs(objective="roberta", out_dir=str(OUT / "ours"), epochs=1, max_steps=steps,
+                    batch_size=64, lr=5e-5, warmup_steps=0, weight_decay=0.0,
+                    max_grad_norm=1.0, precision="fp32", seed=42, save_every=10_000, keep=2,
+                    log_every=1, progress=not QUICK, plot=False,
+                    resume=earlier_run(OUT / "ours"))
+pretrain(our_model, dataset, MLMCollator(tok, mlm_probability=0.15, seed=0), args)
+
+book_losses = [r["loss"] for r in read_metrics(OUT / "chapter" / "metrics.jsonl")]
+our_losses = [r["loss"] for r in read_metrics(OUT / "ours" / "metrics.jsonl")]
+every = max(1, steps // 8)
+print(f"loss every {every} steps, the chapter's Trainer:",
+      " ".join(f"{x:.4f}" for x in book_losses[::every]))
+print(f"loss every {every} steps, pretrain(...)        :",
+      " ".join(f"{x:.4f}" for x in our_losses[::every]))
+same_weights = all(torch.equal(a, b) for a, b in zip(book_model.state_dict().values(),
+                                                    our_model.state_dict().values()))
+print(f"the same loss at every step: {book_losses == our_losses}; "
+      f"the same weights at the end: {same_weights}")
+text = "Human thinking involves human <mask>."
+print(f"{text}  the chapter's pipeline, then fill_mask(...):")
+for a, b in zip(book_fill_mask(text)[:3], fill_mask(our_model, tok, text, top_k=3)):
+    print(f"   {a['score']:.4f}  {a['token_str']!r:>14}    {b['score']:.4f}  {b['token_str']!r:>14}")
+
+# %% [markdown]
 # Look at `loss_vs_unigram.png`: a fast fall from ln(4000) ≈ 8.3 to the unigram line, where
 # the model knows how often each token occurs ("," "the" "of" are Kant's commonest) and
 # offers them for every mask, whatever the sentence; a long stretch near the copy line while
@@ -306,4 +382,15 @@ for text in ["Human thinking involves human <mask>.",
 #    0.0005             ','  Space and time are the pure forms of,.
 #    0.0005        ' which'  Space and time are the pure forms of which.
 #    0.0005             '.'  Space and time are the pure forms of..
+#
+# == the chapter's cells, both ways ========================================
+# precision fp32 (asked for)
+# precision fp32 (asked for)
+# loss every 1 steps, the chapter's Trainer: 8.3183 8.3250 8.3157
+# loss every 1 steps, pretrain(...)        : 8.3183 8.3250 8.3157
+# the same loss at every step: True; the same weights at the end: True
+# Human thinking involves human <mask>.  the chapter's pipeline, then fill_mask(...):
+#    0.0004             'Q'    0.0004             'Q'
+#    0.0004          ' ang'    0.0004          ' ang'
+#    0.0004          'cons'    0.0004          'cons'
 # ```

@@ -201,6 +201,8 @@ def test_training_arguments_defaults_and_errors(transformers):
         if name not in ("output_dir", "disable_tqdm", "prediction_loss_only") and \
                 hasattr(theirs, name):
             assert getattr(ours, name) == getattr(theirs, name), name
+    # neither fp16 nor bf16 means fp32 there, whatever the loops' "auto" would pick
+    assert (ours.precision, TrainingArguments("out", bf16=True).precision) == ("fp32", "bf16")
     with pytest.raises(TypeError, match=r"^TrainingArguments: evaluation_strategy not "
                                         r"supported; .* takes output_dir, overwrite_output_dir"):
         TrainingArguments(output_dir="out", evaluation_strategy="no")

@@ -26,7 +26,7 @@ import torch
 
 from minibert.auto import load_backend_tokenizer
 from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
-from train.cli.cmd_generate import generate_text, load_causal_lm
+from train.cli.cmd_generate import generate_text, load_causal_lm, prompt_ids
 from train.cli.cmd_predict import classify, label_names
 from train.cli.cmd_predict import load as load_classifier
 from train.cli.errors import refuse_untrained_head
@@ -106,13 +106,27 @@ class TextGenerationPipeline(Pipeline):
     def load(directory):
         return load_causal_lm(directory)
 
-    def __call__(self, text_inputs, max_new_tokens: int = 50, do_sample: bool = False,
+    def __call__(self, text_inputs, max_new_tokens: int | None = None,
+                 max_length: int | None = None, do_sample: bool = False,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  seed: int = 0):
         """The prompt and its continuation; greedy unless do_sample (transformers' default),
-        sampling seeded by `seed` so a call repeats."""
+        sampling seeded by `seed` so a call repeats. max_new_tokens counts new tokens (50 when
+        neither is given), max_length, as in transformers, the prompt's tokens and the new ones
+        together; max_new_tokens wins when both are given."""
         def one(prompt: str) -> list[dict]:
-            text = generate_text(self.model, self.tokenizer, prompt, max_new_tokens,
+            new = max_new_tokens
+            if new is None and max_length is not None:
+                new = max_length - len(prompt_ids(self.tokenizer, prompt))
+                if new < 1:
+                    raise ValueError(f"text-generation: max_length={max_length} leaves no room "
+                                     f"after the prompt's {max_length - new} tokens; raise it, "
+                                     f"or pass max_new_tokens")
+            elif new is None:
+                new = 50
+            elif new < 1:
+                raise ValueError(f"text-generation: max_new_tokens={new}, expected >= 1")
+            text = generate_text(self.model, self.tokenizer, prompt, new,
                                  temperature if do_sample else 0.0, top_k, top_p, seed)
             return [{"generated_text": text}]
 

@@ -20,7 +20,8 @@ arguments to it:
 output_dir is claimed as the CLI claims --out (`train/outdir.py`): a folder holding files
 minibert did not write is refused unless overwrite_output_dir=True, and one run at a time.
 Warmup counts as our loops count it (`train/optim.py`): the first step already learns.
-Precision is fp16 or bf16 when asked, otherwise the loops' "auto" (`train/device.py`).
+Precision means what it means in transformers: fp16 or bf16 when asked, otherwise fp32 (not
+the loops' "auto", which may pick bf16), so a chapter's run computes what it computed there.
 
 Left out on purpose: evaluation during training (eval_strategy), callbacks, compute_metrics,
 custom optimizers, several processes, warmup given as a ratio.
@@ -106,7 +107,7 @@ class TrainingArguments:
 
     @property
     def precision(self) -> str:
-        return "fp16" if self.fp16 else "bf16" if self.bf16 else "auto"
+        return "fp16" if self.fp16 else "bf16" if self.bf16 else "fp32"
 
 
 class TrainOutput(NamedTuple):

@@ -18,12 +18,17 @@ from minibert.auto import AutoModelForCausalLM, load_backend_tokenizer
 from train.cli import flags
 
 
+def prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """What generation continues: `<s>` (when the tokenizer has one), then the prompt."""
+    start = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    return start + tokenizer.encode(prompt, add_special_tokens=False).ids
+
+
 def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
                   temperature: float = 1.0, top_k: int | None = None,
                   top_p: float | None = None, seed: int = 0) -> str:
     """The prompt and its continuation, decoded without special tokens."""
-    start = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    ids = start + tokenizer.encode(prompt, add_special_tokens=False).ids
+    ids = prompt_ids(tokenizer, prompt)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     model.eval()
