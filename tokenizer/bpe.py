@@ -30,14 +30,12 @@ AddedToken lstrip). Left out: BPE dropout, writing `tokenizer.json`, user-added 
 
 from __future__ import annotations
 
-import json
 from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
 import regex
 
-from .atomic import atomic_write
 from .base import Tokenizer
 from .bpe_files import (
     check_merges,
@@ -50,7 +48,7 @@ from .bpe_files import (
 from .bpe_reference import merge_word
 from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars, unicode_to_bytes
 from .processors import layout_name
-from .tokenizer_config import CONFIG_FILE, read_tokenizer_config
+from .tokenizer_config import read_tokenizer_config, save_tokenizer_config
 from .truncation import Pieces
 
 ROBERTA_SPECIALS = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
@@ -405,10 +403,7 @@ class ByteLevelBPETokenizer(Tokenizer):
         for role, token in self.special_tokens.items():
             for key in names[role]:
                 config[key] = token
-        if self.model_max_length is not None:
-            config["model_max_length"] = self.model_max_length
-        text = json.dumps(config, indent=2) + "\n"
-        atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        save_tokenizer_config(directory, config, self.model_max_length)
         return directory
 
     save_pretrained = save

@@ -1,9 +1,10 @@
-"""Reading a saved tokenizer folder's settings: tokenizer_config.json and special_tokens_map.json.
+"""A saved tokenizer folder's settings: tokenizer_config.json and special_tokens_map.json.
 
-Both minibert tokenizers (WordPiece and byte-level BPE) and Hugging Face's write these two
-files. This is the one reader of them: the special token of each role (pad, unk, cls, sep,
-mask) and `model_max_length`. The model-specific settings (a vocabulary's `do_lower_case`,
-BPE's `add_prefix_space`) are read by each tokenizer from the raw config returned here.
+Both minibert tokenizers (WordPiece and byte-level BPE) and Hugging Face's write these
+files. This is the one reader of them, and `save_tokenizer_config` the one writer of ours.
+The reader takes the special token of each role (pad, unk, cls, sep, mask) and
+`model_max_length`. The model-specific settings (a vocabulary's `do_lower_case`, BPE's
+`add_prefix_space`) are read by each tokenizer from the raw config returned here.
 
 Follows the layout `transformers` saves (`PreTrainedTokenizerBase.save_pretrained`), old and
 new: special tokens as plain strings or as AddedToken dicts with a "content" key.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from .atomic import atomic_write
 
 CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
@@ -64,3 +67,12 @@ def read_tokenizer_config(directory) -> tuple[dict | None, dict]:
     if isinstance(max_len, int) and max_len < 10**9:
         settings["model_max_length"] = max_len
     return config, settings
+
+
+def save_tokenizer_config(directory: Path, config: dict, model_max_length: int | None) -> Path:
+    """Write `config` (plus `model_max_length` when set) as the folder's tokenizer_config.json,
+    atomically; each tokenizer fills `config` with its own settings and special tokens."""
+    if model_max_length is not None:
+        config = {**config, "model_max_length": model_max_length}
+    text = json.dumps(config, indent=2) + "\n"
+    return atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -28,14 +28,13 @@ tokenizer's quirks where it differs from the Rust one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
 from .atomic import atomic_write
 from .base import Tokenizer
 from .basic import BasicTokenizer
-from .tokenizer_config import CONFIG_FILE, read_tokenizer_config
+from .tokenizer_config import read_tokenizer_config, save_tokenizer_config
 
 SPECIAL_DEFAULTS = {"unk": "[UNK]", "sep": "[SEP]", "pad": "[PAD]", "cls": "[CLS]",
                     "mask": "[MASK]"}
@@ -271,10 +270,7 @@ class WordPieceTokenizer(Tokenizer):
             "clean_up_tokenization_spaces": True,
             **{f"{role}_token": token for role, token in self.special_tokens.items()},
         }
-        if self.model_max_length is not None:
-            config["model_max_length"] = self.model_max_length
-        text = json.dumps(config, indent=2) + "\n"
-        atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        save_tokenizer_config(directory, config, self.model_max_length)
         return directory
 
     save_pretrained = save
