@@ -34,6 +34,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+# the paired timing loop is bench_wordpiece's (this folder is on sys.path when run as a script)
+from bench_wordpiece import timed_interleaved as paired  # noqa: E402
+
 from tokenizer.bpe import ByteLevelBPETokenizer  # noqa: E402 (after the sys.path line above)
 from tokenizer.bpe_trainer import BPETrainer  # noqa: E402
 
@@ -99,19 +102,6 @@ class _Forgetful(dict):
 
     def __setitem__(self, key, value) -> None:
         pass
-
-
-def paired(fns: dict, repeats: int) -> dict[str, list[tuple[float, float]]]:
-    """(wall, CPU) seconds of every pass per entry, passes in turns, the order rotating each
-    round. CPU time (this process only) is the steadier of the two under load."""
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            wall, cpu = time.perf_counter(), time.process_time()
-            fns[name]()
-            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
-    return times
 
 
 def bench_encoding(data: Path, repeats: int) -> None:
