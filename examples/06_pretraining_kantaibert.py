@@ -23,10 +23,11 @@
 #         --epochs 7 --batch-size 64 --lr 1e-3 --warmup-steps 100 --out KantaiBERT
 #     python -m train.cli fill-mask KantaiBERT "Human thinking involves human <mask>."
 #
-# Read alongside: `tokenizer/bpe_trainer.py`, `train/data/datasets.py` (`GroupedTextDataset`),
-# `train/data/collator.py` (`MLMCollator`), `train/pretrain.py` (`pretrain`: the loop — AdamW,
-# warmup and linear decay, clipping, checkpoints), `train/objectives.py` (which model and loss
-# per objective), `minibert/modeling_roberta.py` (`RobertaForMaskedLM`),
+# Read alongside: `tokenizer/bpe_trainer.py`, `train/data/datasets.py` (`text_shards`,
+# `PackedBlocks`), `train/data/collator.py` (`MLMCollator`), `train/data/loader.py` (the data
+# order and the batches), `train/pretrain.py` (`pretrain`: the loop — AdamW, warmup and
+# linear decay, clipping, checkpoints), `train/objectives.py` (which model and loss per
+# objective), `minibert/modeling_roberta.py` (`RobertaForMaskedLM`),
 # `train/cli/cmd_fill_mask.py` (`fill_mask`).
 #
 # Run: `python examples/06_pretraining_kantaibert.py [--quick]` → `runs/examples/06_kantaibert/`
@@ -49,7 +50,7 @@ from minibert import RobertaForMaskedLM, preset
 from tokenizer import BPETrainer
 from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
 from train.data.collator import MLMCollator
-from train.data.datasets import GroupedTextDataset
+from train.data.datasets import PackedBlocks, text_shards
 from train.pretrain import PretrainArgs, pretrain
 
 DATA = data_dir()
@@ -76,10 +77,11 @@ print("special tokens:", {t: tok.token_to_id(t) for t in ("<s>", "<pad>", "</s>"
 # %% [markdown]
 # ## 2. The data: the book cut into blocks of 16 tokens
 #
-# `GroupedTextDataset` tokenizes the whole text and cuts it into equal blocks, each wrapped in
-# `<s> ... </s>` (the chapter's `LineByLineTextDataset` makes one example per line instead;
-# Kant's lines are fragments of 10 to 15 tokens, so short blocks are close to the chapter's
-# examples, without the padding).
+# `text_shards` tokenizes the book line by line into arrays of token ids in memory (the same
+# arrays `minibert prepare-data` writes to disk for a corpus of any size), and `PackedBlocks`
+# cuts them into equal blocks, each wrapped in `<s> ... </s>` (the chapter's
+# `LineByLineTextDataset` makes one example per line instead; Kant's lines are fragments of
+# 10 to 15 tokens, so short blocks are close to the chapter's examples, without the padding).
 #
 # Why so short? A freshly initialised attention head spreads its attention evenly: over 64
 # positions a masked token gives 1/64 of its attention to the word just before it, over 16
@@ -93,9 +95,9 @@ print("special tokens:", {t: tok.token_to_id(t) for t in ("<s>", "<pad>", "</s>"
 # %%
 section("data")
 block = 16
-examples = GroupedTextDataset(tok, KANT, block_size=block).examples
+examples = PackedBlocks(text_shards(tok, KANT), tok, block_size=block)
 if QUICK:
-    examples = examples[:384]
+    examples = examples.head(384)  # the first 384 blocks
 n_tokens = sum(len(e["input_ids"]) for e in examples)
 print(f"{len(examples):,} blocks of {block} tokens ({n_tokens:,} tokens)")
 # The best a model that ignores the context can do is predict each token's frequency: its
@@ -231,7 +233,7 @@ for text in ["Human thinking involves human <mask>.",
 # 1. How much of the gap below the unigram line is copying? Take a batch from the collator,
 #    set `input_ids` to `<mask>` wherever `labels != -100` (every selected token hidden), and
 #    compare the model's loss on it with the two lines.
-# 2. Replace `GroupedTextDataset(...)` by `LineByLineTextDataset(tok, KANT, block_size=32)`
+# 2. Replace `PackedBlocks(...)` by `LineByLineTextDataset(tok, KANT, block_size=32)`
 #    (as in the chapter). How many examples, how many tokens (padding included) — and which
 #    learns faster per step?
 # 3. Set `block = 64` and `batch_size=16` (the same 1,024 tokens a step, a quarter of the
@@ -261,27 +263,27 @@ for text in ["Human thinking involves human <mask>.",
 # == pretraining ===========================================================
 # loss of a uniform guess: ln(4000) = 8.29; unigram baseline (token frequencies alone): 6.04; copy line: 5.44
 # precision fp32 (asked for)
-# 6 steps: loss 8.32 -> 8.20 (mean of the last 10), +2.15 against the unigram baseline, +2.76 against the copy line; 26,853 tokens/s, 1 s
-# loss every 1 steps: 8.32 8.26 8.22 8.18 8.14 8.05 (unigram 6.04, copy 5.44)
+# 6 steps: loss 8.29 -> 8.21 (mean of the last 10), +2.17 against the unigram baseline, +2.77 against the copy line; 26,853 tokens/s, 1 s
+# loss every 1 steps: 8.29 8.28 8.23 8.18 8.13 8.15 (unigram 6.04, copy 5.44)
 # wrote ['checkpoints', 'config.json', 'loss_curve.png', 'loss_vs_unigram.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
 #
 # == fill-mask =============================================================
 # Human thinking involves human <mask>.
-#    0.0006             ','  Human thinking involves human,.
-#    0.0005             '.'  Human thinking involves human..
+#    0.0007             ','  Human thinking involves human,.
 #    0.0005          ' the'  Human thinking involves human the.
-#    0.0005           ' of'  Human thinking involves human of.
-#    0.0005          ' but'  Human thinking involves human but.
+#    0.0005           ' ex'  Human thinking involves human ex.
+#    0.0004            ' 3'  Human thinking involves human 3.
+#    0.0004             '.'  Human thinking involves human..
 # The <mask> of pure reason.
-#    0.0006          ' the'  The the of pure reason.
-#    0.0005             ','  The, of pure reason.
-#    0.0005           ' of'  The of of pure reason.
-#    0.0005           ' to'  The to of pure reason.
+#    0.0006             ','  The, of pure reason.
+#    0.0005          ' the'  The the of pure reason.
+#    0.0004      ' between'  The between of pure reason.
 #    0.0004          ' but'  The but of pure reason.
+#    0.0004           ' to'  The to of pure reason.
 # Space and time are the pure forms of <mask>.
+#    0.0006             ','  Space and time are the pure forms of,.
 #    0.0006          ' the'  Space and time are the pure forms of the.
+#    0.0005          ' The'  Space and time are the pure forms of The.
 #    0.0005           ' of'  Space and time are the pure forms of of.
-#    0.0005             ','  Space and time are the pure forms of,.
-#    0.0005        ' which'  Space and time are the pure forms of which.
-#    0.0005             '.'  Space and time are the pure forms of..
+#    0.0004   ' cognitions'  Space and time are the pure forms of cognitions.
 # ```
