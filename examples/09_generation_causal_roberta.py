@@ -25,7 +25,7 @@
 # `python -m train.cli generate DIR "Forest fire"`.
 #
 # Run: `python examples/09_generation_causal_roberta.py [--quick]` (full: ten minutes
-# on two AVX2 CPU cores, six epochs, loss 8.31 -> 4.39; quick: under a minute, and gibberish) →
+# on two AVX2 CPU cores, six epochs, loss 8.30 -> 4.48; quick: under a minute, and gibberish) →
 # `runs/examples/09_tweets/`.
 
 # %%
