@@ -2,8 +2,8 @@
 one process on the same global batch, and must end with identical replicas and the same loss.
 
 Dropout is off: each rank draws its own dropout masks (seed + rank), so with dropout on even
-a perfect DDP run would differ from one process. Masking is not a problem: every rank builds
-the same global batch with the same collator seed and keeps its rows (see train/ddp.py).
+a perfect DDP run would differ from one process. Masking is not a problem: each rank masks
+its rows of the global batch with the draws one process gives them (train/data/loader.py).
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT in each; `init_f
 reads them and joins the process group (nccl on CUDA, gloo on CPU). Without those variables
 everything here is a no-op for a single process, so the loop has one code path.
 
-How the pretraining loop splits work (see `train/pretrain.py`): every rank builds the SAME
-global batch (same data order, same masking seed) and keeps its own slice of the rows. That
-costs a little CPU per rank but makes a run on N processes compute exactly what one process
-computes on the whole batch, which is what the tests check.
+How the pretraining loop splits work (see `train/data/loader.py`): every rank computes the
+same data order and takes its own slice of each global batch's rows (`shard_rows`); it reads,
+pads and masks only those, with the masking draws one process would give them. So a run on N
+processes computes exactly what one process computes on the whole batch, which is what the
+tests check.
 
 Left out on purpose: multi-node rendezvous options, FSDP / ZeRO sharding, elastic restarts.
 """
