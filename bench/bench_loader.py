@@ -51,12 +51,13 @@ def measure(data: str, tok_dir: str, batches: int, workers: int, whole_word: boo
     from tokenizer import load_tokenizer
     from train import ddp
     from train.data.collator import MLMCollator
-    from train.data.shard_datasets import open_dataset
-    from train.data.shard_loader import RankBatches, rank_stream
+    from train.data.datasets import PackedBlocks
+    from train.data.loader import RankBatches, rank_stream
+    from train.data.shards import Shards
 
     torch.set_num_threads(1)
     tok = load_tokenizer(tok_dir)
-    blocks = open_dataset("grouped", data, tok, tok_dir, block_size=128)
+    blocks = PackedBlocks(Shards.open(data, tokenizer_dir=tok_dir), tok, block_size=128)
     per_epoch = -(-len(blocks) // 64)
     source = RankBatches(blocks, MLMCollator(tok, whole_word=whole_word), batch_size=64,
                          per_epoch=per_epoch, seed=0, shuffle=True, info=ddp.DistInfo())

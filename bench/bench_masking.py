@@ -83,7 +83,7 @@ def main() -> int:
     ours_tok = WordPieceTokenizer.from_file(vocab)
     hf_tok = transformers.BertTokenizer(str(vocab), do_lower_case=True)
     t0 = time.perf_counter()
-    ds = LineByLineTextDataset(ours_tok, args.data / "kant" / "kant.txt", block_size=128)
+    ds = LineByLineTextDataset(ours_tok, args.data / "kant" / "kant.txt", block_size=128).examples
     print(
         f"kant.txt: {len(ds)} lines tokenised in {time.perf_counter() - t0:.1f} s; "
         f"{sum(len(e['input_ids']) for e in ds)} tokens; batch {args.batch_size}; {args.passes} "

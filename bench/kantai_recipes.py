@@ -61,13 +61,13 @@ def kant(a) -> None:
     from tokenizer import BPETrainer
     from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
     from train.data.collator import MLMCollator
-    from train.data.datasets import GroupedTextDataset
+    from train.data.datasets import PackedBlocks, text_shards
     from train.data.masking import context_free_loss
     from train.pretrain import PretrainArgs, pretrain
 
     book = DATA / "kant" / "kant.txt"
     tok = BPETrainer(vocab_size=a.vocab, min_frequency=2, show_progress=False).train([book])
-    examples = GroupedTextDataset(tok, book, block_size=a.block).examples
+    examples = PackedBlocks(text_shards(tok, book), tok, block_size=a.block)
     counts = Counter(i for e in examples for i in e["input_ids"][1:-1])
     total = sum(counts.values())
     unigram = -sum(c / total * math.log(c / total) for c in counts.values())

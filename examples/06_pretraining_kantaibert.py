@@ -27,10 +27,11 @@
 # (`pretrain` first prints the model's size: 1,328,544 parameters, this lesson's model. The
 # tokenizer gets a folder of its own; `pretrain` copies it into KantaiBERT beside the model.)
 #
-# Read alongside: `tokenizer/bpe_trainer.py`, `train/data/datasets.py` (`GroupedTextDataset`),
-# `train/data/collator.py` (`MLMCollator`), `train/data/masking.py` (`context_free_loss`, the
-# copy line of section 4), `train/pretrain.py` (`pretrain`: the loop — AdamW, warmup and linear
-# decay, clipping, checkpoints), `train/objectives.py` (which model and loss per objective),
+# Read alongside: `tokenizer/bpe_trainer.py`, `train/data/datasets.py` (`text_shards`,
+# `PackedBlocks`), `train/data/collator.py` (`MLMCollator`), `train/data/loader.py` (the data
+# order and the batches), `train/data/masking.py` (`context_free_loss`, the copy line of
+# section 4), `train/pretrain.py` (`pretrain`: the loop — AdamW, warmup and linear decay,
+# clipping, checkpoints), `train/objectives.py` (which model and loss per objective),
 # `minibert/modeling_roberta.py` (`RobertaForMaskedLM`), `train/cli/cmd_fill_mask.py`
 # (`fill_mask`).
 #
@@ -54,7 +55,7 @@ from minibert import RobertaForMaskedLM, preset
 from tokenizer import BPETrainer
 from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
 from train.data.collator import MLMCollator
-from train.data.datasets import GroupedTextDataset
+from train.data.datasets import PackedBlocks, text_shards
 from train.data.masking import context_free_loss
 from train.plots import save_figure
 from train.pretrain import PretrainArgs, pretrain
@@ -90,10 +91,11 @@ print("special tokens:", {t: tok.token_to_id(t) for t in ("<s>", "<pad>", "</s>"
 # %% [markdown]
 # ## 2. The data: the book cut into blocks of 16 tokens
 #
-# `GroupedTextDataset` tokenizes the whole text and cuts it into equal blocks, each wrapped in
-# `<s> ... </s>` (the chapter's `LineByLineTextDataset` makes one example per line instead;
-# Kant's lines are fragments of 10 to 15 tokens, so short blocks are close to the chapter's
-# examples, without the padding).
+# `text_shards` tokenizes the book line by line into arrays of token ids in memory (the same
+# arrays `minibert prepare-data` writes to disk for a corpus of any size), and `PackedBlocks`
+# cuts them into equal blocks, each wrapped in `<s> ... </s>` (the chapter's
+# `LineByLineTextDataset` makes one example per line instead; Kant's lines are fragments of
+# 10 to 15 tokens, so short blocks are close to the chapter's examples, without the padding).
 #
 # Why so short? A freshly initialised attention head spreads its attention evenly: over 64
 # positions a masked token gives 1/64 of its attention to the word just before it, over 16
@@ -107,9 +109,9 @@ print("special tokens:", {t: tok.token_to_id(t) for t in ("<s>", "<pad>", "</s>"
 # %%
 section("data")
 block = 16
-examples = GroupedTextDataset(tok, KANT, block_size=block).examples
+examples = PackedBlocks(text_shards(tok, KANT), tok, block_size=block)
 if QUICK:
-    examples = examples[:384]
+    examples = examples.head(384)  # the first 384 blocks
 n_tokens = sum(len(e["input_ids"]) for e in examples)
 print(f"{len(examples):,} blocks of {block} tokens ({n_tokens:,} tokens)")
 # The best a model that ignores the context can do is predict each token's frequency: its
@@ -308,9 +310,9 @@ for a, b in zip(book_fill_mask(text)[:3], fill_mask(our_model, tok, text, top_k=
 # loss ended at 4.98, 1.24 under the unigram line and about 0.7 under the copy line, and the
 # answers fit their sentences:
 #
-#     Human thinking involves human <mask>.          of, s, reason, other, ","
-#     The <mask> of pure reason.                     conception, existence, unity, possibility, principle
-#     Space and time are the pure forms of <mask>.   experience, reason, cognition, means, unity
+#     Human thinking involves human <mask>.          of, cognition, conception, sphere, reason
+#     The <mask> of pure reason.                     conception, possibility, existence, unity, idea
+#     Space and time are the pure forms of <mask>.   experience, reason, cognition, conception, conceptions
 #
 # Nouns where a noun belongs, and Kant's nouns: "the conception of pure reason", "the pure
 # forms of experience". Some answers are still odd, and exercise 4 asks why. Keep the scale
@@ -327,7 +329,7 @@ for a, b in zip(book_fill_mask(text)[:3], fill_mask(our_model, tok, text, top_k=
 # 1. How much of the gap below the unigram line is copying? Take a batch from the collator,
 #    set `input_ids` to `<mask>` wherever `labels != -100` (every selected token hidden), and
 #    compare the model's loss on it with the two lines.
-# 2. Set `block = 32` and replace `GroupedTextDataset(...)` by
+# 2. Set `block = 32` and replace `PackedBlocks(...)` by
 #    `LineByLineTextDataset(tok, KANT, block_size=block)` (as in the chapter; it lives in
 #    `train.data.datasets`). The model must grow with it: section 3 builds it with
 #    `max_position_embeddings=block + 2` (34 now, not 18), so rerun sections 2 to 4 together.
@@ -335,9 +337,9 @@ for a, b in zip(book_fill_mask(text)[:3], fill_mask(our_model, tok, text, top_k=
 # 3. Set `block = 64` and `batch_size=16` (the same 1,024 tokens a step, a quarter of the
 #    examples): where does the loss end against the copy line, and what does the model answer
 #    now? Then try 32. (bench/RESULTS.md, "Lesson 06", has our runs.)
-# 4. After "human" the model offers " of" and "s" (making "humans"). Would a model that read
-#    only the token before the mask give them too? Count what follows " human" in the book
-#    (`tok.encode` the text, look at the next ids) and compare.
+# 4. After "human" the model's first guess is " of". Would a model that read only the token
+#    before the mask guess it too? Count what follows " human" in the book (`tok.encode` the
+#    text, look at the next ids) and compare.
 
 # %% [markdown]
 # ## Expected output, quick mode (`--quick`, as CI runs it)
@@ -346,7 +348,7 @@ for a, b in zip(book_fill_mask(text)[:3], fill_mask(our_model, tok, text, top_k=
 # ```
 #
 # == tokenizer =============================================================
-# BPE training: 3739 merges, vocabulary 4000 tokens, from 9836 distinct words (260576 in all), 1.07 s; stopped because the vocabulary reached vocab_size=4000
+# BPE training: 3739 merges, vocabulary 4000 tokens, from 9836 distinct words (260576 in all), 0.59 s; stopped because the vocabulary reached vocab_size=4000
 # special tokens: {'<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3, '<mask>': 4}
 #
 # == data ==================================================================
@@ -359,35 +361,35 @@ for a, b in zip(book_fill_mask(text)[:3], fill_mask(our_model, tok, text, top_k=
 # == pretraining ===========================================================
 # loss of a uniform guess: ln(4000) = 8.29; unigram baseline (token frequencies alone): 6.04; copy line: 5.50
 # precision fp32 (asked for)
-# 6 steps: loss 8.32 -> 8.20 (mean of the last 10), +2.15 against the unigram baseline, +2.70 against the copy line; 26,853 tokens/s, 1 s
-# loss every 1 steps: 8.32 8.26 8.22 8.18 8.14 8.05 (unigram 6.04, copy 5.50)
+# 6 steps: loss 8.29 -> 8.21 (mean of the last 10), +2.17 against the unigram baseline, +2.71 against the copy line; 54,724 tokens/s, 0 s
+# loss every 1 steps: 8.29 8.28 8.23 8.18 8.13 8.15 (unigram 6.04, copy 5.50)
 # wrote ['checkpoints', 'config.json', 'loss_curve.png', 'loss_vs_unigram.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
 #
 # == fill-mask =============================================================
 # Human thinking involves human <mask>.
-#    0.0006             ','  Human thinking involves human,.
-#    0.0005             '.'  Human thinking involves human..
+#    0.0007             ','  Human thinking involves human,.
 #    0.0005          ' the'  Human thinking involves human the.
-#    0.0005           ' of'  Human thinking involves human of.
-#    0.0005          ' but'  Human thinking involves human but.
+#    0.0005           ' ex'  Human thinking involves human ex.
+#    0.0004            ' 3'  Human thinking involves human 3.
+#    0.0004             '.'  Human thinking involves human..
 # The <mask> of pure reason.
-#    0.0006          ' the'  The the of pure reason.
-#    0.0005             ','  The, of pure reason.
-#    0.0005           ' of'  The of of pure reason.
-#    0.0005           ' to'  The to of pure reason.
+#    0.0006             ','  The, of pure reason.
+#    0.0005          ' the'  The the of pure reason.
+#    0.0004      ' between'  The between of pure reason.
 #    0.0004          ' but'  The but of pure reason.
+#    0.0004           ' to'  The to of pure reason.
 # Space and time are the pure forms of <mask>.
+#    0.0006             ','  Space and time are the pure forms of,.
 #    0.0006          ' the'  Space and time are the pure forms of the.
+#    0.0005          ' The'  Space and time are the pure forms of The.
 #    0.0005           ' of'  Space and time are the pure forms of of.
-#    0.0005             ','  Space and time are the pure forms of,.
-#    0.0005        ' which'  Space and time are the pure forms of which.
-#    0.0005             '.'  Space and time are the pure forms of..
+#    0.0004   ' cognitions'  Space and time are the pure forms of cognitions.
 #
 # == the chapter's cells, both ways ========================================
 # precision fp32 (asked for)
 # precision fp32 (asked for)
-# loss every 1 steps, the chapter's Trainer: 8.3183 8.3250 8.3157
-# loss every 1 steps, pretrain(...)        : 8.3183 8.3250 8.3157
+# loss every 1 steps, the chapter's Trainer: 8.3261 8.3237 8.3227
+# loss every 1 steps, pretrain(...)        : 8.3261 8.3237 8.3227
 # the same loss at every step: True; the same weights at the end: True
 # Human thinking involves human <mask>.  the chapter's pipeline, then fill_mask(...):
 #    0.0004             'Q'    0.0004             'Q'

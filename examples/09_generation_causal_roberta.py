@@ -24,9 +24,8 @@
 # From the shell: `python -m train.cli pretrain --objective causal ...` then
 # `python -m train.cli generate DIR "Forest fire"`.
 #
-# Run: `python examples/09_generation_causal_roberta.py [--quick]` (full: about ten
-# minutes on two free AVX2 CPU cores, six epochs, loss 8.31 -> 4.39; quick: under a
-# minute, and gibberish) →
+# Run: `python examples/09_generation_causal_roberta.py [--quick]` (full: ten minutes
+# on two AVX2 CPU cores, six epochs, loss 8.30 -> 4.48; quick: under a minute, and gibberish) →
 # `runs/examples/09_tweets/`.
 
 # %%
@@ -171,20 +170,20 @@ for prompt in ["Forest fire near", "Emergency services", "I can't believe the"]:
 #
 # == training ==============================================================
 # precision fp32 (asked for)
-# 6 steps: loss 7.50 -> 7.42 (mean of the last 10); perplexity 1673 (a uniform guess: 1776)
+# 6 steps: loss 7.49 -> 7.42 (mean of the last 10); perplexity 1667 (a uniform guess: 1776)
 # wrote ['checkpoints', 'config.json', 'loss_curve.png', 'merges.txt', 'metrics.jsonl', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
 #
 # == generation ============================================================
 # 'Forest fire near'
 #    greedy     : Forest fire near
-#    sampled #1 : Forest fire near http ambulanceit that placeear:jQ firei | 1tersnihilat://� someth10or're
-#    sampled #2 : Forest fire near ICEMOON 1
+#    sampled #1 : Forest fire nearmberiduryThe v're ofjQ fireukcoAreters getsStnO ambulance annihilated
+#    sampled #2 : Forest fire near ICEMOONce
 # 'Emergency services'
 #    greedy     : Emergency services
-#    sampled #1 : Emergency services're'reD that #'re ofter fireukcoNIHILATEDtersnihilat ps guess
-#    sampled #2 : Emergency serviceswe airplaneterLfob 1uck�10 1're'reime ambulance'reww/ me the 1
+#    sampled #1 : Emergency services're seeters that v're ofjQOukcogt N anSt guess
+#    sampled #2 : Emergency servicesco 1
 # "I can't believe the"
-#    greedy     : I can't believe the 1 thatStrict
-#    sampled #1 : I can't believe the're ambulance. that placeear�1 fire fearcoNIHILATED.anpS guessame WIcraft
-#    sampled #2 : I can't believe theco 1
+#    greedy     : I can't believe the 1 ('
+#    sampled #1 : I can't believe the Bma.1 vDS�1 firexcouRWa anSt guess're ambulance're
+#    sampled #2 : I can't believe theE feared
 # ```

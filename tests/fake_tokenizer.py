@@ -33,6 +33,12 @@ class FakeTokenizer:
                 words.append(w)
         return ids, words
 
+    def _encode_pieces(self, text: str):
+        """(tokens, ids, offsets, word_ids) without special tokens, as the real tokenizers give
+        them to `train/data/prepare.tokenize_text` (the shards' tokens)."""
+        ids, words = self._pieces(text)
+        return [str(i) for i in ids], ids, [(0, 0)] * len(ids), words
+
     def encode(
         self,
         text,

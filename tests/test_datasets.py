@@ -1,5 +1,6 @@
-"""Text datasets (train/data/datasets.py): BOM and bad UTF-8, line-by-line and grouped blocks,
-documents for NSP; parity of line-by-line examples with transformers' BertTokenizer on kant.txt."""
+"""Text to examples (train/data/datasets.py): BOM and bad UTF-8, line-by-line and packed blocks
+of text files (shards in memory), documents for NSP; parity of line-by-line examples with
+transformers' BertTokenizer on kant.txt."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from fake_tokenizer import CLS, SEP, FakeTokenizer
 
 from train.data.collator import MLMCollator
 from train.data.datasets import (
-    GroupedTextDataset,
     LineByLineTextDataset,
+    PackedBlocks,
     read_documents,
     read_text,
     split_documents,
+    text_shards,
 )
 
 LINES = ["\ufeffThe Critique of Pure Reason", "", "   ", "by Immanuel Kant",
@@ -65,27 +67,35 @@ def test_line_by_line_respects_block_size(text_file):
     assert ds[0]["input_ids"].tolist() == ds.examples[0]["input_ids"]
 
 
-def test_grouped_blocks_are_full_and_keep_every_token(text_file):
+def test_packed_blocks_are_full_and_keep_every_token(text_file):
     tok = FakeTokenizer(vocab_size=500)
-    ds = GroupedTextDataset(tok, text_file, block_size=16)
+    ds = PackedBlocks(text_shards(tok, text_file), tok, block_size=16)
     lines = [line for line in read_text(text_file).splitlines() if line.strip()]
     stream = [i for line in lines for i in tok.encode(line, add_special_tokens=False).ids]
     assert [len(ex["input_ids"]) for ex in ds][:-1] == [16] * (len(ds) - 1)
-    assert 3 <= len(ds[-1]["input_ids"]) <= 16
+    assert 3 <= len(ds[len(ds) - 1]["input_ids"]) <= 16
     assert [i for ex in ds for i in ex["input_ids"][1:-1]] == stream
     for ex in ds:
         assert ex["input_ids"][0] == CLS and ex["input_ids"][-1] == SEP
         assert ex["special_tokens_mask"] == [1] + [0] * (len(ex["input_ids"]) - 2) + [1]
-    dropped = GroupedTextDataset(tok, text_file, block_size=16, drop_last=True)
+    dropped = PackedBlocks(text_shards(tok, text_file), tok, block_size=16, drop_last=True)
     assert len(dropped) == len(stream) // 14 and all(len(ex["input_ids"]) == 16 for ex in dropped)
-    raw = GroupedTextDataset(tok, text_file, block_size=16, add_special_tokens=False)
-    assert [i for ex in raw for i in ex["input_ids"]] == stream
+    assert len(ds.head(2)) == 2 and ds.head(2)[1] == ds[1] and len(ds.head(10**6)) == len(ds)
 
 
-def test_grouped_word_ids_stay_distinct_across_lines(text_file):
-    ds = GroupedTextDataset(FakeTokenizer(), text_file, block_size=64)
-    words = [w for ex in ds for w in ex["word_ids"] if w is not None]
-    assert all(x <= y for x, y in itertools.pairwise(words))
+def test_packed_word_ids_follow_the_words(text_file):
+    tok = FakeTokenizer()
+    ds = PackedBlocks(text_shards(tok, text_file), tok, block_size=64)
+    lines = [line for line in read_text(text_file).splitlines() if line.strip()]
+    # pieces of a word share its number; words and lines open new numbers; 0 in each block
+    starts = []
+    for line in lines:
+        words = tok.encode(line, add_special_tokens=False).word_ids
+        starts += [1] + [int(b != a) for a, b in itertools.pairwise(words)]
+    for k, ex in enumerate(ds):
+        words = ex["word_ids"][1:-1]
+        first = starts[k * 62:(k + 1) * 62]
+        assert words == [x - 1 for x in itertools.accumulate([1] + first[1:])]
     batch = MLMCollator(FakeTokenizer(), whole_word=True)(list(ds))
     assert batch["input_ids"].shape[1] == 64
 
@@ -94,7 +104,7 @@ def test_bad_block_sizes_are_errors(text_file):
     with pytest.raises(ValueError, match="block_size=2"):
         LineByLineTextDataset(FakeTokenizer(), text_file, block_size=2)
     with pytest.raises(ValueError, match="block_size=2"):
-        GroupedTextDataset(FakeTokenizer(), text_file, block_size=2)
+        PackedBlocks(text_shards(FakeTokenizer(), text_file), FakeTokenizer(), block_size=2)
 
 
 def test_documents_split_at_blank_lines(tmp_path):

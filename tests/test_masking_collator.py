@@ -152,15 +152,15 @@ def test_whole_words_with_real_bpe(kant_bpe):
 
 
 def test_bpe_grouped_blocks_collate_for_roberta(kant_bpe, data, tmp_path):
-    from train.data.datasets import GroupedTextDataset
+    from train.data.datasets import PackedBlocks, text_shards
 
     path = tmp_path / "kant_head.txt"
     path.write_text(
         "\n".join((data / "kant" / "kant.txt").read_text(encoding="utf-8-sig").splitlines()[:300]),
         encoding="utf-8",
     )
-    ds = GroupedTextDataset(kant_bpe, path, block_size=32)
-    batch = MLMCollator(kant_bpe, seed=0)(list(ds)[:16])
+    ds = PackedBlocks(text_shards(kant_bpe, path), kant_bpe, block_size=32)
+    batch = MLMCollator(kant_bpe, seed=0)([ds[i] for i in range(16)])
     assert batch["input_ids"].shape == (16, 32)
     assert (batch["input_ids"][:, 0] == kant_bpe.cls_token_id).all()  # <s>
     assert (batch["input_ids"][:, -1] == kant_bpe.sep_token_id).all()  # </s>

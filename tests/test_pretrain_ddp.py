@@ -2,8 +2,8 @@
 one process on the same global batch, and must end with identical replicas and the same loss.
 
 Dropout is off: each rank draws its own dropout masks (seed + rank), so with dropout on even
-a perfect DDP run would differ from one process. Masking is not a problem: every rank builds
-the same global batch with the same collator seed and keeps its rows (see train/ddp.py).
+a perfect DDP run would differ from one process. Masking is not a problem: each rank masks
+its rows of the global batch with the draws one process gives them (train/data/loader.py).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _train(rank: int, out_dir: str) -> None:
 
 # Two spawned interpreters that import torch and this module: the longest of the fast runs.
 # CI keeps DDP = one process through the command line (test_torchrun_command_line_equals_one_
-# process, step by step) and ddp.spawn through test_shard_loader's two-process resume.
+# process, step by step) and ddp.spawn through test_loader's two-process resume.
 @pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
     single_model = tiny_model("bert")

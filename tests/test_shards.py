@@ -1,7 +1,8 @@
 """Tokenized shards (train/data/shards.py, prepare.py): they round-trip to the tokenizer's own
 output with the right line / document / word boundaries, pick uint16 or uint32, resume an
 interrupted prepare, do nothing when re-run, and refuse a corrupt shard or another tokenizer.
-The datasets on shards (shard_datasets.py) give the in-memory datasets' examples."""
+Shards made in memory from the same text files (`text_shards`, what `pretrain --train` reads)
+give the same examples as shards on disk, for every dataset."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ import torch
 from tokenizer import load_tokenizer
 from train.data.collator import MLMCollator, pad_batch
 from train.data.datasets import (
-    GroupedTextDataset,
+    LineBlocks,
     LineByLineTextDataset,
+    PackedBlocks,
     read_documents,
     read_text,
+    text_shards,
 )
+from train.data.nsp import NSPPairs
 from train.data.prepare import prepare
-from train.data.shard_datasets import LineBlocks, PackedBlocks
 from train.data.shards import FileArray, ShardError, Shards, id_dtype, word_ids
 from train.outdir import OutputDirError
 
@@ -196,29 +199,42 @@ def test_prepare_holds_the_folder_lock(bpe_dir, corpus, tmp_path, monkeypatch):
         other.kill()
         other.wait()
 
-def test_packed_blocks_equal_group_texts(bpe_dir, corpus, tmp_path):
-    tok = load_tokenizer(bpe_dir)
-    prepare(bpe_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
-    blocks = PackedBlocks(Shards.open(tmp_path / "d"), tok, block_size=61)
-    want = GroupedTextDataset(tok, corpus, block_size=61)
-    assert len(blocks) == len(want) > 10
-    for got, ref in zip(blocks, want):
-        assert got["input_ids"] == ref["input_ids"]
-        assert got["special_tokens_mask"] == ref["special_tokens_mask"]
-        # the same words, numbered from 0 in each block
-        ref_words = [None if w is None else w - ref["word_ids"][1] for w in ref["word_ids"]]
-        assert got["word_ids"] == ref_words
+
+def test_shards_in_memory_equal_shards_on_disk(wp_dir, corpus, tmp_path):
+    """Small pieces on disk (lines, documents and blocks cross shard ends) against one shard
+    per file in memory: the same arrays end to end, and every dataset's examples equal."""
+    tok = load_tokenizer(wp_dir)
+    prepare(wp_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
+    disk, memory = Shards.open(tmp_path / "d"), text_shards(tok, corpus)
+    assert len(disk.shards) > 3 and len(memory.shards) == 2
+    for k in ("n_tokens", "n_lines", "n_docs"):
+        assert memory.manifest[k] == disk.manifest[k], k
+    assert np.array_equal(memory.doc_starts(), disk.doc_starts())
+    for a, b in zip(memory.tokens(0, memory.n_tokens), disk.tokens(0, disk.n_tokens)):
+        assert np.array_equal(a, b)
+    for make in (lambda s: PackedBlocks(s, tok, block_size=61),
+                 lambda s: LineBlocks(s, tok, block_size=16),
+                 lambda s: NSPPairs(s, tok, max_seq_length=40, seed=3)):
+        a, b = make(memory), make(disk)
+        assert len(a) == len(b) > 10
+        for epoch in (0, 1):
+            assert [a.example(i, epoch) for i in range(len(a))] == \
+                [b.example(i, epoch) for i in range(len(b))]
+    blocks = PackedBlocks(disk, tok, block_size=61)
     lengths = [len(b["input_ids"]) for b in blocks]
     assert set(lengths[:-1]) == {61} and 2 < lengths[-1] <= 61
 
 
-def test_line_blocks_equal_line_by_line(wp_dir, corpus, tmp_path):
+def test_line_blocks_equal_the_tokenizer_on_each_line(wp_dir, corpus, tmp_path):
+    """Line blocks are what the tokenizer gives for each non-blank line, with specials and
+    truncation (transformers' LineByLineTextDataset), word ids included."""
     tok = load_tokenizer(wp_dir)
     prepare(wp_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
     lines = LineBlocks(Shards.open(tmp_path / "d"), tok, block_size=16)
-    want = LineByLineTextDataset(tok, corpus, block_size=16)
-    assert [x["input_ids"] for x in lines] == [x["input_ids"] for x in want.examples]
-    assert [x["word_ids"] for x in lines] == [x["word_ids"] for x in want.examples]
+    want = [tok.encode(line, max_length=16, truncation=True) for line in _lines(corpus)]
+    assert [x["input_ids"] for x in lines] == [e.ids for e in want]
+    assert [x["word_ids"] for x in lines] == [list(e.word_ids) for e in want]
+    assert LineByLineTextDataset(tok, corpus, block_size=16).examples == list(lines)
 
 
 def test_vectorised_batches_equal_the_collator(wp_dir, corpus, tmp_path):
@@ -256,7 +272,7 @@ def test_file_array_reads_what_np_load_reads(tmp_path, dtype):
     with pytest.raises(IndexError):
         arr[1001]
     assert np.array_equal(pickle.loads(pickle.dumps(arr))[100:110], values[100:110])
-    assert FileArray(tmp_path / "empty.npy").read().size == 0
+    assert FileArray(tmp_path / "empty.npy")[:].size == 0
     np.save(tmp_path / "two_d.npy", values[:1000].reshape(10, 100))
     with pytest.raises(ShardError, match="two_d.npy: expected a 1-D array"):
         FileArray(tmp_path / "two_d.npy")

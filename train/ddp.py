@@ -5,13 +5,13 @@ sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT in each; `init_f
 reads them and joins the process group (nccl on CUDA, gloo on CPU). Without those variables
 everything here is a no-op for a single process, so the loop has one code path.
 
-How the pretraining loop splits work (see `train/pretrain.py`): every rank computes the same
-data order itself and trains on its own contiguous block of each global batch's rows
-(`shard_rows`). Its loss is divided by the target count summed over all ranks
-(`all_reduce_sum`, `train/objectives.py`) and multiplied by the number of ranks, which DDP's
-gradient averaging undoes, so the gradients add up to the whole batch's. With dropout off
-and the same masks, a run on N processes computes what one process computes on the whole
-batch, which is what the tests check.
+How the pretraining loop splits work (see `train/data/loader.py`): every rank computes the
+same data order and takes its own slice of each global batch's rows (`shard_rows`); it reads,
+pads and masks only those, with the masking draws one process would give them. Its loss is
+divided by the target count summed over all ranks (`all_reduce_sum`, `train/objectives.py`)
+and multiplied by the number of ranks, which DDP's gradient averaging undoes, so the gradients
+add up to the whole batch's. So a run on N processes computes exactly what one process
+computes on the whole batch, which is what the tests check.
 
 Left out on purpose: multi-node rendezvous options, FSDP / ZeRO sharding, elastic restarts.
 """

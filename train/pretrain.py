@@ -1,12 +1,15 @@
 """The pretraining loop: masked LM (+NSP) or causal LM from scratch, resumable, on 1..N devices.
 
 One optimizer step = `grad_accum` micro-batches of `batch_size` examples each (the global
-batch, split across DDP ranks). The data order of epoch e is a permutation drawn from
-`seed` and e, and the position in the data is a single number (micro-batches consumed), so a
-run restarted from a checkpoint (model, optimizer, scheduler, GradScaler, every RNG, that
-number) replays the same batches with the same masks: its losses equal an uninterrupted
-run's exactly on CPU. Losses are sums over targets divided by the step's global target count
-(see `train/objectives.py`), so accumulation and DDP change nothing numerically.
+batch, split across DDP ranks). Every dataset is fed by one loader (`train/data/loader.py`):
+the order of epoch e is a permutation drawn from `seed` and e, each rank reads and collates
+only its rows (in `num_workers` DataLoader processes), and micro-batch m is masked from a
+generator seeded by `seed` and m. So the position in the data is a single number
+(micro-batches consumed), and a run restarted from a checkpoint (model, optimizer, scheduler,
+GradScaler, the global RNGs, that number) replays the same batches with the same masks: its
+losses equal an uninterrupted run's exactly on CPU. Losses are sums over targets divided by
+the step's global target count (see `train/objectives.py`), so accumulation and DDP change
+nothing numerically.
 
 Recipe: AdamW with no decay on biases / LayerNorm (`train/optim.py`), linear warmup then
 linear decay, gradient clipping, bf16 autocast where the hardware has it (fp16 + GradScaler on
@@ -18,11 +21,6 @@ Safety: a NaN/inf loss or gradient norm stops the run before the optimizer step,
 step; Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and exits (twice: quit at
 once, unsaved). Checkpoints are written atomically every `save_every` steps and at the end;
 the newest `keep` are kept.
-
-Datasets on shards (`train/data/shard_datasets.py`) reach the same properties another way:
-each rank reads its rows, DataLoader workers collate them with masks seeded by micro-batch
-number (`train/data/shard_loader.py`). In-memory datasets are collated here, in the main
-process, so the collator's RNG can be checkpointed.
 
 Left out on purpose: evaluation during training, early stopping, EMA weights.
 """
@@ -41,8 +39,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from train import ddp, objectives
-from train.data.shard_datasets import ShardDataset
-from train.data.shard_loader import RankBatches, rank_stream
+from train.data.loader import RankBatches, rank_stream
 from train.device import autocast, pick_device, resolve_precision
 from train.interrupts import Interrupts
 from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caught by callers)
@@ -90,7 +87,7 @@ class PretrainArgs:
     resume: bool = False  # continue from the newest checkpoint in out_dir/checkpoints
     progress: bool = True
     plot: bool = True
-    num_workers: int = 2  # DataLoader processes that build batches, for datasets on shards
+    num_workers: int = 0  # DataLoader processes that build batches (0: this process)
 
 
 @dataclass
@@ -109,18 +106,6 @@ _MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epoc
                "lr", "warmup_steps", "weight_decay")
 
 
-def _epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> torch.Tensor:
-    if not shuffle:
-        return torch.arange(n)
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=g)
-
-
-def _collator_generators(collate) -> dict[str, torch.Generator]:
-    g = getattr(collate, "generator", None)
-    return {"collator": g} if isinstance(g, torch.Generator) else {}
-
-
 @dataclass
 class _Run:
     """Everything one pretraining run carries from step to step; the step functions below
@@ -132,7 +117,6 @@ class _Run:
     opt: Optimization  # AdamW, its schedule, fp16's GradScaler (train/optim.py)
     device: torch.device
     info: ddp.DistInfo
-    generators: dict[str, torch.Generator]
     settings: dict
     n: int  # examples in the dataset
     per_epoch: int  # micro-batches per epoch
@@ -142,7 +126,7 @@ class _Run:
     ckpt_root: Path | None
     metrics: MetricsLog | None
     precision: str  # fp32 | bf16 | fp16, resolved from args.precision
-    stream: Iterator[dict[str, torch.Tensor]] | None = None  # shards: this rank's batches
+    stream: Iterator[dict[str, torch.Tensor]] | None = None  # this rank's micro-batches
     step: int = 0
     consumed: int = 0
     losses: list[float] = field(default_factory=list)
@@ -151,23 +135,23 @@ class _Run:
 
 
 def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args: PretrainArgs,
-             *, tokenizer=None, generators: dict[str, torch.Generator] | None = None,
+             *, tokenizer=None,
              on_step: Callable[[int, float], None] | None = None) -> PretrainResult:
-    """Train `model` on `dataset` (a sequence of examples `collate` turns into a batch dict).
+    """Train `model` on `dataset` (a dataset of `train/data/datasets.py`, or any sequence of
+    examples) batched by `collate` (see `train/data/loader.py`).
 
-    generators: RNGs the data pipeline draws from, saved in checkpoints (default: the
-    collator's `.generator`). on_step(step, loss) runs after each optimizer step; raising
-    KeyboardInterrupt there acts like Ctrl-C (checkpoint, then re-raise)."""
-    run = set_up(model, len(dataset), collate, args, generators)
+    on_step(step, loss) runs after each optimizer step; raising KeyboardInterrupt there acts
+    like Ctrl-C (checkpoint, then re-raise)."""
+    run = set_up(model, len(dataset), args)
     if args.resume:
         resume(run)
     else:
         start_fresh(run)
-    if isinstance(dataset, ShardDataset):  # built after resume: it starts at run.consumed
-        run.stream = rank_stream(RankBatches(dataset, collate, batch_size=args.batch_size,
-                                             per_epoch=run.per_epoch, seed=args.seed,
-                                             shuffle=args.shuffle, info=run.info),
-                                 run.consumed, run.total_micro, args.num_workers)
+    # built after resume: it starts at run.consumed
+    run.stream = rank_stream(RankBatches(dataset, collate, batch_size=args.batch_size,
+                                         per_epoch=run.per_epoch, seed=args.seed,
+                                         shuffle=args.shuffle, info=run.info),
+                             run.consumed, run.total_micro, args.num_workers)
     bar = _progress_bar(run)
     at_boundary = True  # between optimizer steps: a checkpoint written now is exact
     try:
@@ -176,7 +160,7 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
                 if ddp.any_rank(interrupts.requested, run.device, run.info):
                     raise KeyboardInterrupt  # every rank stops at the same step boundary
                 at_boundary, t0 = False, time.perf_counter()
-                batches, counts = build_batch(run, dataset, collate)
+                batches, counts = build_batch(run)
                 loss, lr = train_step(run, batches, counts)
                 at_boundary = True
                 log_step(run, bar, loss, lr, counts[-1].item(), time.perf_counter() - t0)
@@ -199,8 +183,7 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
 
 # ---- the steps, in the order the loop takes them -----------------------------------------
 
-def set_up(model: torch.nn.Module, n: int, collate: Callable, args: PretrainArgs,
-           generators: dict[str, torch.Generator] | None) -> _Run:
+def set_up(model: torch.nn.Module, n: int, args: PretrainArgs) -> _Run:
     """Device and processes, seeds, the step budget, optimizer, schedule and output paths."""
     objectives.check_objective(args.objective)
     if args.objective == "causal" and not getattr(model.config, "is_decoder", True):
@@ -228,7 +211,6 @@ def set_up(model: torch.nn.Module, n: int, collate: Callable, args: PretrainArgs
         args=args, model=model, net=net,
         forward=torch.compile(net, dynamic=True) if args.compile else net,
         opt=opt, precision=precision, device=device, info=info,
-        generators=_collator_generators(collate) if generators is None else generators,
         settings={k: getattr(args, k) for k in _MUST_MATCH} | {"n_examples": n},
         n=n, per_epoch=per_epoch, total_micro=total_micro, total_steps=total_steps,
         out=out, ckpt_root=out / "checkpoints" if out else None,
@@ -271,7 +253,7 @@ def resume(run: _Run) -> None:
                                   f"this run has {k}={v!r}; resume with the same settings")
     restore_model(run.model, state, found)
     run.opt.load_state_dict(state)
-    restore_rng(state["rng"], run.generators, rank=run.info.rank)
+    restore_rng(state["rng"], rank=run.info.rank)
     run.step, run.consumed, run.losses = state["step"], state["position"], list(state["losses"])
     if run.metrics:
         run.metrics.truncate_after(run.step)
@@ -279,25 +261,17 @@ def resume(run: _Run) -> None:
         print(f"resumed from {found} (step {run.step}/{run.total_steps})")
 
 
-def build_batch(run: _Run, dataset: Sequence, collate: Callable
-                ) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
+def build_batch(run: _Run) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
     """This rank's share of the step's micro-batches, on the device, and the counts
     (targets per loss part, then non-padding tokens) summed over the step and all ranks."""
-    args, info = run.args, run.info
+    args = run.args
     batches, counts = [], torch.zeros(3 if args.objective == "bert" else 2)
-    for m in range(run.consumed, min(run.consumed + args.grad_accum, run.total_micro)):
-        if run.stream is not None:  # shards: loader workers built this rank's rows ahead
-            mine = next(run.stream)
-        else:
-            epoch, index = divmod(m, run.per_epoch)
-            order = _epoch_order(run.n, epoch, args.seed, args.shuffle)
-            rows = order[index * args.batch_size:(index + 1) * args.batch_size].tolist()
-            batch = collate([dataset[i] for i in rows])  # the global batch, on every rank
-            mine = {k: v[ddp.shard_rows(len(rows), info)] for k, v in batch.items()}
+    for _ in range(run.consumed, min(run.consumed + args.grad_accum, run.total_micro)):
+        mine = next(run.stream)
         counts += torch.tensor([*objectives.target_counts(args.objective, mine).values(),
                                 int(mine["attention_mask"].sum())], dtype=torch.float)
         batches.append({k: v.to(run.device, non_blocking=True) for k, v in mine.items()})
-    return batches, ddp.all_reduce_sum(counts.to(run.device), info)
+    return batches, ddp.all_reduce_sum(counts.to(run.device), run.info)
 
 
 def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.Tensor
@@ -351,7 +325,7 @@ def save(run: _Run) -> None:
         state = {"step": run.step, "position": run.consumed, "losses": list(run.losses),
                  "settings": run.settings, "model": run.model.state_dict(),
                  "config": model_config(run.model), **run.opt.state_dict(),
-                 "rng": capture_rng(run.generators, rng_now),
+                 "rng": capture_rng(torch_states=rng_now),
                  "args": {k: v for k, v in asdict(run.args).items() if v is not None}}
         save_checkpoint(run.ckpt_root, state, keep=run.args.keep)
     ddp.barrier(info)

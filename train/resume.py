@@ -2,12 +2,12 @@
 (A model folder, config and weights only, is read and written by `minibert/checkpoint.py`.)
 
 A checkpoint is a directory `checkpoints/step-00000123/` holding one `training_state.pt`:
-the model's state dict and config, the optimizer's and scheduler's state dicts, the
-GradScaler's (fp16 only), every random number generator the run draws from (Python's, torch's
-per rank, CUDA's, and named `torch.Generator`s such as the masking collator's), the data
+the model's and optimizer's state dicts, the scheduler's, the GradScaler's (fp16 only), the
+global random number generators the run draws from (Python's, torch's per rank, CUDA's; the
+data order and the masks are seeded by micro-batch, `train/data/loader.py`), the data
 position (micro-batches consumed), the step and the loss history. Everything is stored as
-tensors or plain Python values so that `torch.load(weights_only=True)` can read it: nothing is
-unpickled that could run code. `restore_model` refuses a checkpoint whose model config
+tensors or plain Python values so that `torch.load(weights_only=True)` can read it: nothing
+is unpickled that could run code. `restore_model` refuses a checkpoint whose model config
 differs from the resuming run's (another --hidden-size would not fit its weights).
 
 The directory is written with `tokenizer.atomic.atomic_dir` (fill a temporary directory, then
@@ -41,8 +41,7 @@ class ResumeError(RuntimeError):
 
 # ---- random number generators ---------------------------------------------------------
 
-def capture_rng(generators: dict[str, torch.Generator] | None = None,
-                torch_states: torch.Tensor | None = None) -> dict:
+def capture_rng(torch_states: torch.Tensor | None = None) -> dict:
     """The state of every RNG the run uses, as tensors and plain values.
 
     torch_states: the global torch RNG state of every rank stacked as (world, S); when None,
@@ -51,15 +50,13 @@ def capture_rng(generators: dict[str, torch.Generator] | None = None,
     state = {
         "python": {"version": version, "internal": list(internal), "gauss": gauss},
         "torch": torch_states if torch_states is not None else torch.get_rng_state()[None],
-        "generators": {name: g.get_state() for name, g in (generators or {}).items()},
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def restore_rng(state: dict, generators: dict[str, torch.Generator] | None = None,
-                rank: int = 0) -> None:
+def restore_rng(state: dict, rank: int = 0) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
     torch_states = state["torch"]
@@ -69,11 +66,6 @@ def restore_rng(state: dict, generators: dict[str, torch.Generator] | None = Non
     torch.set_rng_state(torch_states[rank].clone())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-    for name, g in (generators or {}).items():
-        if name not in state["generators"]:
-            raise ResumeError(f"checkpoint has no state for generator {name!r} "
-                                  f"(it has {sorted(state['generators'])})")
-        g.set_state(state["generators"][name])
 
 
 # ---- finding, writing, reading ----------------------------------------------------------

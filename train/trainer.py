@@ -68,6 +68,7 @@ class TrainingArguments:
     save_steps: int = 500
     save_total_limit: int | None = None  # None: keep every checkpoint
     seed: int = 42
+    dataloader_num_workers: int = 0  # processes that build batches (0: this one)
     fp16: bool = False
     bf16: bool = False
     use_cpu: bool = False
@@ -89,7 +90,7 @@ class TrainingArguments:
     def _check(self) -> None:
         whole = {"per_device_train_batch_size": 1, "per_device_eval_batch_size": 1,
                  "gradient_accumulation_steps": 1, "logging_steps": 1, "save_steps": 0,
-                 "warmup_steps": 0}
+                 "warmup_steps": 0, "dataloader_num_workers": 0}
         for name, low in whole.items():
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
@@ -216,7 +217,7 @@ class Trainer:
             max_grad_norm=a.max_grad_norm, precision=a.precision,
             device="cpu" if a.use_cpu else "auto", seed=a.seed, save_every=a.save_steps,
             keep=a.save_total_limit, log_every=a.logging_steps, resume=resume,
-            progress=not a.disable_tqdm, plot=False)
+            progress=not a.disable_tqdm, plot=False, num_workers=a.dataloader_num_workers)
         return pretrain(self.model, self.train_dataset, self.data_collator, args).losses
 
     def _finetune(self) -> list[float]:
@@ -237,7 +238,8 @@ class Trainer:
         order, losses = torch.Generator().manual_seed(a.seed), []
         for epoch in range(1, epochs + 1):
             loader = DataLoader(data, cfg.batch_size, shuffle=True, generator=order,
-                                collate_fn=self.data_collator or default_collate)
+                                collate_fn=self.data_collator or default_collate,
+                                num_workers=a.dataloader_num_workers)
             n = min(len(loader), total - len(losses))
             batches = ({k: v.to(device) for k, v in b.items()}
                        for b in itertools.islice(loader, n))

@@ -11,9 +11,11 @@ layout), the tokenizer, metrics.jsonl, loss_curve.png and checkpoints/, so `mini
 fill-mask OUT ...` / `minibert generate OUT ...` need nothing else. Under `torchrun
 --nproc_per_node N -m train.cli pretrain ...` it trains with DistributedDataParallel.
 
-With `--data DATA_DIR` (from `minibert prepare-data`) the examples are read from shards on
-disk instead (`train/data/shard_datasets.py`): packed blocks or lines, or NSP pairs for
-`bert`, for corpora larger than memory.
+With `--data DATA_DIR` (from `minibert prepare-data`) the tokens are read from shards on
+disk instead of tokenized from --train at start-up, for corpora larger than memory; either
+way the same datasets cut them into examples (`train/data/datasets.py`: packed blocks or
+lines; `train/data/nsp.py`: NSP pairs for `bert`) and the same loader orders, batches and
+masks them, so the same seed and text give the same run.
 
 Left out on purpose: evaluation splits and perplexity reporting.
 """
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 from pathlib import Path
 
 import torch
@@ -112,30 +113,25 @@ def available_memory() -> int | None:
 
 
 def build_dataset(args: argparse.Namespace, tokenizer):
-    from train.data.datasets import GroupedTextDataset, LineByLineTextDataset, read_documents
+    """The examples of the objective, cut from --train's text or --data's shards."""
+    from train.data.datasets import LineBlocks, PackedBlocks, text_shards
+    from train.data.nsp import NSPPairs
+    from train.data.shards import Shards
 
     if (args.data is None) == (args.train is None):
         raise ValueError("give either --train FILE... (read into memory) or --data DATA_DIR "
                          "(shards written by `minibert prepare-data`)")
     if args.data is not None:
-        from train.data.shard_datasets import open_dataset
-
-        if args.max_examples:
-            raise ValueError("--max-examples works with --train only; with --data use --max-steps")
-        kind = "nsp" if args.objective == "bert" else args.dataset
-        return open_dataset(kind, args.data, tokenizer, args.tokenizer,
-                            block_size=args.block_size, seed=args.seed)
-    if args.objective == "bert":
-        from train.data.nsp import create_nsp_examples
-
-        examples = create_nsp_examples(read_documents(args.train), tokenizer,
-                                       max_seq_length=args.block_size,
-                                       rng=random.Random(args.seed))
-    elif args.dataset == "grouped":
-        examples = GroupedTextDataset(tokenizer, args.train, block_size=args.block_size).examples
+        shards = Shards.open(args.data, tokenizer_dir=args.tokenizer)
     else:
-        examples = LineByLineTextDataset(tokenizer, args.train, block_size=args.block_size).examples
-    return examples[: args.max_examples] if args.max_examples else examples
+        shards = text_shards(tokenizer, args.train)
+    if args.objective == "bert":
+        dataset = NSPPairs(shards, tokenizer, args.block_size, seed=args.seed)
+    elif args.dataset == "grouped":
+        dataset = PackedBlocks(shards, tokenizer, args.block_size)
+    else:
+        dataset = LineBlocks(shards, tokenizer, args.block_size)
+    return dataset.head(args.max_examples) if args.max_examples else dataset
 
 
 def build_collator(args: argparse.Namespace, tokenizer):
@@ -162,7 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DATA_DIR",
                         help="instead of --train: shards written by `minibert prepare-data`")
     parser.add_argument("--num-workers", type=flags.whole(0), default=2,
-                        help="with --data: processes that build and mask batches")
+                        help="processes that build and mask batches (0: the training process)")
     parser.add_argument("--dataset", choices=["lines", "grouped"], default="lines",
                         help="roberta/causal: one example per line (the chapter) or packed blocks")
     parser.add_argument("--max-examples", type=flags.whole(1), default=None,

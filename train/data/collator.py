@@ -9,18 +9,13 @@ Hugging Face's `DataCollatorForLanguageModeling` does, so short batches cost les
 
 MLMCollator masks with `train.data.masking.mask_tokens`:
 - dynamic (default, RoBERTa's choice): a fresh mask every time a batch is built, drawn from the
-  collator's own torch.Generator. Its state is part of a training checkpoint
-  (`state_dict` / `load_state_dict`), so a resumed run masks exactly as an uninterrupted one;
+  collator's own torch.Generator (`state_dict` / `load_state_dict` save and restore it);
 - static (for evaluation): each example's mask is fixed, drawn from a generator seeded by the
   collator seed and a hash of the example's ids, so it does not depend on the batch it lands in.
-A collator that runs on its own generator belongs in the training process (DataLoader
-num_workers=0, or called on lists directly): in a worker process it would mask with its own
-copy of the generator, workers would repeat each other's draws, and their progress would never
-reach `state_dict`. The shard loader does mask in worker processes, because it reseeds the
-collator's generator before every micro-batch from (seed, micro-batch, rank)
-(`train/data/shard_loader.py`): no draw then depends on the process that made it, and nothing
-needs saving. Masking costs far less than a training step (bench/RESULTS.md, "Masking
-collator").
+Called on a list, a collator draws from its own generator, as transformers' does. The
+pretraining loader (`train/data/loader.py`) calls `from_padded` with a generator of its own
+per micro-batch instead, so batches built in worker processes, in any order, or after a
+resume, are masked alike and the collator's generator is never drawn from.
 CausalLMCollator pads and sets labels = input_ids with padding at -100; the loss shifts the
 labels (token t predicts t + 1, as HF's causal LM heads do), so the collator does not.
 DataCollatorForLanguageModeling is transformers' name and call for the two: mlm=True is an
@@ -55,7 +50,8 @@ def _field(example, name: str, encoding_attr: str):
     return None if len(value) == 0 else list(value)
 
 
-def _ids(example, index: int) -> list[int]:
+def example_ids(example, index: int = 0) -> list[int]:
+    """An example's input ids, from any of the forms a collator accepts."""
     ids = _field(example, "input_ids", "ids")
     if ids is None:
         kind = "dict without 'input_ids'" if isinstance(example, dict) else type(example).__name__
@@ -78,7 +74,7 @@ def pad_batch(examples, pad_token_id: int) -> dict[str, torch.Tensor]:
         raise ValueError("cannot collate an empty list of examples")
     if pad_token_id is None:
         raise ValueError("padding needs a pad token, but the tokenizer's pad_token_id is None")
-    ids = [_ids(e, i) for i, e in enumerate(examples)]
+    ids = [example_ids(e, i) for i, e in enumerate(examples)]
     T = max(len(x) for x in ids)
     # key: (Encoding attribute, value when the example lacks it, value on padding)
     fields = {"attention_mask": ("attention_mask", 1, 0), "token_type_ids": ("type_ids", 0, 0),
@@ -151,7 +147,8 @@ class MLMCollator:
         self.allowed_ids = replacement_ids(self.vocab_size, self.special_ids)
         self.generator = torch.Generator().manual_seed(seed)
 
-    def _mask(self, batch: dict[str, torch.Tensor], generator: torch.Generator):
+    def _mask(self, batch: dict[str, torch.Tensor], generator: torch.Generator,
+              table: tuple[int, int] | None = None, first_row: int = 0):
         if (
             self.whole_word
             and bool((batch["word_ids"] < 0).all())
@@ -173,16 +170,23 @@ class MLMCollator:
             whole_word=self.whole_word,
             attention_mask=batch["attention_mask"],
             allowed_ids=self.allowed_ids,
+            table=table,
+            first_row=first_row,
         )
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
         return self.from_padded(pad_batch(examples, self.pad_token_id))
 
-    def from_padded(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Mask a batch laid out as `pad_batch` lays it out (datasets on shards build it
-        vectorised, see `train/data/shard_datasets.PackedBlocks.padded_batch`)."""
+    def from_padded(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None,
+                    table: tuple[int, int] | None = None,
+                    first_row: int = 0) -> dict[str, torch.Tensor]:
+        """Mask a batch laid out as `pad_batch` lays it out (packed blocks build it with array
+        operations: `train/data/datasets.PackedBlocks.padded_batch`). generator: draw from it
+        instead of the collator's own; table, first_row: the batch is rows first_row.. of a
+        global batch whose draws form a table of that shape (`masking.mask_tokens`)."""
         if not self.static:
-            masked, labels = self._mask(batch, self.generator)
+            masked, labels = self._mask(batch, self.generator if generator is None else generator,
+                                        table, first_row)
         else:
             masked, labels = (
                 batch["input_ids"].clone(),
@@ -198,6 +202,16 @@ class MLMCollator:
         if "next_sentence_label" in batch:
             out["next_sentence_label"] = batch["next_sentence_label"]
         return out
+
+    def __getstate__(self) -> dict:
+        # The generator travels as bytes: a DataLoader worker started by spawn (under
+        # torch.multiprocessing.spawn, or on macOS) could not rebuild it, nor its state tensor.
+        return {**self.__dict__, "generator": self.generator.get_state().numpy().tobytes()}
+
+    def __setstate__(self, state: dict) -> None:
+        generator = torch.Generator()
+        generator.set_state(torch.frombuffer(bytearray(state.pop("generator")), dtype=torch.uint8))
+        self.__dict__.update(state, generator=generator)
 
     def state_dict(self) -> dict:
         """What a checkpoint needs to resume masking exactly: the generator state (a ByteTensor)."""
@@ -223,7 +237,9 @@ class CausalLMCollator:
     def __call__(self, examples) -> dict[str, torch.Tensor]:
         return self.from_padded(pad_batch(examples, self.pad_token_id))
 
-    def from_padded(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def from_padded(self, batch: dict[str, torch.Tensor], **draws) -> dict[str, torch.Tensor]:
+        """Labels for a batch laid out as `pad_batch` lays it out; nothing is drawn, so the
+        loader's generator and table (`MLMCollator.from_padded`) are ignored."""
         labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
                 "token_type_ids": batch["token_type_ids"], "labels": labels}
@@ -251,8 +267,16 @@ class DataCollatorForLanguageModeling:
 
     @property
     def generator(self) -> torch.Generator | None:
-        """The masking generator (None for mlm=False); training checkpoints save its state."""
+        """The masking generator of calls on a list (None for mlm=False)."""
         return getattr(self.collate, "generator", None)
+
+    @property
+    def pad_token_id(self) -> int | None:
+        return self.collate.pad_token_id
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
         return self.collate(examples)
+
+    def from_padded(self, batch: dict[str, torch.Tensor], **draws) -> dict[str, torch.Tensor]:
+        """What the pretraining loader calls: see `MLMCollator.from_padded`."""
+        return self.collate.from_padded(batch, **draws)

@@ -1,36 +1,42 @@
-"""Text files to pretraining examples: line by line, packed blocks, and documents for NSP.
+"""Pretraining examples from token shards: packed blocks and lines, whatever the corpus size.
 
-- `read_text(path)`: the whole file as str, read by `tokenizer.corpus`, the one text reader:
-  UTF-8, a byte-order mark at the start dropped (kant.txt starts with one), invalid UTF-8 an
-  error that names the file, the line and the byte offset.
-- `LineByLineTextDataset`: the KantaiBERT chapter's dataset (HF's former class of that name):
-  every non-blank line is one example, tokenised with special tokens and truncated to
-  block_size (128 in the chapter). Lines are independent, so short lines give short examples
-  (the collator pads them per batch). As in transformers, `dataset[i]` is
-  `{"input_ids": LongTensor}`; the full records below are its `.examples`.
-- `GroupedTextDataset`: "group_texts" of HF's run_mlm.py, with special tokens per block: all lines
-  are tokenised without specials, concatenated, cut into blocks of block_size - 2 tokens, and
-  each block is wrapped as [CLS] block [SEP] (<s> block </s> for RoBERTa). Every example is full,
-  so no compute goes to padding; the last, shorter block is kept unless drop_last=True.
-- `read_documents(paths)`: documents for `train.data.nsp`: every file is split at blank lines, each
-  block of lines is one document, each line one sentence.
+Every corpus reaches the loop the same way:
+1. tokens: `text_shards(tokenizer, files)` tokenizes small text files (`pretrain --train`)
+   into shards held in memory; `minibert prepare-data` (`train/data/prepare.py`) tokenizes a
+   corpus of any size once into shards on disk. Both build the arrays of
+   `train/data/shards.py` with the same function (`prepare.tokenize_text`): every non-blank
+   line tokenized without special tokens, lines and documents (blocks of lines between blank
+   lines) marked.
+2. examples, built on demand from the shards by the datasets here (and
+   `train/data/nsp.NSPPairs` for BERT's sentence pairs):
+   - `PackedBlocks`: "group_texts" of HF's run_mlm.py: the corpus's tokens end to end, cut
+     every block_size - 2 tokens, each block wrapped as [CLS] .. [SEP] (<s> .. </s> for
+     RoBERTa). Every block is full but the last of the corpus, so no compute goes to padding.
+   - `LineBlocks`: the KantaiBERT chapter's examples: one per non-blank line,
+     [CLS] line [SEP], cut to block_size tokens (short lines are padded per batch).
+   - `LineByLineTextDataset`: transformers' (former) class of that name: LineBlocks of text
+     files whose `dataset[i]` is `{"input_ids": LongTensor}`, as in transformers.
+3. batches: `train/data/loader.py`, one sampler for all of them.
 
-Examples are dicts with input_ids, token_type_ids, special_tokens_mask and word_ids (word
-numbers stay distinct across the lines joined into one block), ready for `train.data.collator`.
-The tokenizer may be either flavour: a transformers-style one (minibert.RobertaTokenizer) is
-read through the tokenizers-style tokenizer it wraps (`backend`).
-Left out on purpose: streaming (files are read whole, as the chapter's 10.7 MB corpus allows).
-Corpora larger than memory: `minibert prepare-data` tokenizes them once into shards on disk,
-and `train/data/shard_datasets.py` builds these same examples from them.
+Examples are dicts with input_ids, token_type_ids, special_tokens_mask and word_ids (words
+numbered from 0 in each example), what `train/data/collator.py` pads and masks. `example(i,
+epoch)` is what the loader calls; `dataset[i]` is example i of epoch 0. Also here:
+`read_text` (UTF-8, a leading byte-order mark dropped, bad bytes named by file, line and
+byte) and `read_documents` (documents as lists of sentences, for `nsp.create_nsp_examples`).
+Left out on purpose: streaming text without preparing it, sentence splitting inside lines.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from tokenizer.corpus import read_text
+from train.data.prepare import tokenize_text
+from train.data.shards import Shards, word_ids
 
 
 def backend(tokenizer):
@@ -40,86 +46,133 @@ def backend(tokenizer):
     return getattr(tokenizer, "backend_tokenizer", tokenizer)
 
 
-def _lines(paths) -> list[str]:
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    lines = []
-    for p in paths:
-        lines += [line for line in read_text(p).splitlines() if line.strip()]
-    return lines
+def _paths(paths) -> list:
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
 
 
-def _as_example(enc) -> dict:
-    return {"input_ids": list(enc.ids), "token_type_ids": list(enc.type_ids),
-            "special_tokens_mask": list(enc.special_tokens_mask), "word_ids": list(enc.word_ids)}
+def text_shards(tokenizer, paths) -> Shards:
+    """Text files tokenized into shards in memory, one shard per file: the tokens, lines and
+    documents `minibert prepare-data` would write for the same files."""
+    paths, tokenizer = _paths(paths), backend(tokenizer)
+    pieces = [tokenize_text(tokenizer, read_text(p), first_starts_doc=True) for p in paths]
+    return Shards.in_memory(", ".join(map(str, paths)), pieces)
 
 
-class LineByLineTextDataset(torch.utils.data.Dataset):
-    """One example per non-blank line, with special tokens, at most block_size tokens long."""
+class ShardDataset(torch.utils.data.Dataset):
+    """What every dataset over shards offers the loader (`train/data/loader.py`):
+    `example(i, epoch)`, and `max_length`, the longest example it can give."""
 
-    def __init__(self, tokenizer, file_path, block_size: int = 128):
-        if block_size < 3:
-            raise ValueError(f"block_size={block_size} leaves no room for text beside the "
-                             f"special tokens")
-        self.block_size = block_size
-        lines = _lines(file_path)
-        if not lines:
-            raise ValueError(f"{file_path}: no non-blank lines to make examples from")
-        encodings = backend(tokenizer).encode_batch(lines, max_length=block_size,
-                                                    truncation=True)
-        self.examples = [_as_example(e) for e in encodings]
+    n: int
+    max_length: int
 
     def __len__(self) -> int:
-        return len(self.examples)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": torch.tensor(self.examples[i]["input_ids"], dtype=torch.long)}
-
-
-class GroupedTextDataset(torch.utils.data.Dataset):
-    """All lines concatenated and cut into blocks of block_size tokens, specials included."""
-
-    def __init__(self, tokenizer, file_path, block_size: int = 128, add_special_tokens: bool = True,
-                 drop_last: bool = False):
-        tokenizer = backend(tokenizer)
-        n_special = 2 if add_special_tokens else 0
-        if block_size <= n_special:
-            raise ValueError(f"block_size={block_size} leaves no room for text beside "
-                             f"{n_special} special tokens")
-        if add_special_tokens and (tokenizer.cls_token_id is None
-                                   or tokenizer.sep_token_id is None):
-            raise ValueError("add_special_tokens=True needs the tokenizer's cls/bos and "
-                             "sep/eos tokens")
-        self.block_size = block_size
-        ids, words, base = [], [], 0
-        for enc in tokenizer.encode_batch(_lines(file_path), add_special_tokens=False):
-            ids += enc.ids
-            words += [None if w is None else base + w for w in enc.word_ids]
-            base += 1 + max((w for w in enc.word_ids if w is not None), default=-1)
-        if not ids:
-            raise ValueError(f"{file_path}: no tokens to make blocks from")
-        step = block_size - n_special
-        stop = len(ids) - len(ids) % step if drop_last else len(ids)
-        self.examples = [self._block(tokenizer, ids[s:s + step], words[s:s + step],
-                                     add_special_tokens)
-                         for s in range(0, stop, step)]
-
-    @staticmethod
-    def _block(tokenizer, ids, words, add_special_tokens: bool) -> dict:
-        if add_special_tokens:
-            ids = [tokenizer.cls_token_id] + ids + [tokenizer.sep_token_id]
-            words = [None] + words + [None]
-            special = [1] + [0] * (len(ids) - 2) + [1]
-        else:
-            special = [0] * len(ids)
-        return {"input_ids": ids, "token_type_ids": [0] * len(ids), "special_tokens_mask": special,
-                "word_ids": words}
-
-    def __len__(self) -> int:
-        return len(self.examples)
+        return self.n
 
     def __getitem__(self, i: int) -> dict:
-        return self.examples[i]
+        return self.example(i, 0)
+
+    def example(self, i: int, epoch: int) -> dict:
+        raise NotImplementedError
+
+    def head(self, k: int) -> ShardDataset:
+        """The same dataset cut to its first k examples (`pretrain --max-examples`)."""
+        first = copy.copy(self)
+        first.n = min(self.n, k)
+        return first
+
+
+def _wrapped(ids: np.ndarray, starts: np.ndarray, cls_id: int, sep_id: int) -> dict:
+    """[CLS] ids [SEP] as an example dict, word numbers from the word starts."""
+    n = int(ids.size)
+    return {"input_ids": [cls_id, *ids.tolist(), sep_id], "token_type_ids": [0] * (n + 2),
+            "special_tokens_mask": [1] + [0] * n + [1],
+            "word_ids": [None, *word_ids(starts).tolist(), None]}
+
+
+def cls_sep_ids(tokenizer) -> tuple[int, int]:
+    """(cls / bos, sep / eos): the special tokens every example is wrapped in."""
+    tokenizer = backend(tokenizer)
+    if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+        raise ValueError("pretraining examples need the tokenizer's cls/bos and sep/eos tokens")
+    return tokenizer.cls_token_id, tokenizer.sep_token_id
+
+
+class PackedBlocks(ShardDataset):
+    """Full blocks of block_size tokens, specials included; the last block may be shorter."""
+
+    def __init__(self, shards: Shards, tokenizer, block_size: int = 128, drop_last: bool = False):
+        if block_size <= 2:
+            raise ValueError(f"block_size={block_size} leaves no room for text beside 2 specials")
+        self.shards, self.step, self.max_length = shards, block_size - 2, block_size
+        self.cls_id, self.sep_id = cls_sep_ids(tokenizer)
+        total = shards.n_tokens
+        self.n = total // self.step if drop_last else -(-total // self.step)
+        if self.n == 0:
+            raise ValueError(f"{shards.source}: {total} tokens, not one block of {block_size}")
+
+    def example(self, i: int, epoch: int) -> dict:
+        if not 0 <= i < self.n:
+            raise IndexError(f"block {i} of {self.n}")
+        start = i * self.step
+        ids, starts = self.shards.tokens(start, min(start + self.step, self.shards.n_tokens))
+        return _wrapped(ids, starts, self.cls_id, self.sep_id)
+
+    def padded_batch(self, rows, pad_id: int) -> dict[str, torch.Tensor]:
+        """`collator.pad_batch([self[i] for i in rows], pad_id)`, built with array operations:
+        blocks are full but for the last, so a batch is nearly one (B, T) gather."""
+        first = np.asarray(rows, dtype=np.int64) * self.step  # (B,) first token of each block
+        lengths = np.minimum(self.step, self.shards.n_tokens - first)  # (B,)
+        B, T = len(first), int(lengths.max()) + 2
+        ids = np.full((B, T), pad_id, dtype=np.int64)
+        starts = np.zeros((B, T), dtype=np.int64)
+        for r, (a, n) in enumerate(zip(first.tolist(), lengths.tolist())):
+            ids[r, 1:n + 1], starts[r, 1:n + 1] = self.shards.tokens(a, a + n)
+        n = lengths[:, None]  # (B, 1) text tokens per row
+        position = np.arange(T)[None, :]  # (1, T)
+        text = (position >= 1) & (position <= n)
+        ids[:, 0] = self.cls_id
+        ids[np.arange(B), n[:, 0] + 1] = self.sep_id
+        starts[:, 1] = 1  # a block may begin inside a word: that partial word is word 0
+        words = np.where(text, np.cumsum(starts, axis=1) - 1, -1)
+        batch = {"input_ids": ids, "attention_mask": (position <= n + 1).astype(np.int64),
+                 "token_type_ids": np.zeros((B, T), dtype=np.int64),
+                 "special_tokens_mask": (~text).astype(np.int64), "word_ids": words}
+        return {k: torch.from_numpy(v) for k, v in batch.items()}
+
+
+class LineBlocks(ShardDataset):
+    """One example per non-blank line, [CLS] line [SEP], at most block_size tokens."""
+
+    def __init__(self, shards: Shards, tokenizer, block_size: int = 128):
+        if block_size < 3:
+            raise ValueError(f"block_size={block_size} leaves no room for text beside 2 specials")
+        self.shards, self.max_length, self.n = shards, block_size, shards.n_lines
+        self.cls_id, self.sep_id = cls_sep_ids(tokenizer)
+        if self.n == 0:
+            raise ValueError(f"{shards.source}: no non-blank lines to make examples from")
+
+    def example(self, i: int, epoch: int) -> dict:
+        if not 0 <= i < self.n:
+            raise IndexError(f"line {i} of {self.n}")
+        ids, starts = self.shards.line(i)
+        keep = self.max_length - 2
+        return _wrapped(ids[:keep], starts[:keep], self.cls_id, self.sep_id)
+
+
+class LineByLineTextDataset(LineBlocks):
+    """transformers' LineByLineTextDataset: every non-blank line of `file_path` (one file or
+    several) one example, with special tokens, at most block_size tokens. `dataset[i]` is
+    `{"input_ids": LongTensor}`; `.examples` holds the full records `example` gives."""
+
+    def __init__(self, tokenizer, file_path, block_size: int = 128):
+        super().__init__(text_shards(tokenizer, file_path), tokenizer, block_size)
+
+    @property
+    def examples(self) -> list[dict]:
+        return [self.example(i, 0) for i in range(self.n)]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": torch.tensor(self.example(i, 0)["input_ids"], dtype=torch.long)}
 
 
 def split_documents(text: str) -> list[list[str]]:
@@ -138,9 +191,4 @@ def split_documents(text: str) -> list[list[str]]:
 
 def read_documents(paths) -> list[list[str]]:
     """Documents for NSP from one or more files (each file split at blank lines)."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    docs = []
-    for p in paths:
-        docs += split_documents(read_text(p))
-    return docs
+    return [doc for p in _paths(paths) for doc in split_documents(read_text(p))]

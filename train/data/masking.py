@@ -27,7 +27,11 @@ when an attention mask is given. Random replacements are drawn uniformly from th
 Randomness comes only from the `generator` argument. All draws are made up front, in fixed
 shapes (see `_draws`), and `mask_tokens` (vectorised) and `mask_tokens_reference` (a per-example
 loop that reads like the paper) read the same draws, so for the same generator state they give
-identical outputs; a test holds them to that.
+identical outputs; a test holds them to that. By default the draws have the batch's shape;
+with `table=(R, L)` they are drawn for an R x L table and the batch reads its rows first_row,
+first_row + 1, ... and its first T columns: how the pretraining loader gives every token of
+a global batch the same draw whichever rank builds its row and however wide that rank's
+batch is padded (`train/data/loader.py`).
 
 Shapes: B = batch size, T = sequence length.
 Left out on purpose: the original's cap `max_predictions_per_seq` (the loss ignores -100, so no
@@ -118,18 +122,25 @@ def word_groups(word_ids: torch.Tensor) -> torch.Tensor:
     return torch.cumsum((~same_as_prev).long(), dim=1) - 1  # (B, T), first group is 0
 
 
-def _draws(shape, n_allowed: int, generator: torch.Generator, device):
-    """Every random number one call needs, drawn in a fixed order and fixed shapes.
+def _draws(shape, n_allowed: int, generator: torch.Generator, device,
+           table: tuple[int, int] | None = None, first_row: int = 0):
+    """Every random number one call needs, drawn in a fixed order and fixed shapes: the
+    batch's (B, T), or a (R, L) table whose rows first_row.. and first T columns are returned.
 
     select: uniform per position (or per word group, indexed by group number) -> selected when
             below mlm_probability;
     kind:   uniform per position -> mask token below 0.8, random token below 0.9, else kept;
     pick:   index into the replacement ids, per position.
     """
-    select = torch.rand(shape, generator=generator, device=device)
-    kind = torch.rand(shape, generator=generator, device=device)
-    pick = torch.randint(0, n_allowed, shape, generator=generator, device=device)
-    return select, kind, pick
+    B, T = shape
+    R, L = shape if table is None else table
+    assert 0 <= first_row and first_row + B <= R and T <= L, (
+        f"a ({B}, {T}) batch from row {first_row} does not fit a ({R}, {L}) table of draws")
+    select = torch.rand((R, L), generator=generator, device=device)
+    kind = torch.rand((R, L), generator=generator, device=device)
+    pick = torch.randint(0, n_allowed, (R, L), generator=generator, device=device)
+    rows = slice(first_row, first_row + B)
+    return select[rows, :T], kind[rows, :T], pick[rows, :T]  # each (B, T)
 
 
 def _check(
@@ -175,11 +186,14 @@ def mask_tokens(
     whole_word: bool = False,
     attention_mask: torch.Tensor | None = None,
     allowed_ids: torch.Tensor | None = None,
+    table: tuple[int, int] | None = None,
+    first_row: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt a batch for MLM; returns (masked_input_ids, labels), both (B, T), inputs untouched.
 
     word_ids: (B, T) long, -1 where a token belongs to no word; needed when whole_word=True.
     allowed_ids: the replacement-id table from `replacement_ids` (pass it to skip rebuilding it).
+    table, first_row: draw for a larger table and read this batch's part (module docstring).
     """
     _check(
         input_ids,
@@ -194,7 +208,8 @@ def mask_tokens(
     if allowed_ids is None:
         allowed_ids = replacement_ids(vocab_size, special_ids, device)
     can = maskable(input_ids, special_tokens_mask, special_ids, attention_mask)
-    select, kind, pick = _draws(input_ids.shape, allowed_ids.numel(), generator, device)
+    select, kind, pick = _draws(input_ids.shape, allowed_ids.numel(), generator, device, table,
+                                first_row)
     if whole_word:
         select = select.gather(1, word_groups(word_ids))  # each token reads its word's draw
     selected = (select < mlm_probability) & can
@@ -219,6 +234,8 @@ def mask_tokens_reference(
     whole_word: bool = False,
     attention_mask: torch.Tensor | None = None,
     allowed_ids: torch.Tensor | None = None,
+    table: tuple[int, int] | None = None,
+    first_row: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The same rule as `mask_tokens`, one example and one token at a time (slow, for reading)."""
     _check(
@@ -232,7 +249,8 @@ def mask_tokens_reference(
     )
     if allowed_ids is None:
         allowed_ids = replacement_ids(vocab_size, special_ids, input_ids.device)
-    select, kind, pick = _draws(input_ids.shape, allowed_ids.numel(), generator, input_ids.device)
+    select, kind, pick = _draws(input_ids.shape, allowed_ids.numel(), generator, input_ids.device,
+                                table, first_row)
     special = {int(i) for i in special_ids}
     masked = input_ids.clone()
     labels = torch.full_like(input_ids, IGNORE_INDEX)

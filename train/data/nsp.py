@@ -22,13 +22,31 @@ google-research/bert `create_instances_from_document`:
 Differences from the original, on purpose: the random document is drawn uniformly from the OTHER
 documents (the original retries 10 times and may, rarely, still take the same document); this
 module builds pairs only, the masking happens later in the collator (dynamically, per batch).
-Needs only a tokenizer with `encode(text, add_special_tokens=False)` -> Encoding (ids, word_ids)
-and `cls_token_id` / `sep_token_id`. Randomness comes from an explicit `random.Random`.
+Randomness comes from an explicit `random.Random`.
+
+Two ways to run it:
+- `create_nsp_examples(documents, tokenizer, rng=...)`: the original's pass over a list of
+  documents (sentence strings, e.g. `train.data.datasets.read_documents`), every pair at once;
+  needs a tokenizer with `encode(text, add_special_tokens=False)` and cls/sep token ids.
+- `NSPPairs(shards, tokenizer)`: what `pretrain` uses, over the token shards of any corpus
+  (`train/data/shards.py`). At opening every document is cut into chunks of about
+  max_seq_length - 3 tokens (a chunk starts at the sentence where the running count crosses
+  a multiple of it); example i draws its pair from chunk i with `pairs_from_document`, which
+  sees the chunk as its document and may take "random" B segments from every other document,
+  with a `random.Random` seeded by (seed, epoch, i). So the pairs change from epoch to epoch
+  and need no pass over the corpus. Each chunk gives one pair per epoch: sentences the
+  original would put back for the next pair start a new chunk instead. Memory: one int32 per
+  non-empty line (the sentence index), 40 MB per 10 M lines.
 """
 
 from __future__ import annotations
 
 import random
+
+import numpy as np
+
+from train.data.datasets import ShardDataset, cls_sep_ids
+from train.data.shards import Shards, word_ids
 
 LABEL_IS_NEXT = 0  # B is the text that follows A
 LABEL_IS_RANDOM = 1  # B comes from another document
@@ -183,3 +201,94 @@ def create_nsp_examples(
             )
     rng.shuffle(examples)
     return examples
+
+
+class _Sentences:
+    """Some sentences (non-empty lines) of the corpus, read only when asked for, as the
+    (ids, word_ids) pairs `pairs_from_document` works on."""
+
+    def __init__(self, shards: Shards, lines: np.ndarray):
+        self.shards, self.lines = shards, lines
+
+    def __len__(self) -> int:
+        return int(self.lines.size)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return _Sentences(self.shards, self.lines[k])
+        ids, starts = self.shards.line(int(self.lines[k]))
+        return ids.tolist(), word_ids(starts).tolist()
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+
+class _DocumentsWithChunk:
+    """The documents as `pairs_from_document` sees them: document `doc` is replaced by the
+    chunk being drawn from, every other document is whole."""
+
+    def __init__(self, pairs: NSPPairs, doc: int, chunk: _Sentences):
+        self.pairs, self.doc, self.chunk = pairs, doc, chunk
+
+    def __len__(self) -> int:
+        return len(self.pairs.doc_bounds) - 1
+
+    def __getitem__(self, d: int) -> _Sentences:
+        if d == self.doc:
+            return self.chunk
+        a, b = self.pairs.doc_bounds[d], self.pairs.doc_bounds[d + 1]
+        return _Sentences(self.pairs.shards, self.pairs.sentences[a:b])
+
+
+class NSPPairs(ShardDataset):
+    """[CLS] A [SEP] B [SEP] pairs with next_sentence_label, one per chunk per epoch."""
+
+    def __init__(self, shards: Shards, tokenizer, max_seq_length: int = 128, seed: int = 0,
+                 short_seq_prob: float = 0.1, nsp_probability: float = 0.5):
+        if max_seq_length < 5:
+            raise ValueError(f"max_seq_length={max_seq_length} leaves no room for two segments "
+                             f"and 3 special tokens")
+        self.shards, self.max_length, self.seed = shards, max_seq_length, seed
+        self.short_seq_prob, self.nsp_probability = short_seq_prob, nsp_probability
+        self.cls_id, self.sep_id = cls_sep_ids(tokenizer)
+        lengths = shards.line_lengths()
+        opens_doc = np.zeros(lengths.size, dtype=np.int64)
+        opens_doc[shards.doc_starts()] = 1
+        doc_of_line = np.cumsum(opens_doc) - 1
+        # (S,) line numbers of the non-empty lines: the one array here as long as the corpus
+        self.sentences = np.flatnonzero(lengths > 0).astype(np.int32 if lengths.size < 2**31
+                                                            else np.int64)
+        doc = doc_of_line[self.sentences]
+        first = np.ones(doc.size, dtype=bool)
+        first[1:] = doc[1:] != doc[:-1]  # sentences that open a (non-empty) document
+        self.doc_bounds = np.append(np.flatnonzero(first), doc.size)  # (D + 1,)
+        if len(self.doc_bounds) - 1 < 2:
+            raise ValueError(f"{shards.source}: NSP needs at least 2 non-empty documents "
+                             f"(separated by blank lines), found {len(self.doc_bounds) - 1}")
+        self.chunk_starts = self._chunk_starts(lengths[self.sentences], first)
+        self.n = int(self.chunk_starts.size)
+
+    def _chunk_starts(self, lengths: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Sentences that open a chunk: document starts, and where a document's running token
+        count crosses a multiple of max_seq_length - 3."""
+        before = np.cumsum(lengths) - lengths  # tokens before each sentence, corpus-wide
+        doc_base = np.maximum.accumulate(np.where(first, before, 0))
+        crossed = (before - doc_base) // (self.max_length - 3)
+        opens = first.copy()
+        opens[1:] |= crossed[1:] != crossed[:-1]
+        return np.flatnonzero(opens)
+
+    def example(self, i: int, epoch: int) -> dict:
+        if not 0 <= i < self.n:
+            raise IndexError(f"chunk {i} of {self.n}")
+        a = int(self.chunk_starts[i])
+        b = int(self.chunk_starts[i + 1]) if i + 1 < self.chunk_starts.size \
+            else self.sentences.size
+        doc = int(np.searchsorted(self.doc_bounds, a, side="right")) - 1  # chunks never
+        # cross documents, so the chunk's sentences a..b-1 all belong to `doc`
+        chunk = _Sentences(self.shards, self.sentences[a:b])
+        seed = np.random.SeedSequence([self.seed, epoch, i]).generate_state(2)
+        rng = random.Random(int(seed[0]) << 32 | int(seed[1]))
+        docs = _DocumentsWithChunk(self, doc, chunk)
+        return pairs_from_document(docs, doc, self.max_length, self.short_seq_prob,
+                                   self.nsp_probability, rng, self.cls_id, self.sep_id)[0]

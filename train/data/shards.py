@@ -19,6 +19,9 @@ replace the tokenizer's word_ids: word k of a line is the k-th run that starts w
 `Shards.open(folder)` checks the manifest (format, tokenizer fingerprint when a tokenizer is
 given) and every file's sha256, then reads the arrays a slice at a time (`FileArray`, pread):
 the corpus stays on disk and in the page cache, never in the process's memory.
+`Shards.in_memory(source, pieces)` holds the same arrays as numpy arrays instead: how the
+small text files of `pretrain --train` are read (`train/data/datasets.text_shards`), so they
+reach the same datasets and loader as a prepared folder.
 Left out on purpose: compression, remote storage, appending to a finished folder.
 """
 
@@ -196,24 +199,22 @@ class FileArray:
         out = np.frombuffer(data, dtype=self.dtype)
         return out if isinstance(index, slice) else out[0].item()
 
-    def read(self) -> np.ndarray:
-        """The whole array (for the small per-line and per-document arrays)."""
-        return self[:]
-
 
 @dataclass
 class Shard:
-    ids: FileArray  # (n_tokens,) uint16 / uint32
-    word_starts: FileArray  # (n_tokens,) uint8
-    lines: FileArray  # (n_lines + 1,) int64
-    doc_starts: FileArray  # (n_docs,) int64
+    """One shard's arrays: `FileArray`s on disk, or numpy arrays in memory (both slice alike)."""
+    ids: FileArray | np.ndarray  # (n_tokens,) uint16 / uint32
+    word_starts: FileArray | np.ndarray  # (n_tokens,) uint8
+    lines: FileArray | np.ndarray  # (n_lines + 1,) int64
+    doc_starts: FileArray | np.ndarray  # (n_docs,) int64
 
 
 class Shards:
-    """Every shard of a data folder, read a slice at a time, with global token / line numbering."""
+    """Every shard of a corpus with global token / line numbering; `source` (a data folder or
+    the text files) names it in messages."""
 
-    def __init__(self, folder: Path, manifest: dict, shards: list[Shard]):
-        self.folder, self.manifest, self.shards = folder, manifest, shards
+    def __init__(self, source, manifest: dict, shards: list[Shard]):
+        self.source, self.manifest, self.shards = source, manifest, shards
         tokens = [s.ids.size for s in shards]
         lines = [s.lines.size - 1 for s in shards]
         self.token_starts = np.concatenate([[0], np.cumsum(tokens)]).astype(np.int64)
@@ -249,6 +250,15 @@ class Shards:
             shards.append(Shard(**arrays))
         return cls(folder, manifest, shards)
 
+    @classmethod
+    def in_memory(cls, source: str, pieces: list[dict[str, np.ndarray]]) -> Shards:
+        """Shards held in memory, one per piece of text (the arrays `write_shard` would write)."""
+        shards = [Shard(**{name: arrays[name] for name in ARRAYS}) for arrays in pieces]
+        counts = {"n_tokens": sum(int(s.ids.size) for s in shards),
+                  "n_lines": sum(int(s.lines.size) - 1 for s in shards),
+                  "n_docs": sum(int(s.doc_starts.size) for s in shards)}
+        return cls(source, {"format": FORMAT, **counts}, shards)
+
     @property
     def n_tokens(self) -> int:
         return int(self.token_starts[-1])
@@ -280,11 +290,11 @@ class Shards:
 
     def line_lengths(self) -> np.ndarray:
         """(n_lines,) int64: tokens per line, over all shards (read once, small)."""
-        return np.concatenate([np.diff(s.lines.read()) for s in self.shards])
+        return np.concatenate([np.diff(s.lines[:]) for s in self.shards])
 
     def doc_starts(self) -> np.ndarray:
         """(n_docs,) int64: global line numbers that begin a document."""
-        return np.concatenate([s.doc_starts.read() + self.line_starts[i]
+        return np.concatenate([s.doc_starts[:] + self.line_starts[i]
                                for i, s in enumerate(self.shards)]).astype(np.int64)
 
 

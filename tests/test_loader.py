@@ -1,10 +1,13 @@
-"""Pretraining from shards: NSP pairs keep BERT's polarity and 50/50 rule (hypothesis), ranks
-read disjoint rows that cover each epoch, a resumed run equals an uninterrupted one exactly
-(one process, and 2 processes over gloo), loader workers change nothing, and the command
-line runs `prepare-data` then `pretrain --data`."""
+"""The one pretraining data path (train/data/loader.py): NSP pairs keep BERT's polarity and
+50/50 rule (hypothesis), ranks read disjoint rows that cover each epoch and mask them as one
+process would, a resumed run equals an uninterrupted one exactly (one process, and 2
+processes over gloo), loader workers change nothing, and the same seed and text give the same
+batches and the same run by either entry point: `pretrain --train FILE` or `prepare-data`
+then `pretrain --data DIR`."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -18,10 +21,10 @@ from minibert.config import BertConfig
 from tokenizer import load_tokenizer
 from train import ddp, objectives
 from train.data.collator import MLMCollator
-from train.data.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM
+from train.data.datasets import LineBlocks, PackedBlocks
+from train.data.loader import RankBatches, epoch_order, rank_stream
+from train.data.nsp import LABEL_IS_NEXT, LABEL_IS_RANDOM, NSPPairs
 from train.data.prepare import prepare
-from train.data.shard_datasets import NSPPairs, PackedBlocks
-from train.data.shard_loader import RankBatches, rank_stream
 from train.data.shards import Shards
 from train.pretrain import PretrainArgs, pretrain
 from train.resume import latest_checkpoint
@@ -107,6 +110,59 @@ def test_ranks_read_disjoint_rows_that_cover_the_epoch(world):
     assert ranks[0][0] != ranks[0][per_epoch]  # a new order every epoch
 
 
+def test_one_epoch_order_drawn_once_per_epoch(monkeypatch):
+    from train.data import loader
+
+    assert torch.equal(epoch_order(50, 2, seed=4), epoch_order(50, 2, seed=4))
+    assert sorted(epoch_order(50, 2, seed=4).tolist()) == list(range(50))
+    assert not torch.equal(epoch_order(50, 2, seed=4), epoch_order(50, 3, seed=4))
+    assert not torch.equal(epoch_order(50, 2, seed=4), epoch_order(50, 2, seed=5))
+    assert epoch_order(5, 1, seed=4, shuffle=False).tolist() == [0, 1, 2, 3, 4]
+    calls = []
+    monkeypatch.setattr(loader, "epoch_order", lambda *a: calls.append(a) or epoch_order(*a))
+    batches = RankBatches(_Rows(), lambda rows: rows, batch_size=4, per_epoch=6, seed=3,
+                          shuffle=True, info=ddp.DistInfo())
+    assert [i for m in range(12) for i in batches[m]][:23] == epoch_order(23, 0, 3).tolist()
+    assert [epoch for _, epoch, *_ in calls] == [0, 1]  # not one draw per micro-batch
+
+
+def _short_and_long_lines(folder, tok_dir):
+    """Lines of 1 to 12 words, so the rows of a batch pad to different widths."""
+    text = folder / "lines.txt"
+    text.write_text("\n".join(" ".join(["reason"] * (1 + i % 12) + [f"w{i}"])
+                              for i in range(40)), "utf-8")
+    prepare(tok_dir, [text], folder / "d", workers=1, progress=False)
+    return Shards.open(folder / "d")
+
+
+@pytest.mark.parametrize("kind", ["lines", "packed"])
+def test_ranks_mask_their_rows_as_one_process_does(wp_dir, tmp_path, kind):  # noqa: F811
+    """Each rank pads only its rows, to its own width, and still gets the masks one process
+    gets for them: the draws come from one table for the global batch."""
+    tok = load_tokenizer(wp_dir)
+    shards = _short_and_long_lines(tmp_path, wp_dir)
+    data = LineBlocks(shards, tok, 20) if kind == "lines" else PackedBlocks(shards, tok, 20)
+
+    def rows(world):
+        out = []
+        for r in range(world):
+            source = RankBatches(data, MLMCollator(tok, whole_word=True), batch_size=6,
+                                 per_epoch=2, seed=5, shuffle=True,
+                                 info=ddp.DistInfo(rank=r, world_size=world))
+            for m in range(3):
+                batch = source[m]
+                for i, n in enumerate(batch["attention_mask"].sum(1).tolist()):
+                    out.append((m, batch["input_ids"][i, :n].tolist(),
+                                batch["labels"][i, :n].tolist()))
+        return sorted(out)
+
+    one = rows(1)
+    assert sum(1 for *_, labels in one for x in labels if x != -100) > 5
+    widths = {len(ids) for _, ids, _ in one}
+    assert kind == "packed" or len(widths) > 3
+    assert rows(2) == one and rows(3) == one
+
+
 def _blocks(bpe_dir, tmp_path):  # noqa: F811
     text = tmp_path / "text.txt"
     text.write_text("\n".join(f"line {i}: the critique of pure reason, part {i % 7}"
@@ -169,6 +225,19 @@ def test_loader_workers_change_nothing(bpe_dir, tmp_path):  # noqa: F811
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_workers_started_by_spawn_mask_alike(bpe_dir, tmp_path):  # noqa: F811
+    """A worker process started by spawn (macOS, or under torch.multiprocessing.spawn) gets
+    the dataset and collator by pickling, and builds the batches built here."""
+    blocks, tok = _blocks(bpe_dir, tmp_path)
+    source = RankBatches(blocks, MLMCollator(tok, seed=7), batch_size=8, per_epoch=7, seed=1,
+                         shuffle=True, info=ddp.DistInfo())
+    here = [source[m] for m in range(3)]
+    there = torch.utils.data.DataLoader(source, batch_size=None, sampler=range(3), num_workers=1,
+                                        multiprocessing_context="spawn")
+    for a, b in zip(here, there, strict=True):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def _ddp_resume(rank: int, bpe_dir, out: str) -> None:  # noqa: F811
     from pathlib import Path
 
@@ -186,19 +255,62 @@ def test_resume_on_shards_with_two_processes(bpe_dir, tmp_path):  # noqa: F811
     assert len(r0["full"]) > 2 and r0["resumed"] == r0["full"]
 
 
-def test_command_line_prepares_then_pretrains(bpe_dir, corpus, tmp_path):  # noqa: F811
+def _cli_args(tok_dir, source: list[str], *extra: str):
+    import argparse
+
+    from train.cli import cmd_pretrain
+
+    parser = argparse.ArgumentParser()
+    cmd_pretrain.add_arguments(parser)
+    return parser.parse_args(["--tokenizer", str(tok_dir), "--out", "unused", *source,
+                              "--block-size", "32", "--seed", "11", *extra])
+
+
+KINDS = [("roberta", "grouped"), ("roberta", "lines"), ("bert", "lines"), ("causal", "lines")]
+
+
+def test_same_batches_by_either_entry_point(bpe_dir, corpus, tmp_path):  # noqa: F811
+    """`--train FILES` (shards in memory) and `--data DIR` (prepare-data's shards, in small
+    pieces) build the same datasets, and the loader gives the same micro-batches from both,
+    over two epochs."""
+    from train.cli import cmd_pretrain
+
+    prepare(bpe_dir, corpus, tmp_path / "d", workers=1, piece_bytes=3000, progress=False)
+    tok = load_tokenizer(bpe_dir)
+    for objective, kind in KINDS:
+        built = []
+        for source in (["--train", *map(str, corpus)], ["--data", str(tmp_path / "d")]):
+            args = _cli_args(bpe_dir, source, "--objective", objective, "--dataset", kind)
+            dataset = cmd_pretrain.build_dataset(args, tok)
+            loader = RankBatches(dataset, cmd_pretrain.build_collator(args, tok), batch_size=8,
+                                 per_epoch=-(-len(dataset) // 8), seed=args.seed,
+                                 shuffle=True, info=ddp.DistInfo())
+            built.append([loader[m] for m in range(2 * loader.per_epoch)])
+        memory, disk = built
+        assert len(memory) == len(disk) > 4, objective
+        for a, b in zip(memory, disk):
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), objective
+
+
+def test_same_run_by_either_entry_point(bpe_dir, corpus, tmp_path):  # noqa: F811
+    """The command line end to end: `pretrain --train` in this process and `prepare-data` then
+    `pretrain --data` with 2 loader workers log the same losses, for every objective."""
     from train.cli import main
 
     data = str(tmp_path / "data")
     assert main(["prepare-data", "--tokenizer", str(bpe_dir), "--out", data, "--workers", "2",
-                 "--no-progress", *map(str, corpus)]) == 0
-    for objective, dataset in [("roberta", "grouped"), ("roberta", "lines"), ("bert", "lines")]:
-        out = tmp_path / f"{objective}-{dataset}"
-        assert main(["pretrain", "--objective", objective, "--tokenizer", str(bpe_dir),
-                     "--data", data, "--dataset", dataset, "--hidden-size", "32",
-                     "--num-hidden-layers", "1", "--num-attention-heads", "4",
-                     "--intermediate-size", "37", "--vocab-size", "tokenizer",
-                     "--block-size", "32", "--batch-size", "8", "--max-steps", "2",
-                     "--num-workers", "1", "--no-progress", "--precision", "fp32",
-                     "--out", str(out)]) == 0
-        assert (out / "model.safetensors").is_file()
+                 "--piece-mb", "1", "--no-progress", *map(str, corpus)]) == 0
+    tiny = ["--hidden-size", "32", "--num-hidden-layers", "1", "--num-attention-heads", "4",
+            "--intermediate-size", "37", "--vocab-size", "tokenizer", "--block-size", "32",
+            "--batch-size", "8", "--max-steps", "3", "--lr", "1e-3", "--no-progress",
+            "--precision", "fp32"]
+    for objective, kind in KINDS:
+        losses = []
+        for name, source in (("train", ["--train", *map(str, corpus), "--num-workers", "0"]),
+                             ("data", ["--data", data, "--num-workers", "2"])):
+            out = tmp_path / f"{objective}-{kind}-{name}"
+            assert main(["pretrain", "--objective", objective, "--tokenizer", str(bpe_dir),
+                         "--dataset", kind, *source, *tiny, "--out", str(out)]) == 0
+            lines = (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+            losses.append([json.loads(line)["loss"] for line in lines])
+        assert len(losses[0]) == 3 and losses[0] == losses[1], (objective, kind)
