@@ -73,24 +73,6 @@ def test_dynamic_masks_differ_between_calls_and_follow_the_seed():
     assert not torch.equal(a["labels"], other["labels"])
 
 
-def test_state_dict_resumes_the_mask_sequence():
-    tok, encs = encodings(8)
-    straight = MLMCollator(tok, seed=5)
-    expected = [straight(encs) for _ in range(3)]
-    first = MLMCollator(tok, seed=5)
-    first(encs)
-    state = first.state_dict()
-    resumed = MLMCollator(tok, seed=99)
-    resumed.load_state_dict(state)
-    for want in expected[1:]:
-        got = resumed(encs)
-        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(
-            got["labels"], want["labels"]
-        )
-    with pytest.raises(KeyError, match="generator_state"):
-        resumed.load_state_dict({"seed": 1})
-
-
 def test_static_mask_is_fixed_per_example_whatever_the_batch():
     tok, encs = encodings()
     collate = MLMCollator(tok, seed=1, static=True, mlm_probability=0.5)

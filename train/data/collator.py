@@ -9,7 +9,7 @@ Hugging Face's `DataCollatorForLanguageModeling` does, so short batches cost les
 
 MLMCollator masks with `train.data.masking.mask_tokens`:
 - dynamic (default, RoBERTa's choice): a fresh mask every time a batch is built, drawn from the
-  collator's own torch.Generator (`state_dict` / `load_state_dict` save and restore it);
+  collator's own torch.Generator;
 - static (for evaluation): each example's mask is fixed, drawn from a generator seeded by the
   collator seed and a hash of the example's ids, so it does not depend on the batch it lands in.
 Called on a list, a collator draws from its own generator, as transformers' does. The
@@ -212,20 +212,6 @@ class MLMCollator:
         generator = torch.Generator()
         generator.set_state(torch.frombuffer(bytearray(state.pop("generator")), dtype=torch.uint8))
         self.__dict__.update(state, generator=generator)
-
-    def state_dict(self) -> dict:
-        """What a checkpoint needs to resume masking exactly: the generator state (a ByteTensor)."""
-        return {"seed": self.seed, "generator_state": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        missing = {"seed", "generator_state"} - set(state)
-        if missing:
-            raise KeyError(
-                f"collator state is missing {sorted(missing)}; expected keys 'seed' and "
-                f"'generator_state'"
-            )
-        self.seed = int(state["seed"])
-        self.generator.set_state(state["generator_state"])
 
 
 class CausalLMCollator:
