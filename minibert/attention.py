@@ -128,17 +128,19 @@ class SelfAttention(nn.Module):
         return context, probs
 
 
-class AttentionOutput(nn.Module):
-    """`attention.output`: project the merged heads, dropout, add the residual, LayerNorm."""
+class SublayerOutput(nn.Module):
+    """How both sublayers of a BERT layer end (Vaswani's "Add & Norm" after a projection):
+    dense in_size -> H, dropout, add the residual, LayerNorm. `attention.output` takes the
+    merged heads (in_size H); the feed-forward `output` (minibert/layers.py) takes ffn."""
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, in_size: int):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(in_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, context: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(residual + self.dropout(self.dense(context)))
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(residual + self.dropout(self.dense(x)))  # (B, T, H)
 
 
 class Attention(nn.Module):
@@ -147,7 +149,7 @@ class Attention(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         self.self = SelfAttention(config)
-        self.output = AttentionOutput(config)
+        self.output = SublayerOutput(config, config.hidden_size)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
                 output_attentions: bool = False, cache: LayerCache | None = None

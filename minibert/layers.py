@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import Attention
+from .attention import Attention, SublayerOutput
 from .config import BertConfig
 from .kv_cache import KVCache, LayerCache
 
@@ -58,19 +58,6 @@ class Intermediate(nn.Module):
         return self.act(self.dense(x))  # (B, T, ffn)
 
 
-class Output(nn.Module):
-    """`output`: ffn -> H, dropout, add the residual, LayerNorm."""
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(residual + self.dropout(self.dense(x)))  # (B, T, H)
-
-
 class Layer(nn.Module):
     """`encoder.layer.{i}`: attention sublayer, then feed-forward sublayer."""
 
@@ -78,7 +65,8 @@ class Layer(nn.Module):
         super().__init__()
         self.attention = Attention(config)
         self.intermediate = Intermediate(config)
-        self.output = Output(config)
+        # `output`: ffn -> H, dropout, add the residual, LayerNorm, as attention.output ends.
+        self.output = SublayerOutput(config, config.intermediate_size)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
                 output_attentions: bool = False, cache: LayerCache | None = None

@@ -43,7 +43,7 @@ from .outputs import (
 
 OptionalTensor = torch.Tensor | None
 
-# ---- losses shared with RoBERTa ----------------------------------------------------------
+# ---- losses and output steps shared with RoBERTa -------------------------------------------
 
 # The label of a position that is not scored (padding, unmasked tokens): transformers' value,
 # which is also F.cross_entropy's default ignore_index.
@@ -89,6 +89,31 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor,
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
     raise ValueError(f"config.problem_type {problem!r} is not one of regression, "
                      "single_label_classification, multi_label_classification")
+
+
+def masked_lm_output(out: BaseModelOutputWithPooling, head: nn.Module,
+                     labels: OptionalTensor, sparse_prediction: bool) -> MaskedLMOutput:
+    """The masked-LM step of BertForMaskedLM and RobertaForMaskedLM: the encoder's output
+    through `head` (cls or lm_head) to vocabulary logits, scored against labels if given.
+    sparse_prediction: logits (N, V) only where labels are scored (`scored_positions`)."""
+    hidden = out.last_hidden_state  # (B, T, H)
+    if sparse_prediction:
+        hidden, labels = scored_positions(hidden, labels)
+    logits = head(hidden)  # (B, T, V), or (N, V)
+    loss = token_loss(logits, labels) if labels is not None else None
+    return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
+                          attentions=out.attentions)
+
+
+def sequence_classifier_output(out: BaseModelOutputWithPooling, logits: torch.Tensor,
+                               labels: OptionalTensor, config: BertConfig
+                               ) -> SequenceClassifierOutput:
+    """The output of BertForSequenceClassification and RobertaForSequenceClassification:
+    their logits (B, num_labels), the loss `classification_loss` chooses if labels are given,
+    and the encoder's hidden states and attentions."""
+    loss = classification_loss(logits, labels, config) if labels is not None else None
+    return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
+                                    attentions=out.attentions)
 
 
 def span_loss(start_logits: torch.Tensor, end_logits: torch.Tensor,
@@ -232,13 +257,7 @@ class BertForMaskedLM(PreTrainedModel):
         """sparse_prediction: logits (N, V) only where labels are scored (`scored_positions`)."""
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
                         output_attentions, output_hidden_states)
-        hidden = out.last_hidden_state  # (B, T, H)
-        if sparse_prediction:
-            hidden, labels = scored_positions(hidden, labels)
-        logits = self.cls(hidden)  # (B, T, V), or (N, V)
-        loss = token_loss(logits, labels) if labels is not None else None
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
-                              attentions=out.attentions)
+        return masked_lm_output(out, self.cls, labels, sparse_prediction)
 
 
 class BertForNextSentencePrediction(PreTrainedModel):
@@ -284,9 +303,7 @@ class BertForSequenceClassification(PreTrainedModel):
         else:
             sentence = out.pooler_output  # (B, H)
         logits = self.classifier(self.dropout(sentence))  # (B, num_labels)
-        loss = classification_loss(logits, labels, self.config) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
-                                        attentions=out.attentions)
+        return sequence_classifier_output(out, logits, labels, self.config)
 
 
 class BertForTokenClassification(PreTrainedModel):

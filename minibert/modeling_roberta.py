@@ -28,8 +28,8 @@ from .kv_cache import KVCache
 from .modeling_bert import (
     IGNORE_INDEX,
     BertModel,
-    classification_loss,
-    scored_positions,
+    masked_lm_output,
+    sequence_classifier_output,
     token_loss,
 )
 from .modeling_utils import PreTrainedModel
@@ -68,13 +68,7 @@ class RobertaForMaskedLM(PreTrainedModel):
         """sparse_prediction: logits (N, V) only where labels are scored (`scored_positions`)."""
         out = self.roberta(input_ids, attention_mask, token_type_ids, position_ids,
                            output_attentions, output_hidden_states)
-        hidden = out.last_hidden_state  # (B, T, H)
-        if sparse_prediction:
-            hidden, labels = scored_positions(hidden, labels)
-        logits = self.lm_head(hidden)  # (B, T, V), or (N, V)
-        loss = token_loss(logits, labels) if labels is not None else None
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
-                              attentions=out.attentions)
+        return masked_lm_output(out, self.lm_head, labels, sparse_prediction)
 
 
 class RobertaForSequenceClassification(PreTrainedModel):
@@ -94,9 +88,7 @@ class RobertaForSequenceClassification(PreTrainedModel):
         out = self.roberta(input_ids, attention_mask, token_type_ids, position_ids,
                            output_attentions, output_hidden_states)
         logits = self.classifier(out.last_hidden_state)  # (B, num_labels)
-        loss = classification_loss(logits, labels, self.config) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
-                                        attentions=out.attentions)
+        return sequence_classifier_output(out, logits, labels, self.config)
 
 
 class RobertaForCausalLM(PreTrainedModel):
