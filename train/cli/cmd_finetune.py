@@ -114,11 +114,7 @@ def add_arguments(p) -> None:
                    help="comma-separated, all different; several give mean ± std")
     p.add_argument("--bucket-batches", type=flags.whole(0), default=50,
                    help="batches per length-sorted window; 0 turns bucketing off")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="auto (default): bf16 where the hardware computes it natively (CUDA "
-                        "cards with bf16; CPUs with AVX512-BF16 or AMX), else fp32; prints "
-                        "what it chose and why. fp32 gives the same numbers on every CPU")
+    flags.add_device_flags(p, precision_default="auto")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the training step (dynamic shapes; pays on GPUs)")
     p.add_argument("--threads", type=flags.whole(1, 1024),

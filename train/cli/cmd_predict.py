@@ -39,10 +39,7 @@ def add_arguments(p) -> None:
                    help="tokens per text (default 128, or the model's limit if smaller)")
     p.add_argument("--batch-size", type=flags.whole(1), default=64,
                    help="sentences scored at once")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="compute in this precision (default fp32: the same probabilities on "
-                        "every machine; auto as in finetune)")
+    flags.add_device_flags(p, precision_default="fp32")
     p.add_argument("--allow-untrained-head", action="store_true",
                    help="run even if the classifier head was never trained")
 

@@ -182,17 +182,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="AdamW's decoupled weight decay")
     parser.add_argument("--max-grad-norm", type=flags.real(0, note="0 turns clipping off"),
                         default=1.0, help="clip the gradients' global norm to this")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                        help="auto (default): bf16 where the hardware computes it natively "
-                             "(CUDA cards with bf16; CPUs with AVX512-BF16 or AMX), else fp32; "
-                             "prints what it chose and why. fp32 gives the same numbers on "
-                             "every CPU")
+    flags.add_device_flags(parser, precision_default="auto")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (dynamic shapes; pays on GPUs)")
     parser.add_argument("--sparse-prediction", action=argparse.BooleanOptionalAction,
                         default=True, help="masked LM: run the output layer only at the "
                         "scored positions (same loss, less work)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     parser.add_argument("--seed", type=flags.seed, default=0)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--save-every", type=flags.whole(0, note="0: only at the end"), default=0,

@@ -16,6 +16,7 @@ fails it, and each declared range is probed at both ends.
 
 `Parser` is argparse's parser with one change: an error is one line, `minibert: error: --flag
 VALUE: ...`, exit code 2, like every other refusal of the CLI (`train/cli/errors.py`).
+`add_device_flags` declares `--device` and `--precision` for every command that runs a model.
 Left out on purpose: units ("32MB"), lists of numbers (`--seeds` is parsed by its command).
 """
 
@@ -101,3 +102,22 @@ class Parser(argparse.ArgumentParser):
         message = re.sub(r"^argument (\S+): (?=\S+: expected )", r"\1 ", message)
         print(f"minibert: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
         sys.exit(2)
+
+
+def add_device_flags(parser: argparse.ArgumentParser, precision_default: str = "auto") -> None:
+    """`--device` and `--precision`, as every command that runs a model takes them (values as
+    train/device.py reads them). Training defaults to auto; a command whose numbers must be
+    the same on every machine passes precision_default="fp32"."""
+    from train.device import PRECISIONS  # torch: only commands that run a model pay for it
+
+    assert precision_default in ("auto", "fp32"), f"no help text for {precision_default!r}"
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    if precision_default == "auto":
+        text = ("auto (default): bf16 where the hardware computes it natively (CUDA cards with "
+                "bf16; CPUs with AVX512-BF16 or AMX), else fp32; prints what it chose and why. "
+                "fp32 gives the same numbers on every CPU")
+    else:
+        text = (f"compute in this precision (default {precision_default}: the same numbers on "
+                "every machine; auto picks bf16 where the hardware computes it natively)")
+    parser.add_argument("--precision", default=precision_default, choices=list(PRECISIONS),
+                        help=text)
