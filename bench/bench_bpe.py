@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 # the paired timing loop is bench_wordpiece's (this folder is on sys.path when run as a script)
 from bench_wordpiece import timed_interleaved as paired  # noqa: E402
 
-from tokenizer.bpe import ByteLevelBPETokenizer  # noqa: E402 (after the sys.path line above)
-from tokenizer.bpe_trainer import BPETrainer  # noqa: E402
+from tokenizer.bpe_trainer import BPETrainer  # noqa: E402 (after the sys.path line above)
+from tokenizer.byte_level_bpe import ByteLevelBPETokenizer  # noqa: E402
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 

@@ -109,7 +109,7 @@ def tokenizer_folder(kind: str, work: Path) -> Path:
     """Our tokenizer's folder: GPT-2's BPE saved by minibert, or bert-base-uncased's vocab."""
     folder = work / f"tok-{kind}"
     if kind == "bpe":
-        from tokenizer.bpe import ByteLevelBPETokenizer
+        from tokenizer.byte_level_bpe import ByteLevelBPETokenizer
 
         ByteLevelBPETokenizer.from_files(DATA / "gpt2_bpe" / "encoder.json",
                                          DATA / "gpt2_bpe" / "vocab.bpe").save(folder)

@@ -5,8 +5,8 @@ modeling_roberta.py; modeling_utils.py holds initialisation, tying and `from_pre
 `save_pretrained` (over checkpoint.py, which reads and writes model folders, and hub.py, which
 finds one by name), config.py the configuration, outputs.py what the models return,
 generation.py and kv_cache.py generation and its key/value cache, auto.py the classes a
-checkpoint's model_type names, tokenization.py transformers' tokenizer API over the
-hand-written tokenizers of `tokenizer/`.
+checkpoint's model_type names, tokenization.py transformers' tokenizer classes over the
+hand-written tokenizers of `tokenizer/` (tokenization_utils_base.py: text to model inputs).
 Code written for transformers runs with `from transformers import X` changed to
 `from minibert import X` for models, configs, tokenizers and Auto classes (README: "Use it
 from Python").
@@ -46,7 +46,8 @@ from .modeling_roberta import (
     RobertaModel,
 )
 from .modeling_utils import PreTrainedModel
-from .tokenization import BatchEncoding, BertTokenizer, PreTrainedTokenizer, RobertaTokenizer
+from .tokenization import BertTokenizer, PreTrainedTokenizer, RobertaTokenizer
+from .tokenization_utils_base import BatchEncoding
 
 __all__ = [
     "AutoConfig",

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenizer.bpe import ByteLevelBPETokenizer, bpe_word
+from tokenizer.bpe import bpe_word
 from tokenizer.bpe_files import (
     BPEFileError,
     load_merges_txt,
@@ -16,6 +16,7 @@ from tokenizer.bpe_files import (
     load_vocab_json,
     parse_merges,
 )
+from tokenizer.byte_level_bpe import ByteLevelBPETokenizer
 from tokenizer.bytelevel import (
     alphabet,
     bytes_to_unicode,

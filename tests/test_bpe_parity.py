@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from tokenizer.bpe import ByteLevelBPETokenizer
+from tokenizer.byte_level_bpe import ByteLevelBPETokenizer
 
 pytestmark = pytest.mark.parity
 

@@ -97,7 +97,7 @@ def test_kantaibert_tiny_end_to_end(bpe_dir, kant_head, tmp_path, capsys):
 
 def test_fill_mask_matches_the_model(bpe_dir, kant_head, tmp_path):
     """The printed scores are the softmax at the mask position of the saved model."""
-    from tokenizer.bpe import ByteLevelBPETokenizer
+    from tokenizer.byte_level_bpe import ByteLevelBPETokenizer
     from train.cli.cmd_fill_mask import fill_mask, load_masked_lm
 
     out = tmp_path / "m"

@@ -9,8 +9,9 @@ folder of either kind (`load_tokenizer`). `atomic.py` writes files atomically fo
 project; it sits here because this package imports no other of ours.
 
 Code written for Hugging Face `tokenizers` runs with `from tokenizers import ...` changed to
-`from tokenizer import ...`: `ByteLevelBPETokenizer()` created empty and trained in place,
-`BertWordPieceTokenizer` (bert_wordpiece.py), `save_model`, `enable_truncation`, and
+`from tokenizer import ...`: `ByteLevelBPETokenizer()` created empty and trained in place
+(byte_level_bpe.py, over bpe.py's encoder), `BertWordPieceTokenizer` (bert_wordpiece.py),
+`save_model`, `enable_truncation`, and
 `tokenizer.processors`' BertProcessing / RobertaProcessing.
 
 Unicode versions, the one policy: both tokenizers classify characters with Python's own
@@ -34,9 +35,9 @@ parity tests use text without such characters. Text in common scripts is never a
 from .base import Encoding, Tokenizer
 from .basic import BasicTokenizer
 from .bert_wordpiece import BertWordPieceTokenizer
-from .bpe import ByteLevelBPETokenizer
 from .bpe_files import BPEFileError
 from .bpe_trainer import BPETrainer
+from .byte_level_bpe import ByteLevelBPETokenizer
 from .loading import load_tokenizer
 from .wordpiece import VocabError, WordPieceTokenizer
 from .wordpiece_trainer import WordPieceTrainer

@@ -27,7 +27,8 @@ special tokens are read by `tokenizer/tokenizer_config.py`. Padding is on the ri
 pad_token_id, type id 0, attention 0, special-tokens-mask 1 (as HF).
 The names `tokenizers` users call (`token_to_id`, `get_vocab_size`, `enable_truncation`,
 `decode_batch`, `_tokenizer`) are here too, so its code runs with only the import changed;
-transformers' calling convention is a layer above, in minibert/tokenization.py.
+transformers' calling convention is a layer above, in minibert/tokenization.py and
+minibert/tokenization_utils_base.py.
 Left out on purpose: overflowing tokens / stride, left padding and left truncation,
 pad_to_multiple_of, enable_padding, added (user) tokens.
 """

@@ -24,31 +24,26 @@ own leading space ("Ġcapital"), as in pretraining. Offsets follow Hugging Face 
 with RoBERTa post-processing they are "trimmed" (a token's leading `Ġ` is not part of its
 span), and a space added by `add_prefix_space` has zero width.
 
+What lives here is `BPETokenizer`, all of the above over a vocabulary and merges already in
+memory. Its files (from_files / from_pretrained, save, save_model) and training in place are
+`ByteLevelBPETokenizer`'s, in byte_level_bpe.py: the class the package exports.
+
 Follows: openai/gpt-2 encoder.py, Hugging Face `tokenizers` (ByteLevel, BPE, RobertaProcessing,
-AddedToken lstrip). Left out: BPE dropout, writing `tokenizer.json`, user-added tokens, rstrip.
+AddedToken lstrip). Left out: BPE dropout, user-added tokens, rstrip.
 """
 
 from __future__ import annotations
 
 from itertools import pairwise
-from pathlib import Path
 from typing import NamedTuple
 
 import regex
 
 from .base import Tokenizer
-from .bpe_files import (
-    check_merges,
-    load_merges_txt,
-    load_tokenizer_json,
-    load_vocab_json,
-    save_merges_txt,
-    save_vocab_json,
-)
+from .bpe_files import check_merges
 from .bpe_reference import merge_word
 from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars, unicode_to_bytes
 from .processors import layout_name
-from .tokenizer_config import read_tokenizer_config, save_tokenizer_config
 from .truncation import Pieces
 
 ROBERTA_SPECIALS = {"cls": "<s>", "pad": "<pad>", "sep": "</s>", "unk": "<unk>", "mask": "<mask>"}
@@ -108,33 +103,22 @@ def _trim(token: str, start: int, end: int, leading: bool = True) -> tuple[int, 
     return start, end
 
 
-class ByteLevelBPETokenizer(Tokenizer):
-    """GPT-2 / RoBERTa tokenizer: `from_files(vocab_json, merges_txt)` or `from_pretrained(dir)`.
-
-    As Hugging Face `tokenizers`' class of the same name, it can also be built from the two
-    file paths, `ByteLevelBPETokenizer("vocab.json", "merges.txt")`, or empty and then trained
-    in place: `tok = ByteLevelBPETokenizer(); tok.train(files=[...], vocab_size=52_000,
-    min_frequency=2, special_tokens=[...])`; `save_model(dir)` writes the two files.
+class BPETokenizer(Tokenizer):
+    """Byte-level BPE over a vocabulary (token -> id) and merges (pairs, best first): text to
+    tokens, ids and offsets, and back. Built with `ByteLevelBPETokenizer` (byte_level_bpe.py),
+    which adds the files and training.
 
     post_processor (settable, see `tokenizer/processors.py`): "roberta" (`<s> A </s>` /
     `<s> A </s></s> B </s>`, type ids all 0, trimmed offsets), "bert" (`<s> A </s>` /
     `<s> A </s> B </s>`, B's type ids 1) or None (no specials added; type ids 0 for A, 1 for B,
-    as GPT-2 and as `tokenizers` builds this class). `from_files` / `from_pretrained` default to
-    "auto": "roberta" when the vocabulary has `<s>` and `</s>`.
+    as GPT-2, and as `tokenizers` builds its ByteLevelBPETokenizer). "auto" (what loading files
+    defaults to): "roberta" when the vocabulary has `<s>` and `</s>`.
     """
 
-    def __init__(self, vocab: dict[str, int] | str | Path | None = None, merges=None, *,
-                 add_prefix_space: bool = False, post_processor: str | None = None,
-                 special_tokens: dict[str, str] | None = None, lstrip_tokens=("<mask>",),
-                 model_max_length: int | None = None, cache_size: int = CACHE_SIZE,
-                 source: str = "merges"):
-        if isinstance(vocab, (str, Path)):  # the two file paths, as `tokenizers` takes them
-            if not isinstance(merges, (str, Path)):
-                raise TypeError(f"vocab is a path ({vocab}), so merges must be the path of "
-                                f"merges.txt, got {type(merges).__name__}")
-            vocab, source = load_vocab_json(vocab), str(merges)
-            merges = load_merges_txt(merges)
-        vocab = {} if vocab is None else vocab  # empty: to be trained in place
+    def __init__(self, vocab: dict[str, int], merges, *, add_prefix_space: bool = False,
+                 post_processor: str | None = None, special_tokens: dict[str, str] | None = None,
+                 lstrip_tokens=("<mask>",), model_max_length: int | None = None,
+                 cache_size: int = CACHE_SIZE, source: str = "merges"):
         merges = [tuple(m) for m in merges or []]
         check_merges(vocab, merges, source)
         if special_tokens is None:
@@ -170,42 +154,6 @@ class ByteLevelBPETokenizer(Tokenizer):
         self.trim_offsets = self._post_processor == "roberta"
         self._cache.clear()  # cached spans were trimmed, or not, for the old layout
         self._cache_prefixed.clear()
-
-    @classmethod
-    def from_files(cls, vocab_json, merges_txt, add_prefix_space: bool = False,
-                   post_processor: str | None = "auto", **kwargs):
-        vocab = load_vocab_json(vocab_json)
-        merges = load_merges_txt(merges_txt)
-        return cls(vocab, merges, add_prefix_space=add_prefix_space, post_processor=post_processor,
-                   source=str(merges_txt), **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, directory, **overrides):
-        """Load a folder with vocab.json, merges.txt and (optional) tokenizer_config.json;
-        or, failing those two, HF's tokenizer.json (what transformers 5 saves)."""
-        directory = Path(directory)
-        from_json = None
-        for name in ("vocab.json", "merges.txt"):
-            if not (directory / name).is_file():
-                if not (directory / "tokenizer.json").is_file():
-                    raise FileNotFoundError(f"{directory}: no {name} (nor tokenizer.json) in "
-                                            f"this folder")
-                from_json = load_tokenizer_json(directory / "tokenizer.json")
-        config, shared = read_tokenizer_config(directory)
-        settings: dict = {} if from_json is None else dict(from_json[2])
-        settings.update(shared)
-        if config is not None:
-            settings["add_prefix_space"] = bool(config.get("add_prefix_space", False))
-            tokenizer_class = str(config.get("tokenizer_class", ""))
-            if tokenizer_class.startswith("Roberta"):
-                settings["post_processor"] = "roberta"
-            elif tokenizer_class.startswith("GPT2"):
-                settings["post_processor"] = None
-        settings.update(overrides)
-        if from_json is not None:
-            return cls(from_json[0], from_json[1], source=str(directory / "tokenizer.json"),
-                       **settings)
-        return cls.from_files(directory / "vocab.json", directory / "merges.txt", **settings)
 
     # --- one word ---------------------------------------------------------------------------
 
@@ -383,70 +331,3 @@ class ByteLevelBPETokenizer(Tokenizer):
                 chars.append(token)
         out.append(from_byte_chars("".join(chars)))
         return "".join(out)
-
-    # --- saving -----------------------------------------------------------------------------
-
-    def save(self, directory) -> Path:
-        """Write vocab.json, merges.txt and tokenizer_config.json (Hugging Face layout)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_vocab_json(directory / "vocab.json", self._vocab)
-        save_merges_txt(directory / "merges.txt", self.merges)
-        config = {
-            "tokenizer_class": ("RobertaTokenizer" if self.post_processor == "roberta"
-                                else "GPT2Tokenizer"),
-            "add_prefix_space": self.add_prefix_space,
-            "trim_offsets": self.trim_offsets,
-        }
-        names = {"cls": ("bos_token", "cls_token"), "sep": ("eos_token", "sep_token"),
-                 "unk": ("unk_token",), "pad": ("pad_token",), "mask": ("mask_token",)}
-        for role, token in self.special_tokens.items():
-            for key in names[role]:
-                config[key] = token
-        save_tokenizer_config(directory, config, self.model_max_length)
-        return directory
-
-    save_pretrained = save
-
-    # --- training in place and saving the two files, as `tokenizers` does ------------------
-
-    def train(self, files, vocab_size: int = 30000, min_frequency: int = 2,
-              show_progress: bool = True, special_tokens=()) -> None:
-        """Learn a vocabulary and merges from `files` (a path or a list of paths) with
-        BPETrainer and make them this tokenizer's, as `tokenizers` does it:
-        `tok = ByteLevelBPETokenizer(); tok.train(files=paths, vocab_size=52_000, ...)`.
-        special_tokens get the first ids, in the order given."""
-        from .bpe_trainer import BPETrainer  # imported here: the trainer imports this module
-
-        trainer = BPETrainer(vocab_size, min_frequency, special_tokens, show_progress,
-                             add_prefix_space=self.add_prefix_space)
-        self._take_model(trainer.train(files))
-
-    def train_from_iterator(self, iterator, vocab_size: int = 30000, min_frequency: int = 2,
-                            show_progress: bool = True, special_tokens=()) -> None:
-        """As `train`, from texts (any iterable of str) instead of files."""
-        self.train(iter(iterator), vocab_size, min_frequency, show_progress, special_tokens)
-
-    def _take_model(self, trained: ByteLevelBPETokenizer) -> None:
-        """Become `trained`, keeping this tokenizer's settings: prefix space, length limit,
-        truncation and the special-token layout. The special tokens take no space before
-        them (no lstrip), as `tokenizers`' trainer adds them; a folder saved and loaded with
-        from_pretrained gets RoBERTa's `<mask>` lstrip back."""
-        truncation, layout = self.truncation, self.post_processor
-        ByteLevelBPETokenizer.__init__(self, trained.get_vocab(), trained.merges,
-                                       add_prefix_space=self.add_prefix_space,
-                                       lstrip_tokens=(), model_max_length=self.model_max_length,
-                                       source="trained merges")
-        self.truncation, self.post_processor = truncation, layout
-
-    def save_model(self, directory, prefix: str | None = None) -> list[str]:
-        """Write only vocab.json and merges.txt (PREFIX-vocab.json, ... with a prefix) into an
-        existing folder, as `tokenizers` does; returns their paths. `save` also writes the
-        tokenizer_config.json that transformers reads."""
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{directory}: no such folder (save_model writes into an "
-                                    f"existing one, as tokenizers does)")
-        stem = f"{prefix}-" if prefix else ""
-        return [str(save_vocab_json(directory / f"{stem}vocab.json", self._vocab)),
-                str(save_merges_txt(directory / f"{stem}merges.txt", self.merges))]

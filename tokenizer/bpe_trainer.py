@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from .bpe import ByteLevelBPETokenizer
 from .bpe_reference import initial_vocab, words_as_ids
+from .byte_level_bpe import ByteLevelBPETokenizer
 from .bytelevel import GPT2_SPLIT
 from .corpus import check_errors, count_words
 from .merge_engine import learn_merges

@@ -21,7 +21,7 @@ def saved_tokenizer_class(directory: str | Path) -> type | None:
 
         return WordPieceTokenizer
     if (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
-        from tokenizer.bpe import ByteLevelBPETokenizer
+        from tokenizer.byte_level_bpe import ByteLevelBPETokenizer
 
         return ByteLevelBPETokenizer
     return None
