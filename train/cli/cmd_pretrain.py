@@ -255,9 +255,9 @@ def output_dirs(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer)
     config = build_config(args, tokenizer)
+    examples = build_dataset(args, tokenizer)  # text too short for one example: before the model
     torch.manual_seed(args.seed)  # the initial weights come from --seed too
     model = build_model(args.objective, config)
-    examples = build_dataset(args, tokenizer)
     n_params = model.num_parameters()
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 talks
     if main_process:

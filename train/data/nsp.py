@@ -278,6 +278,10 @@ class NSPPairs(ShardDataset):
         opens[1:] |= crossed[1:] != crossed[:-1]
         return np.flatnonzero(opens)
 
+    def settings(self) -> dict:
+        return super().settings() | {"nsp_seed": self.seed, "short_seq_prob": self.short_seq_prob,
+                                     "nsp_probability": self.nsp_probability}
+
     def example(self, i: int, epoch: int) -> dict:
         if not 0 <= i < self.n:
             raise IndexError(f"chunk {i} of {self.n}")
