@@ -200,6 +200,14 @@ ERRORS = [
           ("text", ["--train", "other.txt"], "was written with corpus="),
           ("masking", ["--mlm-probability", "0.3"], "mlm_probability=0.15, this run has "
                                                      "mlm_probability=0.3")]],
+    # a flag the objective has no use for would be silently ignored
+    ("pt-bert-dataset", lambda w, o: pretrain(w, o, "--objective", "bert", "--dataset",
+                                              "grouped"), "--dataset: the bert objective", True),
+    ("pt-causal-whole-word", lambda w, o: pretrain(w, o, "--objective", "causal",
+                                                   "--whole-word"), "--whole-word: the causal",
+     True),
+    ("pt-causal-mlm", lambda w, o: pretrain(w, o, "--objective", "causal", "--mlm-probability",
+                                            "0.2"), "--mlm-probability: the causal", True),
     ("pt-empty-text", lambda w, o: pretrain(w, o, "--train", w["empty.txt"]),
      "empty.txt: no non-blank lines", False),
     ("pt-blank-text-grouped", lambda w, o: pretrain(w, o, "--train", w["blank.txt"], "--dataset",

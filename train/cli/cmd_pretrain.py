@@ -43,6 +43,12 @@ SIZE_FLAGS = {"hidden_size": flags.whole(1, 2**14), "num_hidden_layers": flags.w
               "hidden_dropout_prob": flags.real(0, 1, high_open=True),
               "attention_probs_dropout_prob": flags.real(0, 1, high_open=True)}
 VOCAB_MAX = 2**24
+MLM_PROBABILITY = 0.15  # BERT's and RoBERTa's share of masked tokens
+# flags an objective has no use for, and why: refused rather than silently ignored
+UNUSED = {"bert": (("dataset",), "it makes sentence pairs from the documents between blank "
+                                 "lines"),
+          "causal": (("mlm_probability", "whole_word"), "it predicts every next token and "
+                                                        "masks nothing")}
 
 
 def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
@@ -139,8 +145,9 @@ def build_collator(args: argparse.Namespace, tokenizer):
 
     if args.objective == "causal":
         return CausalLMCollator(tokenizer)
-    return MLMCollator(tokenizer, mlm_probability=args.mlm_probability,
-                       whole_word=args.whole_word, seed=args.seed)
+    rate = MLM_PROBABILITY if args.mlm_probability is None else args.mlm_probability
+    return MLMCollator(tokenizer, mlm_probability=rate, whole_word=args.whole_word,
+                       seed=args.seed)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,14 +166,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="instead of --train: shards written by `minibert prepare-data`")
     parser.add_argument("--num-workers", type=flags.whole(0), default=2,
                         help="processes that build and mask batches (0: the training process)")
-    parser.add_argument("--dataset", choices=["lines", "grouped"], default="lines",
-                        help="roberta/causal: one example per line (the chapter) or packed blocks")
+    parser.add_argument("--dataset", choices=["lines", "grouped"], default=None,
+                        help="roberta/causal: one example per line (the chapter; the default) or "
+                             "packed blocks")
     parser.add_argument("--max-examples", type=flags.whole(1), default=None,
                         help="use only the first N")
     parser.add_argument("--block-size", type=flags.whole(3), default=128,
                         help="tokens per example, special tokens included")
-    parser.add_argument("--mlm-probability", type=flags.real(0, 1, low_open=True), default=0.15,
-                        help="share of tokens masked and predicted")
+    parser.add_argument("--mlm-probability", type=flags.real(0, 1, low_open=True), default=None,
+                        help=f"share of tokens masked and predicted (default {MLM_PROBABILITY})")
     parser.add_argument("--whole-word", action="store_true", help="whole-word masking")
     parser.add_argument("--batch-size", type=flags.whole(1), default=64,
                         help="examples per micro-batch (all ranks)")
@@ -222,6 +230,11 @@ def validate(args: argparse.Namespace) -> None:
     if not Path(args.tokenizer).is_dir():
         raise errors.UsageError(f"--tokenizer {args.tokenizer}: no such folder; make one with "
                                 f"`minibert train-tokenizer`")
+    names, why = UNUSED.get(args.objective, ((), ""))
+    for name in names:
+        if getattr(args, name) not in (None, False):
+            raise errors.UsageError(f"--{name.replace('_', '-')}: the {args.objective} "
+                                    f"objective does not use it: {why}")
     if (args.data is None) == (args.train is None):
         raise errors.UsageError("give either --train FILE... (read into memory) or --data "
                                 "DATA_DIR (shards written by `minibert prepare-data`)")
