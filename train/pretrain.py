@@ -257,8 +257,9 @@ def check_fits(model: torch.nn.Module, width: int | None) -> None:
 def start_fresh(run: _Run) -> None:
     """Refuse to overwrite an earlier run's checkpoints; start an empty metrics log."""
     if run.ckpt_root and latest_checkpoint(run.ckpt_root):
-        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass --resume to "
-                              f"continue that run, or choose another --out")
+        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass --resume "
+                          f"(PretrainArgs(resume=True), Trainer.train(resume_from_checkpoint="
+                          f"True)) to continue that run, or choose another output folder")
     if run.metrics:
         run.metrics.truncate_after(0)
 
