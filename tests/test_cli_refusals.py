@@ -208,6 +208,8 @@ ERRORS = [
      True),
     ("pt-causal-mlm", lambda w, o: pretrain(w, o, "--objective", "causal", "--mlm-probability",
                                             "0.2"), "--mlm-probability: the causal", True),
+    ("pt-bert-block-4", lambda w, o: pretrain(w, o, "--objective", "bert", "--block-size", "4"),
+     "--block-size 4: the bert objective needs at least 5", True),
     ("pt-empty-text", lambda w, o: pretrain(w, o, "--train", w["empty.txt"]),
      "empty.txt: no non-blank lines", False),
     ("pt-blank-text-grouped", lambda w, o: pretrain(w, o, "--train", w["blank.txt"], "--dataset",

@@ -44,7 +44,7 @@ SIZE_FLAGS = {"hidden_size": flags.whole(1, 2**14), "num_hidden_layers": flags.w
               "attention_probs_dropout_prob": flags.real(0, 1, high_open=True)}
 VOCAB_MAX = 2**24
 MLM_PROBABILITY = 0.15  # BERT's and RoBERTa's share of masked tokens
-# flags an objective has no use for, and why: refused rather than silently ignored
+# flags an objective has no use for, and why (`check_objective_flags`)
 UNUSED = {"bert": (("dataset",), "it makes sentence pairs from the documents between blank "
                                  "lines"),
           "causal": (("mlm_probability", "whole_word"), "it predicts every next token and "
@@ -215,6 +215,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+def check_objective_flags(args: argparse.Namespace) -> None:
+    """Flags that fit the objective: bert's pairs need room for two segments, and a flag the
+    objective has no use for is refused rather than silently ignored."""
+    from train.data.nsp import MIN_LENGTH
+
+    if args.objective == "bert" and args.block_size < MIN_LENGTH:
+        raise errors.UsageError(f"--block-size {args.block_size}: the bert objective needs at "
+                                f"least {MIN_LENGTH} ([CLS] A [SEP] B [SEP], a token in each "
+                                f"segment)")
+    names, why = UNUSED.get(args.objective, ((), ""))
+    for name in names:
+        if getattr(args, name) not in (None, False):
+            raise errors.UsageError(f"--{name.replace('_', '-')}: the {args.objective} "
+                                    f"objective does not use it: {why}")
+
+
 def validate(args: argparse.Namespace) -> None:
     """Every flag, and that the text files read as UTF-8, before --out is claimed and anything
     is built."""
@@ -230,11 +246,7 @@ def validate(args: argparse.Namespace) -> None:
     if not Path(args.tokenizer).is_dir():
         raise errors.UsageError(f"--tokenizer {args.tokenizer}: no such folder; make one with "
                                 f"`minibert train-tokenizer`")
-    names, why = UNUSED.get(args.objective, ((), ""))
-    for name in names:
-        if getattr(args, name) not in (None, False):
-            raise errors.UsageError(f"--{name.replace('_', '-')}: the {args.objective} "
-                                    f"objective does not use it: {why}")
+    check_objective_flags(args)
     if (args.data is None) == (args.train is None):
         raise errors.UsageError("give either --train FILE... (read into memory) or --data "
                                 "DATA_DIR (shards written by `minibert prepare-data`)")
