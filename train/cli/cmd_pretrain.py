@@ -232,10 +232,8 @@ def check_objective_flags(args: argparse.Namespace) -> None:
 
 
 def validate(args: argparse.Namespace) -> None:
-    """Every flag, and that the text files read as UTF-8, before --out is claimed and anything
-    is built."""
-    from tokenizer.corpus import check_utf8
-
+    """Every flag, and that the text files read as UTF-8 and hold enough text, before --out
+    is claimed and anything is built."""
     if args.vocab_size not in (None, "tokenizer") and (
             not args.vocab_size.isdigit() or not 1 <= int(args.vocab_size) <= VOCAB_MAX):
         raise errors.UsageError(f"--vocab-size {args.vocab_size}: expected 'tokenizer' or a "
@@ -256,11 +254,26 @@ def validate(args: argparse.Namespace) -> None:
         if not (Path(args.data) / "manifest.json").is_file():
             raise errors.UsageError(f"--data {args.data}: no manifest.json there; write the "
                                     f"shards with `minibert prepare-data`")
-        read_manifest(args.data)  # a broken or foreign manifest: refused before any work
+        manifest = read_manifest(args.data)  # a broken or foreign one: refused before work
+        check_enough_text(args, manifest["n_lines"], manifest["n_docs"], f"--data {args.data}")
         return
     errors.files_exist(args.train, "--train")
-    for path in args.train:
-        check_utf8(path)  # the reader's own error (file, line, byte), before any work
+    from train.data.datasets import read_documents
+
+    docs = read_documents(args.train)  # bad UTF-8: the reader's error (file, line, byte)
+    check_enough_text(args, sum(map(len, docs)), len(docs), f"--train {' '.join(args.train)}")
+
+
+def check_enough_text(args: argparse.Namespace, n_lines: int, n_docs: int, source: str) -> None:
+    """Text for at least one example (bert: two documents), counted on the text or read from
+    the manifest before --out is claimed; the datasets check again on the tokens."""
+    if n_lines == 0:
+        raise errors.UsageError(f"{source}: every line is blank; there is no text to make "
+                                f"examples from")
+    if args.objective == "bert" and n_docs < 2:
+        raise errors.UsageError(f"{source}: the bert objective pairs sentences across "
+                                f"documents and needs at least 2 (blocks of lines separated by "
+                                f"a blank line); found {n_docs}")
 
 
 def input_paths(args: argparse.Namespace) -> list[tuple[str, str]]:
