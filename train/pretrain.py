@@ -282,7 +282,9 @@ def resume(run: _Run) -> None:
     if run.metrics:
         run.metrics.truncate_after(run.step)
     if run.info.is_main:
-        print(f"resumed from {found} (step {run.step}/{run.total_steps})")
+        done = "; the run had finished, nothing is left to train" \
+            if run.step >= run.total_steps else ""
+        print(f"resumed from {found} (step {run.step}/{run.total_steps}){done}")
 
 
 def build_batch(run: _Run) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:

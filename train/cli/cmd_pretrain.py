@@ -317,6 +317,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ddp.shutdown()  # a NonFiniteLossError goes on to `main`: one line, exit code 2
     if result.losses and main_process:
-        print(f"{result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}, "
-              f"{result.tokens_per_second:,.0f} tokens/s; saved to {args.out}")
+        speed = f", {result.tokens_per_second:,.0f} tokens/s" if result.tokens_per_second else ""
+        print(f"{result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}"
+              f"{speed}; saved to {args.out}")
     return 0
