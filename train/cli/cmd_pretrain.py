@@ -268,7 +268,7 @@ def check_enough_text(args: argparse.Namespace, n_lines: int, n_docs: int, sourc
     """Text for at least one example (bert: two documents), counted on the text or read from
     the manifest before --out is claimed; the datasets check again on the tokens."""
     if n_lines == 0:
-        raise errors.UsageError(f"{source}: every line is blank; there is no text to make "
+        raise errors.UsageError(f"{source}: no text (only blank lines, or none) to make "
                                 f"examples from")
     if args.objective == "bert" and n_docs < 2:
         raise errors.UsageError(f"{source}: the bert objective pairs sentences across "
@@ -293,7 +293,7 @@ def output_dirs(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer)
     config = build_config(args, tokenizer)
-    examples = build_dataset(args, tokenizer)  # text too short for one example: before the model
+    examples = build_dataset(args, tokenizer)  # data it cannot use: refused before the model
     torch.manual_seed(args.seed)  # the initial weights come from --seed too
     model = build_model(args.objective, config)
     n_params = model.num_parameters()

@@ -208,8 +208,8 @@ class MLMCollator:
     def settings(self) -> dict:
         """What its masks depend on besides the generator: recorded in pretraining checkpoints,
         so a resume with another masking rate is refused (`train/data/loader.data_settings`)."""
-        return {"mlm": True, "mlm_probability": self.mlm_probability,
-                "whole_word": self.whole_word, "static_masks": self.static}
+        return {"mlm_probability": self.mlm_probability, "whole_word": self.whole_word,
+                "static_masks": self.static}
 
     def __getstate__(self) -> dict:
         # The generator travels as bytes: a DataLoader worker started by spawn (under
@@ -231,7 +231,7 @@ class CausalLMCollator:
         self.pad_token_id = tokenizer.pad_token_id
 
     def settings(self) -> dict:
-        return {"mlm": False}
+        return {}  # nothing is drawn: the labels are the input ids
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
         return self.from_padded(pad_batch(examples, self.pad_token_id))
