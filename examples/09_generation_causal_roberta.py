@@ -76,9 +76,8 @@ tiny = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "in
 config = preset("roberta-base", vocab_size=tok.vocab_size, max_position_embeddings=64 + 2,
                 pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
                 eos_token_id=tok.eos_token_id, **(tiny if QUICK else small))
-torch.manual_seed(0)  # dropout masks during training
 model = RobertaForCausalLM(config)
-model.init_weights(torch.Generator().manual_seed(0))
+model.init_weights(torch.Generator().manual_seed(0))  # dropout: pretrain seeds it (seed=0)
 print(f"RobertaForCausalLM: {model.num_parameters():,} parameters, is_decoder={model.config.is_decoder}")
 model.eval()  # no dropout: the matrix is the model's, not a random draw (pretrain() sets train())
 with torch.no_grad():

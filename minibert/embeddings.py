@@ -54,6 +54,13 @@ class Embeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(H, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
+    @property
+    def max_length(self) -> int:
+        """The most tokens one input may have: one row of the position table each, less the
+        rows RoBERTa's positions skip (they start after padding_idx)."""
+        P = self.config.max_position_embeddings
+        return P - (self.padding_idx + 1 if self.roberta_positions else 0)
+
     def _check_inputs(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
                       position_ids: torch.Tensor | None) -> None:
         """Fail with a message a learner can act on, instead of torch's 'index out of range'.
@@ -68,8 +75,7 @@ class Embeddings(nn.Module):
         if token_type_ids is not None and token_type_ids.shape != input_ids.shape:
             raise ValueError(f"token_type_ids shape {tuple(token_type_ids.shape)} != "
                              f"input_ids shape {tuple(input_ids.shape)}")
-        T, P = input_ids.size(1), self.config.max_position_embeddings
-        limit = P - (self.padding_idx + 1 if self.roberta_positions else 0)
+        T, P, limit = input_ids.size(1), self.config.max_position_embeddings, self.max_length
         if position_ids is None and T > limit and not self.roberta_positions:
             raise ValueError(f"sequence length {T} is longer than this model allows "
                              f"({limit} tokens: max_position_embeddings={P}); truncate the input")

@@ -77,7 +77,9 @@ def w(tmp_path_factory):
     rows = "the cat sat .,1\nthe dog ran .,0\n"
     files = {"dup_label.csv": "text,label,label\n" + rows.replace("\n", ",0\n"),
              "dup_text.csv": "text,text,label\n" + rows.replace(".,", ".,x,"),
-             "a/test.csv": "text,label\n" + rows, "b/test.csv": "text,label\n" + rows}
+             "a/test.csv": "text,label\n" + rows, "b/test.csv": "text,label\n" + rows,
+             "empty.txt": "", "blank.txt": "\n  \n\n",
+             "other.txt": "".join(f"the {w} is red .\n" for w in ("cat", "dog", "mat") * 4)}
     for name, text in files.items():
         (root / name).parent.mkdir(exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
@@ -186,6 +188,37 @@ ERRORS = [
     ("pt-resume-lr", lambda w, o: pretrain(w, w["pt"], "--batch-size", "8", "--max-examples",
                                            "8", "--resume", "--lr", "0.001"),
      "was written with lr=5e-05, this run has lr=0.001", False),
+    # resuming on other data: the batches would silently differ from the interrupted run's
+    *[(f"pt-resume-{name}", lambda w, o, f=flags: pretrain(w, w["pt"], "--batch-size", "8",
+                                                          "--max-examples", "8", "--resume",
+                                                          *[w.get(x, x) for x in f]),
+       expected, False)
+      for name, flags, expected in [
+          ("block-size", ["--block-size", "16"], "block_size=32, this run has block_size=16"),
+          ("dataset", ["--dataset", "grouped"], "dataset='LineBlocks', this run has "
+                                                "dataset='PackedBlocks'"),
+          ("text", ["--train", "other.txt"], "was written with corpus="),
+          ("masking", ["--mlm-probability", "0.3"], "mlm_probability=0.15, this run has "
+                                                     "mlm_probability=0.3")]],
+    # a flag the objective has no use for would be silently ignored
+    ("pt-bert-dataset", lambda w, o: pretrain(w, o, "--objective", "bert", "--dataset",
+                                              "grouped"), "--dataset: the bert objective", True),
+    ("pt-causal-whole-word", lambda w, o: pretrain(w, o, "--objective", "causal",
+                                                   "--whole-word"), "--whole-word: the causal",
+     True),
+    ("pt-causal-mlm", lambda w, o: pretrain(w, o, "--objective", "causal", "--mlm-probability",
+                                            "0.2"), "--mlm-probability: the causal", True),
+    ("pt-bert-block-4", lambda w, o: pretrain(w, o, "--objective", "bert", "--block-size", "4"),
+     "--block-size 4: the bert objective needs at least 5", True),
+    ("pt-empty-text", lambda w, o: pretrain(w, o, "--train", w["empty.txt"]),
+     "empty.txt: no text (only blank lines, or none)", True),
+    ("pt-blank-text-grouped", lambda w, o: pretrain(w, o, "--train", w["blank.txt"], "--dataset",
+                                                    "grouped"), "blank.txt: no text", True),
+    ("pt-bert-one-document", lambda w, o: pretrain(w, o, "--objective", "bert", "--train",
+                                                   w["other.txt"]),
+     "other.txt: the bert objective pairs sentences across documents and needs at least 2", True),
+    ("pt-bert-one-document-data", lambda w, o: pretrain(w, o, "--objective", "bert", "--data",
+                                                        w["data"]), "found 1", True),
     ("pt-too-big", lambda w, o: pretrain(w, o, "--hidden-size", "16384", "--intermediate-size",
                                          "65536", "--num-hidden-layers", "32",
                                          "--num-attention-heads", "16"),

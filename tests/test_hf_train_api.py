@@ -329,6 +329,17 @@ def test_wrong_uses_are_refused(tok, tmp_path):
     with pytest.raises(ValueError, match="needs data_collator="):
         Trainer(model=model, args=TrainingArguments(str(tmp_path / "a")),
                 train_dataset=[{"input_ids": torch.tensor([0, 5, 2])}]).train()
+    lines = [{"input_ids": torch.tensor([0, 5, 6, 2])}] * 4
+    with pytest.raises(ValueError, match=r"\(RobertaForMaskedLM\) trains a masked LM, but "
+                                         r"DataCollatorForLanguageModeling does not mask"):
+        Trainer(model=model, args=TrainingArguments(str(tmp_path / "b"), disable_tqdm=True),
+                data_collator=DataCollatorForLanguageModeling(tok, mlm=False),
+                train_dataset=lines).train()
+    with pytest.raises(ValueError, match=r"\(RobertaForCausalLM\) predicts every next token"):
+        Trainer(model=RobertaForCausalLM(roberta_config(tok, is_decoder=True)),
+                args=TrainingArguments(str(tmp_path / "c"), disable_tqdm=True),
+                data_collator=DataCollatorForLanguageModeling(tok, mlm=True),
+                train_dataset=lines).train()
     with pytest.raises(ValueError, match="task 'summarization' is not built"):
         pipeline("summarization", model=str(tmp_path))
     with pytest.raises(ValueError, match="pass tokenizer="):

@@ -292,3 +292,41 @@ def test_fresh_run_over_old_checkpoints_is_refused(tmp_path):
     _run(tmp_path, max_steps=2)
     with pytest.raises(resume.ResumeError, match="pass --resume"):
         _run(tmp_path, max_steps=2)
+
+
+@pytest.mark.parametrize("objective, wrong", [("roberta", "causal"), ("bert", "causal"),
+                                              ("causal", "roberta")])
+def test_collator_of_the_other_objective_is_refused(objective, wrong):
+    """Unmasked labels would teach a masked LM to copy its input; masked inputs would hide
+    from a causal LM what it predicts: refused before the first step."""
+    steps = []
+    with pytest.raises(ValueError, match=f"objective '{objective}'.*(does not mask|masks)"):
+        pretrain(tiny_model(objective), make_examples(objective, 10), collator(wrong),
+                 quiet(objective=objective, batch_size=5), on_step=lambda *a: steps.append(a))
+    assert steps == []
+
+
+@pytest.mark.parametrize("objective", ["roberta", "causal"])
+def test_example_longer_than_the_model_is_refused_before_the_first_step(objective):
+    """One overlong example at the end of the data: refused at the start, naming the sizes,
+    not at the step whose batch first holds it."""
+    examples = make_examples(objective, 20)
+    examples[-1] = {"input_ids": [BOS] + [7] * 38 + [EOS]}  # 40 tokens; RoBERTa takes 38
+    steps = []
+    with pytest.raises(ValueError, match="examples of up to 40 tokens, but .* takes at most 38 "
+                                         r"\(max_position_embeddings=40\).* >= 42"):
+        pretrain(tiny_model(objective), examples, collator(objective),
+                 quiet(objective=objective, batch_size=4, shuffle=False),
+                 on_step=lambda *a: steps.append(a))
+    assert steps == []
+
+
+def test_resume_with_other_masking_is_refused(tmp_path):
+    """The collator's settings are part of what a checkpoint must agree with."""
+    _run(tmp_path, max_steps=2)
+    other = MLMCollator(TOK, mlm_probability=0.2, seed=7)
+    with pytest.raises(resume.ResumeError, match="mlm_probability=0.3, this run has "
+                                                 "mlm_probability=0.2"):
+        pretrain(tiny_model("roberta"), make_examples("roberta", 20), other,
+                 quiet(objective="roberta", out_dir=str(tmp_path), batch_size=5, grad_accum=2,
+                       epochs=3, lr=3e-3, warmup_steps=2, max_steps=2, resume=True))

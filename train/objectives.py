@@ -37,6 +37,25 @@ def check_objective(objective: str) -> None:
         raise ValueError(f"unknown objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
 
 
+def check_collator(objective: str, collate, model: torch.nn.Module) -> None:
+    """Refuse a collator that makes the other kind of targets (it says which with `mlm`, as
+    transformers' DataCollatorForLanguageModeling does): unmasked labels under a masked-LM
+    objective teach the model to copy its input, masked inputs under the causal one hide the
+    tokens it should predict from. Collate functions without `mlm` are taken as they are."""
+    mlm = getattr(collate, "mlm", None)
+    if mlm is None or mlm == (objective != "causal"):
+        return
+    name, trains = type(collate).__name__, f"objective {objective!r} ({type(model).__name__})"
+    if objective == "causal":
+        raise ValueError(f"{trains} predicts every next token, but {name} masks "
+                         f"tokens (mlm=True); use CausalLMCollator or "
+                         f"DataCollatorForLanguageModeling(tokenizer, mlm=False)")
+    raise ValueError(f"{trains} trains a masked LM, but {name} does not mask "
+                     f"(mlm=False: its labels are the inputs, which the model would learn to "
+                     f"copy); use MLMCollator or DataCollatorForLanguageModeling(tokenizer, "
+                     f"mlm=True)")
+
+
 def trained_class(objective: str) -> type:
     """The minibert class an objective trains."""
     check_objective(objective)

@@ -7,9 +7,10 @@ only its rows (in `num_workers` DataLoader processes), and micro-batch m is mask
 generator seeded by `seed` and m. So the position in the data is a single number
 (micro-batches consumed), and a run restarted from a checkpoint (model, optimizer, scheduler,
 GradScaler, the global RNGs, that number) replays the same batches with the same masks: its
-losses equal an uninterrupted run's exactly on CPU. Losses are sums over targets divided by
-the step's global target count (see `train/objectives.py`), so accumulation and DDP change
-nothing numerically.
+losses equal an uninterrupted run's exactly on CPU. The checkpoint also records the run's
+settings and the data's (`loader.data_settings`); resuming with others is refused. Losses
+are sums over targets divided by the step's global target count (see `train/objectives.py`),
+so accumulation and DDP change nothing numerically.
 
 Recipe: AdamW with no decay on biases / LayerNorm (`train/optim.py`), linear warmup then
 linear decay, gradient clipping, bf16 autocast where the hardware has it (fp16 + GradScaler on
@@ -39,7 +40,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from train import ddp, objectives
-from train.data.loader import RankBatches, rank_stream
+from train.data.loader import RankBatches, data_settings, rank_stream
 from train.device import autocast, pick_device, resolve_precision
 from train.interrupts import Interrupts
 from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caught by callers)
@@ -101,7 +102,8 @@ class PretrainResult:
 _DIVERGED = "try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm"
 
 # Run settings a checkpoint must agree with, or the resumed batches would differ (or, for the
-# last three, the optimizer and schedule loaded from it would silently override the new ones).
+# last three, the optimizer and schedule loaded from it would silently override the new ones);
+# the data's own (`loader.data_settings`: examples, block size, corpus, masking) join them.
 _MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps",
                "lr", "warmup_steps", "weight_decay")
 
@@ -138,20 +140,24 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
              *, tokenizer=None,
              on_step: Callable[[int, float], None] | None = None) -> PretrainResult:
     """Train `model` on `dataset` (a dataset of `train/data/datasets.py`, or any sequence of
-    examples) batched by `collate` (see `train/data/loader.py`).
+    examples: Encodings, dicts with input_ids, lists of ids) batched by `collate` (see
+    `train/data/loader.py`). Refused before the first step: a collator that makes the other
+    objective's targets, examples longer than the model takes, and on resume a checkpoint
+    written with other settings or data.
 
     on_step(step, loss) runs after each optimizer step; raising KeyboardInterrupt there acts
     like Ctrl-C (checkpoint, then re-raise)."""
-    run = set_up(model, len(dataset), args)
+    objectives.check_collator(args.objective, collate, model)
+    run = set_up(model, len(dataset), args, data_settings(dataset, collate))
+    batches = RankBatches(dataset, collate, batch_size=args.batch_size, per_epoch=run.per_epoch,
+                          seed=args.seed, shuffle=args.shuffle, info=run.info)
+    check_fits(model, batches.width)
     if args.resume:
         resume(run)
     else:
         start_fresh(run)
-    # built after resume: it starts at run.consumed
-    run.stream = rank_stream(RankBatches(dataset, collate, batch_size=args.batch_size,
-                                         per_epoch=run.per_epoch, seed=args.seed,
-                                         shuffle=args.shuffle, info=run.info),
-                             run.consumed, run.total_micro, args.num_workers)
+    # after resume: the stream starts at run.consumed
+    run.stream = rank_stream(batches, run.consumed, run.total_micro, args.num_workers)
     bar = _progress_bar(run)
     at_boundary = True  # between optimizer steps: a checkpoint written now is exact
     try:
@@ -183,8 +189,9 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
 
 # ---- the steps, in the order the loop takes them -----------------------------------------
 
-def set_up(model: torch.nn.Module, n: int, args: PretrainArgs) -> _Run:
-    """Device and processes, seeds, the step budget, optimizer, schedule and output paths."""
+def set_up(model: torch.nn.Module, n: int, args: PretrainArgs, data: dict) -> _Run:
+    """Device and processes, seeds, the step budget, optimizer, schedule and output paths;
+    `data`: what the batches depend on (`loader.data_settings`), checked on resume."""
     objectives.check_objective(args.objective)
     if args.objective == "causal" and not getattr(model.config, "is_decoder", True):
         raise ValueError("objective 'causal' needs a model built with config.is_decoder=True")
@@ -211,7 +218,7 @@ def set_up(model: torch.nn.Module, n: int, args: PretrainArgs) -> _Run:
         args=args, model=model, net=net,
         forward=torch.compile(net, dynamic=True) if args.compile else net,
         opt=opt, precision=precision, device=device, info=info,
-        settings={k: getattr(args, k) for k in _MUST_MATCH} | {"n_examples": n},
+        settings={k: getattr(args, k) for k in _MUST_MATCH} | data,
         n=n, per_epoch=per_epoch, total_micro=total_micro, total_steps=total_steps,
         out=out, ckpt_root=out / "checkpoints" if out else None,
         metrics=MetricsLog(out / "metrics.jsonl") if out and info.is_main else None)
@@ -231,11 +238,28 @@ def _budget(n: int, args: PretrainArgs, drop_last: bool) -> tuple[int, int, int]
     return per_epoch, total_micro, total_steps
 
 
+def check_fits(model: torch.nn.Module, width: int | None) -> None:
+    """Refuse examples longer than the model's position table before the first step, rather
+    than at the step whose batch first holds one (on a GPU, as a device-side assert).
+    width: the longest example (`RankBatches.width`); None when the loader did not measure it."""
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    embeddings = getattr(base, "embeddings", None)
+    if width is None or embeddings is None or width <= embeddings.max_length:
+        return
+    P = model.config.max_position_embeddings
+    raise ValueError(f"the dataset has examples of up to {width} tokens, but "
+                     f"{type(model).__name__} takes at most {embeddings.max_length} "
+                     f"(max_position_embeddings={P}); cut the examples shorter (block_size) "
+                     f"or build the model with max_position_embeddings >= "
+                     f"{P + width - embeddings.max_length}")
+
+
 def start_fresh(run: _Run) -> None:
     """Refuse to overwrite an earlier run's checkpoints; start an empty metrics log."""
     if run.ckpt_root and latest_checkpoint(run.ckpt_root):
-        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass --resume to "
-                              f"continue that run, or choose another --out")
+        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass --resume "
+                          f"(PretrainArgs(resume=True), Trainer.train(resume_from_checkpoint="
+                          f"True)) to continue that run, or choose another output folder")
     if run.metrics:
         run.metrics.truncate_after(0)
 
@@ -258,7 +282,9 @@ def resume(run: _Run) -> None:
     if run.metrics:
         run.metrics.truncate_after(run.step)
     if run.info.is_main:
-        print(f"resumed from {found} (step {run.step}/{run.total_steps})")
+        done = "; the run had finished, nothing is left to train" \
+            if run.step >= run.total_steps else ""
+        print(f"resumed from {found} (step {run.step}/{run.total_steps}){done}")
 
 
 def build_batch(run: _Run) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:

@@ -5,7 +5,8 @@ A checkpoint is a directory `checkpoints/step-00000123/` holding one `training_s
 the model's and optimizer's state dicts, the scheduler's, the GradScaler's (fp16 only), the
 global random number generators the run draws from (Python's, torch's per rank, CUDA's; the
 data order and the masks are seeded by micro-batch, `train/data/loader.py`), the data
-position (micro-batches consumed), the step and the loss history. Everything is stored as
+position (micro-batches consumed), the step, the loss history, and the settings a resuming
+run must share (the loop's, and the data's: `loader.data_settings`). Everything is stored as
 tensors or plain Python values so that `torch.load(weights_only=True)` can read it: nothing
 is unpickled that could run code. `restore_model` refuses a checkpoint whose model config
 differs from the resuming run's (another --hidden-size would not fit its weights).

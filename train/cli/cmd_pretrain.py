@@ -43,6 +43,12 @@ SIZE_FLAGS = {"hidden_size": flags.whole(1, 2**14), "num_hidden_layers": flags.w
               "hidden_dropout_prob": flags.real(0, 1, high_open=True),
               "attention_probs_dropout_prob": flags.real(0, 1, high_open=True)}
 VOCAB_MAX = 2**24
+MLM_PROBABILITY = 0.15  # BERT's and RoBERTa's share of masked tokens
+# flags an objective has no use for, and why (`check_objective_flags`)
+UNUSED = {"bert": (("dataset",), "it makes sentence pairs from the documents between blank "
+                                 "lines"),
+          "causal": (("mlm_probability", "whole_word"), "it predicts every next token and "
+                                                        "masks nothing")}
 
 
 def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
@@ -139,8 +145,9 @@ def build_collator(args: argparse.Namespace, tokenizer):
 
     if args.objective == "causal":
         return CausalLMCollator(tokenizer)
-    return MLMCollator(tokenizer, mlm_probability=args.mlm_probability,
-                       whole_word=args.whole_word, seed=args.seed)
+    rate = MLM_PROBABILITY if args.mlm_probability is None else args.mlm_probability
+    return MLMCollator(tokenizer, mlm_probability=rate, whole_word=args.whole_word,
+                       seed=args.seed)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,14 +166,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="instead of --train: shards written by `minibert prepare-data`")
     parser.add_argument("--num-workers", type=flags.whole(0), default=2,
                         help="processes that build and mask batches (0: the training process)")
-    parser.add_argument("--dataset", choices=["lines", "grouped"], default="lines",
-                        help="roberta/causal: one example per line (the chapter) or packed blocks")
+    parser.add_argument("--dataset", choices=["lines", "grouped"], default=None,
+                        help="roberta/causal: one example per line (the chapter; the default) or "
+                             "packed blocks")
     parser.add_argument("--max-examples", type=flags.whole(1), default=None,
                         help="use only the first N")
     parser.add_argument("--block-size", type=flags.whole(3), default=128,
                         help="tokens per example, special tokens included")
-    parser.add_argument("--mlm-probability", type=flags.real(0, 1, low_open=True), default=0.15,
-                        help="share of tokens masked and predicted")
+    parser.add_argument("--mlm-probability", type=flags.real(0, 1, low_open=True), default=None,
+                        help=f"share of tokens masked and predicted (default {MLM_PROBABILITY})")
     parser.add_argument("--whole-word", action="store_true", help="whole-word masking")
     parser.add_argument("--batch-size", type=flags.whole(1), default=64,
                         help="examples per micro-batch (all ranks)")
@@ -202,11 +210,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
-def validate(args: argparse.Namespace) -> None:
-    """Every flag, and that the text files read as UTF-8, before --out is claimed and anything
-    is built."""
-    from tokenizer.corpus import check_utf8
+def check_objective_flags(args: argparse.Namespace) -> None:
+    """Flags that fit the objective: bert's pairs need room for two segments, and a flag the
+    objective has no use for is refused rather than silently ignored."""
+    from train.data.nsp import MIN_LENGTH
 
+    if args.objective == "bert" and args.block_size < MIN_LENGTH:
+        raise errors.UsageError(f"--block-size {args.block_size}: the bert objective needs at "
+                                f"least {MIN_LENGTH} ([CLS] A [SEP] B [SEP], a token in each "
+                                f"segment)")
+    names, why = UNUSED.get(args.objective, ((), ""))
+    for name in names:
+        if getattr(args, name) not in (None, False):
+            raise errors.UsageError(f"--{name.replace('_', '-')}: the {args.objective} "
+                                    f"objective does not use it: {why}")
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Every flag, and that the text files read as UTF-8 and hold enough text, before --out
+    is claimed and anything is built."""
     if args.vocab_size not in (None, "tokenizer") and (
             not args.vocab_size.isdigit() or not 1 <= int(args.vocab_size) <= VOCAB_MAX):
         raise errors.UsageError(f"--vocab-size {args.vocab_size}: expected 'tokenizer' or a "
@@ -217,6 +239,7 @@ def validate(args: argparse.Namespace) -> None:
     if not Path(args.tokenizer).is_dir():
         raise errors.UsageError(f"--tokenizer {args.tokenizer}: no such folder; make one with "
                                 f"`minibert train-tokenizer`")
+    check_objective_flags(args)
     if (args.data is None) == (args.train is None):
         raise errors.UsageError("give either --train FILE... (read into memory) or --data "
                                 "DATA_DIR (shards written by `minibert prepare-data`)")
@@ -226,11 +249,26 @@ def validate(args: argparse.Namespace) -> None:
         if not (Path(args.data) / "manifest.json").is_file():
             raise errors.UsageError(f"--data {args.data}: no manifest.json there; write the "
                                     f"shards with `minibert prepare-data`")
-        read_manifest(args.data)  # a broken or foreign manifest: refused before any work
+        manifest = read_manifest(args.data)  # a broken or foreign one: refused before work
+        check_enough_text(args, manifest["n_lines"], manifest["n_docs"], f"--data {args.data}")
         return
     errors.files_exist(args.train, "--train")
-    for path in args.train:
-        check_utf8(path)  # the reader's own error (file, line, byte), before any work
+    from train.data.datasets import read_documents
+
+    docs = read_documents(args.train)  # bad UTF-8: the reader's error (file, line, byte)
+    check_enough_text(args, sum(map(len, docs)), len(docs), f"--train {' '.join(args.train)}")
+
+
+def check_enough_text(args: argparse.Namespace, n_lines: int, n_docs: int, source: str) -> None:
+    """Text for at least one example (bert: two documents), counted on the text or read from
+    the manifest before --out is claimed; the datasets check again on the tokens."""
+    if n_lines == 0:
+        raise errors.UsageError(f"{source}: no text (only blank lines, or none) to make "
+                                f"examples from")
+    if args.objective == "bert" and n_docs < 2:
+        raise errors.UsageError(f"{source}: the bert objective pairs sentences across "
+                                f"documents and needs at least 2 (blocks of lines separated by "
+                                f"a blank line); found {n_docs}")
 
 
 def input_paths(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -250,9 +288,9 @@ def output_dirs(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer)
     config = build_config(args, tokenizer)
+    examples = build_dataset(args, tokenizer)  # data it cannot use: refused before the model
     torch.manual_seed(args.seed)  # the initial weights come from --seed too
     model = build_model(args.objective, config)
-    examples = build_dataset(args, tokenizer)
     n_params = model.num_parameters()
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 talks
     if main_process:
@@ -274,6 +312,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ddp.shutdown()  # a NonFiniteLossError goes on to `main`: one line, exit code 2
     if result.losses and main_process:
-        print(f"{result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}, "
-              f"{result.tokens_per_second:,.0f} tokens/s; saved to {args.out}")
+        speed = f", {result.tokens_per_second:,.0f} tokens/s" if result.tokens_per_second else ""
+        print(f"{result.steps} steps: loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}"
+              f"{speed}; saved to {args.out}")
     return 0

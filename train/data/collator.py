@@ -122,6 +122,8 @@ def _example_seed(seed: int, ids: torch.Tensor) -> int:
 class MLMCollator:
     """Pad a batch dynamically and mask it for MLM; see the module docstring."""
 
+    mlm = True  # what it prepares: masked-LM targets (read by `objectives.check_collator`)
+
     def __init__(
         self,
         tokenizer,
@@ -203,6 +205,12 @@ class MLMCollator:
             out["next_sentence_label"] = batch["next_sentence_label"]
         return out
 
+    def settings(self) -> dict:
+        """What its masks depend on besides the generator: recorded in pretraining checkpoints,
+        so a resume with another masking rate is refused (`train/data/loader.data_settings`)."""
+        return {"mlm_probability": self.mlm_probability, "whole_word": self.whole_word,
+                "static_masks": self.static}
+
     def __getstate__(self) -> dict:
         # The generator travels as bytes: a DataLoader worker started by spawn (under
         # torch.multiprocessing.spawn, or on macOS) could not rebuild it, nor its state tensor.
@@ -217,8 +225,13 @@ class MLMCollator:
 class CausalLMCollator:
     """Pad a batch; labels are the input ids with padding set to -100 (the loss shifts them)."""
 
+    mlm = False  # what it prepares: next-token targets (read by `objectives.check_collator`)
+
     def __init__(self, tokenizer):
         self.pad_token_id = tokenizer.pad_token_id
+
+    def settings(self) -> dict:
+        return {}  # nothing is drawn: the labels are the input ids
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
         return self.from_padded(pad_batch(examples, self.pad_token_id))
@@ -262,6 +275,9 @@ class DataCollatorForLanguageModeling:
 
     def __call__(self, examples) -> dict[str, torch.Tensor]:
         return self.collate(examples)
+
+    def settings(self) -> dict:
+        return self.collate.settings()
 
     def from_padded(self, batch: dict[str, torch.Tensor], **draws) -> dict[str, torch.Tensor]:
         """What the pretraining loader calls: see `MLMCollator.from_padded`."""

@@ -16,13 +16,15 @@ Every corpus reaches the loop the same way:
      [CLS] line [SEP], cut to block_size tokens (short lines are padded per batch).
    - `LineByLineTextDataset`: transformers' (former) class of that name: LineBlocks of text
      files whose `dataset[i]` is `{"input_ids": LongTensor}`, as in transformers.
-3. batches: `train/data/loader.py`, one sampler for all of them.
+3. batches: `train/data/loader.py`, one epoch order and one loader for all of them.
 
 Examples are dicts with input_ids, token_type_ids, special_tokens_mask and word_ids (words
 numbered from 0 in each example), what `train/data/collator.py` pads and masks. `example(i,
-epoch)` is what the loader calls; `dataset[i]` is example i of epoch 0. Also here:
-`read_text` (UTF-8, a leading byte-order mark dropped, bad bytes named by file, line and
-byte) and `read_documents` (documents as lists of sentences, for `nsp.create_nsp_examples`).
+epoch)` is what the loader calls; `dataset[i]` is example i of epoch 0; `settings()` is what
+a checkpoint records of the dataset, so a resume on other data is refused. Text is read by
+`tokenizer.corpus.read_text` (UTF-8, a leading byte-order mark dropped, bad bytes named by
+file, line and byte). Also here: `read_documents` (documents as lists of sentences, for
+`nsp.create_nsp_examples`).
 Left out on purpose: streaming text without preparing it, sentence splitting inside lines.
 """
 
@@ -60,7 +62,8 @@ def text_shards(tokenizer, paths) -> Shards:
 
 class ShardDataset(torch.utils.data.Dataset):
     """What every dataset over shards offers the loader (`train/data/loader.py`):
-    `example(i, epoch)`, and `max_length`, the longest example it can give."""
+    `example(i, epoch)`, `max_length`, the longest example it can give, and `settings()`,
+    what a checkpoint records of it."""
 
     n: int
     max_length: int
@@ -73,6 +76,14 @@ class ShardDataset(torch.utils.data.Dataset):
 
     def example(self, i: int, epoch: int) -> dict:
         raise NotImplementedError
+
+    def settings(self) -> dict:
+        """What the examples depend on besides their number: the kind, the block size and the
+        corpus (its size), so that a run resumed on other data is refused
+        (`train/data/loader.data_settings`)."""
+        shards = self.shards
+        return {"dataset": type(self).__name__, "block_size": self.max_length,
+                "corpus": f"{shards.n_tokens:,} tokens in {shards.n_lines:,} lines"}
 
     def head(self, k: int) -> ShardDataset:
         """The same dataset cut to its first k examples (`pretrain --max-examples`)."""

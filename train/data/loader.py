@@ -21,7 +21,8 @@ Datasets: those of `train/data/datasets.py` and `train/data/nsp.NSPPairs` (`exam
 epoch)`, `max_length`; packed blocks also build a padded batch with array operations), or any
 sequence of examples (`dataset[i]`; its longest example is measured once). A collator with
 `from_padded` (ours) gets the padded batch and the generator; any other collate function gets
-the list of examples, and its own randomness is its own.
+the list of examples, and its own randomness is its own. `data_settings` is what a checkpoint
+keeps of the dataset and the collator, so a resume on other data or masks is refused.
 Left out on purpose: sampling weights across corpora, bucketing by length.
 """
 
@@ -50,6 +51,20 @@ def epoch_order(n: int, epoch: int, seed: int, shuffle: bool = True) -> torch.Te
         return torch.arange(n)
     return torch.randperm(n, generator=torch.Generator().manual_seed(mixed_seed(seed, ORDER,
                                                                                 epoch)))
+
+
+def data_settings(dataset, collate: Callable) -> dict:
+    """What the batches depend on besides the seed and the micro-batch number: the number of
+    examples, and what the dataset and the collator record of themselves (`settings()`: the
+    kind of examples, their block size and corpus; the masking). A checkpoint keeps it, so
+    that resuming on other data or with other masks is refused instead of silently training
+    on batches the interrupted run would not have seen (`train/pretrain.resume`)."""
+    def own(part) -> dict:
+        settings = getattr(part, "settings", None)
+        return settings() if settings is not None else {}
+
+    # the kind of examples first: a mismatch there is the one worth naming
+    return own(dataset) | {"n_examples": len(dataset)} | own(collate)
 
 
 def longest(dataset) -> int:

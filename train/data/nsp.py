@@ -48,6 +48,7 @@ import numpy as np
 from train.data.datasets import ShardDataset, cls_sep_ids
 from train.data.shards import Shards, word_ids
 
+MIN_LENGTH = 5  # [CLS] A [SEP] B [SEP] with one token in each segment
 LABEL_IS_NEXT = 0  # B is the text that follows A
 LABEL_IS_RANDOM = 1  # B comes from another document
 
@@ -172,7 +173,7 @@ def create_nsp_examples(
         raise TypeError(
             f"rng must be a random.Random (e.g. random.Random(seed)), got {type(rng).__name__}"
         )
-    if max_seq_length < 5:
+    if max_seq_length < MIN_LENGTH:
         raise ValueError(
             f"max_seq_length={max_seq_length} leaves no room for two segments and 3 special tokens"
         )
@@ -245,7 +246,7 @@ class NSPPairs(ShardDataset):
 
     def __init__(self, shards: Shards, tokenizer, max_seq_length: int = 128, seed: int = 0,
                  short_seq_prob: float = 0.1, nsp_probability: float = 0.5):
-        if max_seq_length < 5:
+        if max_seq_length < MIN_LENGTH:
             raise ValueError(f"max_seq_length={max_seq_length} leaves no room for two segments "
                              f"and 3 special tokens")
         self.shards, self.max_length, self.seed = shards, max_seq_length, seed
@@ -277,6 +278,10 @@ class NSPPairs(ShardDataset):
         opens = first.copy()
         opens[1:] |= crossed[1:] != crossed[:-1]
         return np.flatnonzero(opens)
+
+    def settings(self) -> dict:
+        return super().settings() | {"nsp_seed": self.seed, "short_seq_prob": self.short_seq_prob,
+                                     "nsp_probability": self.nsp_probability}
 
     def example(self, i: int, epoch: int) -> dict:
         if not 0 <= i < self.n:
