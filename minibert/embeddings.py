@@ -36,6 +36,16 @@ def roberta_position_ids(input_ids: torch.Tensor, padding_idx: int,
     return (torch.cumsum(real, dim=1) * real).long() + padding_idx  # (B, T)
 
 
+def usable_positions(config: BertConfig, roberta_positions: bool | None = None) -> int:
+    """The most tokens one input may have: one row of the position table each, less the rows
+    RoBERTa's positions skip (they start after padding_idx). roberta_positions: whether the
+    model numbers positions RoBERTa's way (default: a config of model_type "roberta")."""
+    if roberta_positions is None:
+        roberta_positions = config.model_type == "roberta"
+    skipped = config.pad_token_id + 1 if roberta_positions else 0
+    return config.max_position_embeddings - skipped
+
+
 class Embeddings(nn.Module):
     def __init__(self, config: BertConfig, roberta_positions: bool = False):
         super().__init__()
@@ -56,10 +66,8 @@ class Embeddings(nn.Module):
 
     @property
     def max_length(self) -> int:
-        """The most tokens one input may have: one row of the position table each, less the
-        rows RoBERTa's positions skip (they start after padding_idx)."""
-        P = self.config.max_position_embeddings
-        return P - (self.padding_idx + 1 if self.roberta_positions else 0)
+        """The most tokens one input may have (`usable_positions`)."""
+        return usable_positions(self.config, self.roberta_positions)
 
     def _check_inputs(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
                       position_ids: torch.Tensor | None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from train.cli import main
+from train.cli import COMMANDS, main
 
 WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "good", "bad", "book", "was", "written",
          "by", "john", "is", "it", "very", ".", ",", "!", "?", "and", "to", "of", "in", "that",
@@ -386,3 +386,37 @@ def test_config_names_the_bad_key(key, value):
 
     with pytest.raises(ConfigError, match=f"'{key}'"):
         BertConfig.from_dict({**_tiny_config().to_dict(), key: value}, source="x.json")
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_a_closed_output_pipe_ends_any_command_quietly(name, capsys, monkeypatch):
+    """Every command runs through one error handler: a reader that stops reading (`| head`)
+    ends the command with the shell's code for a closed pipe and nothing on stderr."""
+    import importlib
+
+    from train import cli
+
+    def run(args):
+        print("first line")
+        raise BrokenPipeError(32, "Broken pipe")
+
+    module = importlib.import_module(COMMANDS[name][0])
+    monkeypatch.setattr(cli, "_run", lambda name, module, args: module.run(args))
+    monkeypatch.setattr(module, "run", run)
+    rc = cli._run_reporting_errors(name, module, object(), debug=False)
+    assert rc == cli.PIPE_CLOSED == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_params_into_a_closed_pipe_exits_quietly():
+    """The real thing, as `| head` leaves it: the reader has gone before the table is out."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "train.cli", "params", "bert-base-uncased"],
+                              stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=120,
+                              check=False)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr.decode() == "", proc.stderr.decode()

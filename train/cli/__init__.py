@@ -22,6 +22,8 @@ A missing or unknown command name is refused before any of this by argparse itse
 line, then `minibert: error: ...`, exit code 2.
 SIGTERM is Ctrl-C for every command (`train/interrupts.py`); once a run has been interrupted,
 further Ctrl-Cs are ignored while the process exits, so its clean-up ends without a traceback.
+When the reader of the output goes away (`minibert params ... | head`), the command stops
+silently with exit code 141, as a shell reports a program ended by a closed pipe.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import signal
 import sys
 
 # name -> (module, one-line help)
+PIPE_CLOSED = 141  # what a shell reports for a program ended by SIGPIPE (128 + 13)
+
 COMMANDS = {
     "params": ("train.cli.cmd_params", "print a model's per-tensor parameter table and total"),
     "train-tokenizer": ("train.cli.cmd_tokenizer", "train a WordPiece or byte-level BPE tokenizer"),
@@ -70,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = command_parser(name, module)
     args = parser.parse_intermixed_args(rest)
     rc = _run_reporting_errors(name, module, args, debug)
+    if rc == PIPE_CLOSED and as_program:
+        # stdout still holds unwritten bytes for the closed pipe: point it at /dev/null so
+        # the interpreter's final flush does not fail again on the way out
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if rc == 130 and as_program:
         # the process is exiting after an interrupt: another Ctrl-C (or SIGTERM) must not
         # break the interpreter's own clean-up (atexit, worker processes) with a traceback
@@ -97,11 +105,16 @@ def command_parser(name: str, module) -> argparse.ArgumentParser:
 
 
 def _run_reporting_errors(name: str, module, args: argparse.Namespace, debug: bool) -> int:
-    """`_run`, with an expected error as one line and exit code 2, Ctrl-C as 130."""
+    """`_run`, with an expected error as one line and exit code 2, Ctrl-C as 130, a closed
+    output pipe as PIPE_CLOSED (silently)."""
     from train.cli.errors import end_progress_bars, one_line
 
     try:
         return _run(name, module, args)
+    except BrokenPipeError:
+        # whoever read the output stopped (`minibert params ... | head`): not an error of ours
+        # or the user's, so stop quietly with the shell's code for a closed pipe
+        return PIPE_CLOSED
     except KeyboardInterrupt:
         end_progress_bars()
         print("minibert: interrupted", file=sys.stderr)

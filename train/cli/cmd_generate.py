@@ -15,6 +15,7 @@ import argparse
 import torch
 
 from minibert.auto import AutoModelForCausalLM, load_backend_tokenizer
+from minibert.embeddings import usable_positions
 from train.cli import flags
 
 
@@ -46,8 +47,7 @@ def fit_new_tokens(config, tokenizer, prompt: str, max_new_tokens: int | None) -
     table; when not given, 50 or what fits if that is fewer."""
     from train.cli.errors import UsageError
 
-    usable = config.max_position_embeddings - (config.pad_token_id + 1
-                                               if config.model_type == "roberta" else 0)
+    usable = usable_positions(config)
     used = len(tokenizer.encode(prompt, add_special_tokens=False).ids) + (
         tokenizer.bos_token_id is not None)
     if used >= usable:

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from minibert.config import PRESETS, BertConfig, preset
+from minibert.embeddings import usable_positions
 from tokenizer import load_tokenizer
 from train import ddp, objectives
 from train.cli import errors, flags
@@ -76,11 +77,11 @@ def build_config(args: argparse.Namespace, tokenizer) -> BertConfig:
     if config.vocab_size < tokenizer.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size:,} tokens but the model's "
                          f"vocab_size is {config.vocab_size:,}; pass --vocab-size tokenizer")
-    offset = config.pad_token_id + 1 if config.model_type == "roberta" else 0
-    if args.block_size + offset > config.max_position_embeddings:
+    skipped = config.max_position_embeddings - usable_positions(config)
+    if args.block_size + skipped > config.max_position_embeddings:
         raise ValueError(
             f"--block-size {args.block_size} needs max_position_embeddings >= "
-            f"{args.block_size + offset}, the config has {config.max_position_embeddings}"
+            f"{args.block_size + skipped}, the config has {config.max_position_embeddings}"
         )
     return config
 

@@ -83,11 +83,10 @@ def fit_max_length(max_length: int | None, model_dir: str | Path, default: int =
     """--max-length checked against the model's position table (read from config.json only);
     when not given, `default` or the model's limit if that is smaller."""
     from minibert.config import BertConfig
+    from minibert.embeddings import usable_positions
 
     config = BertConfig.from_pretrained(model_dir)
-    # RoBERTa's positions start after the padding id, so those rows never hold text
-    usable = config.max_position_embeddings - (config.pad_token_id + 1
-                                               if config.model_type == "roberta" else 0)
+    usable = usable_positions(config)
     if max_length is None:
         return min(default, usable)
     if max_length < 1 or max_length > usable:
