@@ -5,13 +5,13 @@
 # Pure Reason*: a byte-level BPE tokenizer trained on the book, `RobertaForMaskedLM` with 6
 # layers (83.5 M parameters, lesson 3), dynamic 15 % masking (lesson 4), no NSP (RoBERTa
 # dropped it, lesson 5), and a `fill-mask` pipeline at the end. The full model wants a GPU;
-# here the same recipe is scaled down to about five minutes on two free CPU cores (seven epochs
-# over the book; quick mode: under a minute, with a toy model that learns little). In that
-# time the loss goes well below the line of a model that only knows how often each token
-# occurs, and the chapter's sentence gets answers that fit it: "Human thinking involves human
-# reason", "Space and time are the pure forms of experience". One choice makes the
-# difference, short blocks (section 2): with the book cut into 64-token blocks the same
-# model, for the same minutes, never got past predicting "the" and ",".
+# here the same recipe is scaled down to a few minutes on two free CPU cores (seven epochs over
+# the book: 2 min 18 s in our run, on an AVX-512 CPU; quick mode: seconds, with a toy model
+# that learns little). In that time the loss goes well below the line of a model that only
+# knows how often each token occurs, and the chapter's sentence gets answers that fit it:
+# "Human thinking involves human reason", "Space and time are the pure forms of experience".
+# One choice makes the difference, short blocks (section 2): with the book cut into 64-token
+# blocks the same model, for the same minutes, never got past predicting "the" and ",".
 #
 # Each step below is one function call into the project; the same run from the shell is
 #
@@ -125,7 +125,7 @@ print("one block:", tok.decode(examples[10]["input_ids"])[:200], "...")
 # ## 3. The model: the kantaibert preset, made smaller
 #
 # The preset is the chapter's `RobertaConfig` (6 layers, 12 heads, hidden 768); we keep the
-# RoBERTa layout and shrink the sizes to what five minutes of two CPU cores can train:
+# RoBERTa layout and shrink the sizes to what a few minutes of two CPU cores can train:
 # 4 layers of width 128 (4 heads of 32), about 1.3 M parameters, 0.5 M of them the token
 # embeddings (shared with the output layer). Depth matters more than width here: reading
 # the context takes at least two layers (one to gather the neighbours, one to use them), and
@@ -307,7 +307,7 @@ for a, b in zip(book_fill_mask(text)[:3], fill_mask(our_model, tok, text, top_k=
 # offers them for every mask, whatever the sentence; a long stretch near the copy line while
 # the attention heads learn where to look; then, after about 1,200 steps, a fall well below
 # it. In our run (seed 0, the numbers the lesson prints; bench/RESULTS.md, "Lesson 06") the
-# loss ended at 4.98, 1.24 under the unigram line and about 0.7 under the copy line, and the
+# loss ended at 4.91, 1.31 under the unigram line and 0.77 under the copy line, and the
 # answers fit their sentences:
 #
 #     Human thinking involves human <mask>.          of, cognition, conception, sphere, reason

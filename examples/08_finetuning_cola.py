@@ -26,7 +26,7 @@
 # `python -m train.cli predict runs/finetune-cola-... "Your sentence."`.
 #
 # Run: `python examples/08_finetuning_cola.py [--quick]` (full: five epochs over CoLA, the
-# CLI's `small` recipe, about five minutes on two free CPU cores: 4 min 49 s in our run;
+# CLI's `small` recipe, about five minutes on two free CPU cores: 5 min 2 s in our run;
 # quick: a hundred sentences, seconds, and a model that has not learned yet) →
 # `runs/examples/08_cola/` (checkpoint, loss_curve.png, confusion_out_of_domain_dev.png).
 
