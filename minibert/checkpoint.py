@@ -21,8 +21,9 @@ and NaN or infinite values (a run that diverged) are refused, naming the file an
 
 Name resolution (`resolve_model_dir`) lives in `minibert/hub.py`.
 
-Left out on purpose: sharded `.bin` files, TF/Flax checkpoints, a `torch_dtype` argument
-(tensors are cast to the dtype the model already has).
+Tensors are cast to the dtype the model already has (float32 as built; `from_pretrained`'s
+`dtype=` casts the loaded model afterwards).
+Left out on purpose: sharded `.bin` files, TF/Flax checkpoints.
 """
 
 from __future__ import annotations
@@ -329,3 +330,20 @@ def save_model(model: nn.Module, directory: str | os.PathLike) -> Path:
     atomic_write(directory / SAFE_WEIGHTS,
                  lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
     return directory
+
+
+def save_model_and_tokenizer(model: nn.Module, tokenizer, directory: str | os.PathLike) -> Path:
+    """A model folder with its tokenizer (a `tokenizer.Tokenizer`), as training writes it.
+
+    The tokenizer's model_max_length is capped at what the model's positions hold
+    (`usable_positions`), so `tok(texts, truncation=True)` on the folder, in minibert or in
+    transformers, cuts to a length the model takes; a tokenizer trained alone has no limit.
+    """
+    from .embeddings import usable_positions
+
+    limit = usable_positions(model.config)
+    if tokenizer.model_max_length is None or tokenizer.model_max_length > limit:
+        tokenizer.model_max_length = limit
+    save_model(model, directory)
+    tokenizer.save(directory)
+    return Path(directory)

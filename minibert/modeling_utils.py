@@ -119,16 +119,22 @@ class PreTrainedModel(nn.Module):
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *,
                         ignore_mismatched_sizes: bool = False, verbose: bool = True,
+                        dtype: torch.dtype | str | None = None,
+                        torch_dtype: torch.dtype | str | None = None,
                         **config_overrides: Any) -> PreTrainedModel:
         """Build the model from a Hugging Face folder (or a name resolved to one) and load it.
 
-        `config_overrides` replace config.json fields, e.g. num_labels=2 for a new head;
+        `config_overrides` replace config.json fields, e.g. num_labels=2 for a new head; a
+        keyword that is no field is refused (a misspelt num_labels would otherwise be lost).
         ignore_mismatched_sizes=True re-initialises a head whose shape differs instead of
-        failing. The returned model is in eval mode and carries `model.load_report`.
+        failing. dtype (transformers 4: torch_dtype): the weights' dtype, a torch.dtype, its
+        name, or "auto" for the one the file stores; default float32. The returned model is
+        in eval mode and carries `model.load_report`.
         """
         from . import checkpoint
 
         model_dir = checkpoint.resolve_model_dir(name_or_path)
+        _check_overrides(cls, cls.config_class.from_pretrained(model_dir), config_overrides)
         config = cls.config_class.from_pretrained(model_dir, **config_overrides)
         model = cls(config)
         state_dict, source = checkpoint.read_state_dict(model_dir)
@@ -136,6 +142,9 @@ class PreTrainedModel(nn.Module):
                                       ignore_mismatched_sizes=ignore_mismatched_sizes)
         model.tie_weights()
         model.load_report = report
+        wanted = _weights_dtype(torch_dtype if dtype is None else dtype, state_dict)
+        if wanted is not None:
+            model.to(wanted)
         if verbose:
             print(report)
         return model.eval()
@@ -145,3 +154,35 @@ class PreTrainedModel(nn.Module):
         from . import checkpoint
 
         return checkpoint.save_model(self, directory)
+
+
+def _check_overrides(cls: type, config: BertConfig, overrides: dict) -> None:
+    """Refuse keywords of `from_pretrained` that name no config field (nor a key of the
+    folder's config.json), as transformers refuses them in the model's __init__."""
+    import dataclasses
+    import difflib
+
+    fields = {f.name for f in dataclasses.fields(config)} - {"extra"}
+    unknown = sorted(set(overrides) - fields - set(config.extra))
+    if unknown:
+        hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, fields, 1))
+                 else k for k in unknown]
+        raise TypeError(f"{cls.__name__}.from_pretrained: unknown keyword(s) "
+                        f"{', '.join(hints)}; it takes config fields such as num_labels, "
+                        "id2label, hidden_dropout_prob, plus dtype, ignore_mismatched_sizes "
+                        "and verbose")
+
+
+def _weights_dtype(dtype: torch.dtype | str | None, state_dict: dict) -> torch.dtype | None:
+    """from_pretrained's dtype as a torch.dtype: "auto" is the dtype of the file's floating
+    tensors, a name ("bfloat16") the torch dtype of that name; None leaves float32."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        stored = [t.dtype for t in state_dict.values() if t.is_floating_point()]
+        return stored[0] if stored else None
+    found = getattr(torch, str(dtype), None)
+    if not isinstance(found, torch.dtype) or not found.is_floating_point:
+        raise ValueError(f"from_pretrained: dtype={dtype!r} is not a floating torch dtype; "
+                         "expected e.g. torch.bfloat16, \"float16\" or \"auto\"")
+    return found

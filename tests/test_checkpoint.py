@@ -368,6 +368,38 @@ def test_loading_keeps_the_model_dtype(hf_pretraining_dir):
                                state["bert.encoder.layer.0.output.dense.weight"].bfloat16())
 
 
+
+@pytest.mark.parametrize("keyword", [{"num_lables": 3}, {"attn_implementation": "eager"}])
+def test_from_pretrained_refuses_a_keyword_that_names_no_config_field(hf_pretraining_dir,
+                                                                      keyword):
+    src, _ = hf_pretraining_dir
+    with pytest.raises(TypeError, match=f"unknown keyword.*{next(iter(keyword))}"):
+        BertForSequenceClassification.from_pretrained(src, verbose=False, **keyword)
+
+
+def test_from_pretrained_keyword_of_a_config_json_key_is_kept(tmp_path):
+    BertModel(BertConfig(**TINY)).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "finetuning_task": "cola"}))
+    model = BertModel.from_pretrained(tmp_path, verbose=False, finetuning_task="sst2")
+    assert model.config.extra["finetuning_task"] == "sst2"
+
+
+@pytest.mark.parametrize("keyword, value, expected", [
+    ("dtype", torch.bfloat16, torch.bfloat16), ("torch_dtype", "float16", torch.float16),
+    ("dtype", "auto", torch.float32), ("dtype", None, torch.float32)])
+def test_from_pretrained_dtype(hf_pretraining_dir, keyword, value, expected):
+    src, theirs = hf_pretraining_dir
+    model = BertForPreTraining.from_pretrained(src, verbose=False, **{keyword: value})
+    assert {p.dtype for p in model.parameters()} == {expected}
+    torch.testing.assert_close(model.bert.pooler.dense.weight,
+                               theirs.bert.pooler.dense.weight.to(expected))
+
+
+def test_from_pretrained_refuses_a_dtype_that_is_no_float(hf_pretraining_dir):
+    with pytest.raises(ValueError, match="dtype='int8' is not a floating torch dtype"):
+        BertModel.from_pretrained(hf_pretraining_dir[0], verbose=False, dtype="int8")
+
 def test_pickle_with_code_is_refused(tmp_path):
     class Evil:
         def __reduce__(self):

@@ -103,3 +103,26 @@ def test_roberta_folder_in_hf_layout_finetunes(kantai, files, tmp_path, transfor
     out = tmp_path / "ft"
     _finetune(hf_dir, files, out)
     assert json.loads((out / "config.json").read_text())["model_type"] == "roberta"
+
+
+def test_folders_written_by_pretrain_and_finetune_truncate_to_what_the_model_takes(
+        kantai, files, tmp_path):
+    """The tokenizer trained alone has no length limit; the model folders that pretrain and
+    finetune write carry the model's (512 of kantaibert's 514 positions), so the idiom
+    `model(**tok(texts, truncation=True, ...))` runs on text longer than that."""
+    from minibert import AutoModel, AutoTokenizer
+
+    out = tmp_path / "ft"
+    _finetune(kantai, files, out)
+    assert "model_max_length" not in json.loads(
+        (kantai.parent / "tok" / "tokenizer_config.json").read_text())
+    long_text = " ".join(["the book was written by John"] * 100)
+    for folder in (kantai, out):
+        assert json.loads((folder / "tokenizer_config.json").read_text())[
+            "model_max_length"] == 512
+        tok, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(
+            folder, verbose=False)
+        batch = tok([long_text, "short"], padding=True, truncation=True, return_tensors="pt")
+        assert batch["input_ids"].shape == (2, 512)
+        with torch.no_grad():
+            assert model(**batch).last_hidden_state.shape[:2] == (2, 512)

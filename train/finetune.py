@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from minibert.checkpoint import save_model_and_tokenizer
 from tokenizer.atomic import atomic_dir
 from train.device import autocast, resolve_precision
 from train.evaluate import predict_logits
@@ -282,8 +283,7 @@ def save_finetuned(model, tokenizer, directory: str | Path, extra: dict | None =
     import json
 
     def write(tmp: Path) -> None:
-        model.save_pretrained(tmp)
-        tokenizer.save(tmp)
+        save_model_and_tokenizer(model, tokenizer, tmp)
         if extra:
             (tmp / "finetune.json").write_text(json.dumps(extra, indent=2) + "\n", encoding="utf-8")
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from minibert.checkpoint import save_model_and_tokenizer
 from train import ddp, objectives
 from train.data.loader import RankBatches, data_settings, rank_stream
 from train.device import autocast, pick_device, resolve_precision
@@ -386,9 +387,10 @@ def _progress_bar(run: _Run):
 
 def _write_outputs(model, tokenizer, out: Path, losses: list[float], args: PretrainArgs) -> None:
     """The finished model in Hugging Face layout, its tokenizer, and the loss curve."""
-    model.save_pretrained(out)
-    if tokenizer is not None:
-        tokenizer.save(out)
+    if tokenizer is None:
+        model.save_pretrained(out)
+    else:
+        save_model_and_tokenizer(model, tokenizer, out)
     if args.plot and losses:
         from train.plots import save_loss_curve
 
