@@ -163,7 +163,15 @@ class _AutoModelFor:
 
     @classmethod
     def _class(cls, model_type: str, task: str | None = None) -> type[PreTrainedModel]:
-        return model_class(model_type, task or cls.task_by_type.get(model_type, cls.task))
+        if task is not None:  # AutoModel.from_pretrained(dir, task)
+            return model_class(model_type, task)
+        task = cls.task_by_type.get(model_type, cls.task)
+        have = MODEL_CLASSES.get(model_type, {})
+        if have and task not in have:  # in class names: the Auto class's task is implied
+            raise ValueError(f"{cls.__name__}: minibert has no such {model_type} model; the "
+                             f"{model_type} classes are "
+                             f"{', '.join(c.__name__ for c in have.values())}")
+        return model_class(model_type, task)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> PreTrainedModel:

@@ -136,5 +136,5 @@ class RobertaForCausalLM(PreTrainedModel):
         eos = c.eos_token_id if eos_token_id is None else eos_token_id
         return _generate(self, input_ids, max_new_tokens, do_sample, temperature, top_k, top_p,
                          generator, eos, pad_token_id=c.pad_token_id,
-                         max_length=c.max_position_embeddings - c.pad_token_id - 1,
+                         max_length=self.roberta.embeddings.max_length,
                          use_cache=use_cache)

@@ -105,6 +105,13 @@ class ByteLevelBPETokenizer(BPETokenizer):
         for role, token in self.special_tokens.items():
             for key in names[role]:
                 config[key] = token
+        # transformers reads which special tokens take the space before them from here (a
+        # folder without it: transformers 5 keeps that space as a token before <mask>).
+        lstrip = {str(self._vocab[t]): {"content": t, "lstrip": True, "normalized": False,
+                                        "rstrip": False, "single_word": False, "special": True}
+                  for t in sorted(self.lstrip_tokens)}
+        if lstrip:
+            config["added_tokens_decoder"] = lstrip
         save_tokenizer_config(directory, config, self.model_max_length)
         return directory
 
