@@ -59,8 +59,19 @@ class BatchEncoding(dict):
                 self[key] = value.to(device)
         return self
 
+    def tokens(self, batch_index: int = 0) -> list[str]:
+        """The tokens of row `batch_index`, special tokens and padding included."""
+        return list(self._encoding(batch_index).tokens)
+
     def word_ids(self, batch_index: int = 0) -> list[int | None]:
-        return list(self.encodings[batch_index].word_ids)
+        """The word each token of row `batch_index` comes from (None: a special token)."""
+        return list(self._encoding(batch_index).word_ids)
+
+    def _encoding(self, batch_index: int) -> Encoding:
+        if self.encodings is None:
+            raise ValueError("this BatchEncoding keeps no encodings (tokens, word ids): only a "
+                             "tokenizer call on text makes them, not pad()")
+        return self.encodings[batch_index]
 
 
 def as_ids(ids) -> list[int]:

@@ -132,6 +132,13 @@ def test_call_matches_transformers(which, bert_tok, roberta_tok, hf_bert_tok, hf
     batch = ours(texts[:5], padding=True, return_tensors="pt")
     assert batch.to("cpu") is batch and batch.input_ids is batch["input_ids"]
     assert ours.batch_decode(batch.input_ids) == theirs.batch_decode(batch.input_ids)
+    theirs_batch = theirs(texts[:5], texts[5:10], padding=True)
+    for i in range(5):
+        assert batch.tokens(i) == theirs(texts[:5], padding=True).tokens(i)
+        assert ours(texts[:5], texts[5:10], padding=True).word_ids(i) == \
+            theirs_batch.word_ids(i)
+    with pytest.raises(ValueError, match="keeps no encodings"):
+        ours.pad([{"input_ids": [5, 6]}]).tokens()
     assert (len(ours), ours.vocab_size, ours.mask_token, ours.pad_token_id, ours.unk_token_id,
             ours.cls_token, ours.sep_token, ours.bos_token, ours.eos_token) == \
         (len(theirs), theirs.vocab_size, theirs.mask_token, theirs.pad_token_id,
