@@ -179,6 +179,8 @@ CASES = [
      "--max-length 65"),
     ("pr-untrained", lambda w, o: ["predict", w["bert"], "the cat ."], "classifier"),
     ("pr-no-config", lambda w, o: ["predict", w["root"], "hi"], "no config.json"),
+    ("fm-no-config", lambda w, o: ["fill-mask", w["root"], "the [MASK] ."], "no config.json"),
+    ("gen-no-config", lambda w, o: ["generate", w["root"], "the"], "no config.json"),
     ("pr-csv-missing", lambda w, o: ["predict", w["cls"], "--csv", o + ".csv"], "--csv"),
     ("pr-csv-col", lambda w, o: ["predict", w["cls"], "--csv", w["train.csv"], "--text-col",
                                  "nope"], "train.csv:1"),
@@ -215,6 +217,30 @@ def test_bad_input_is_one_line(w, argv, expected, tmp_path, capsys, monkeypatch)
     assert last.startswith(("minibert: error:", "minibert ")) and "error:" in last, err
     assert expected in last, err
 
+
+
+def test_every_command_that_reads_a_model_takes_its_hub_name(w, tmp_path, capsys, monkeypatch):
+    """A model argument is a folder or a Hugging Face name, as `finetune --model` takes it:
+    each command finds `org/NAME` in the Hugging Face cache."""
+    import shutil
+
+    cache = tmp_path / "hub"
+    for name in ("cls", "mlm"):
+        shutil.copytree(w[name], cache / f"models--org--tiny-{name}" / "snapshots" / "abc")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for argv in (["predict", "org/tiny-cls", "the cat ."],
+                 ["fill-mask", "org/tiny-mlm", "the [MASK] ."],
+                 ["explain", "org/tiny-mlm", "the cat .", "--out", str(tmp_path / "p.html")],
+                 ["params", "org/tiny-mlm"]):
+        assert main(argv) == 0, (argv, capsys.readouterr().err)
+    assert main(["generate", "org/tiny-mlm", "the"]) == 2  # found, then refused as a masked LM
+    assert "tiny-mlm" in capsys.readouterr().err.strip().splitlines()[-1]
+    for command, made_by in (("predict", "`minibert finetune`"), ("fill-mask", "`minibert "
+                             "pretrain`"), ("generate", "`minibert pretrain --objective causal`")):
+        assert main([command, "org/no-such-model", "the [MASK] ."]) == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "'org/no-such-model'" in last and made_by in last, last
 
 def test_the_table_is_large_enough():
     assert len(CASES) >= 40

@@ -76,7 +76,7 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "model", help="directory with config.json, model.safetensors and a tokenizer"
+        "model", help="directory with config.json, model.safetensors and a tokenizer, or hub name"
     )
     parser.add_argument(
         "text", help='text with one mask, e.g. "Human thinking involves human <mask>."'
@@ -91,9 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def validate(args: argparse.Namespace) -> None:
     from train.cli import errors
 
-    if not (Path(args.model) / "config.json").is_file():
-        raise errors.UsageError(f"{args.model}: no config.json; point at a folder written by "
-                                f"`minibert pretrain` or a Hugging Face masked-LM folder")
+    args.model = errors.model_folder(args.model, "`minibert pretrain`, or a Hugging Face "
+                                                 "masked-LM folder")
 
 
 def run(args: argparse.Namespace) -> int:

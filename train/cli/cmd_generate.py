@@ -62,7 +62,8 @@ def fit_new_tokens(config, tokenizer, prompt: str, max_new_tokens: int | None) -
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="directory written by `minibert pretrain --objective causal`")
+    parser.add_argument("model", help="directory written by `minibert pretrain --objective "
+                        "causal`, or hub name")
     parser.add_argument("prompt")
     parser.add_argument("--max-new-tokens", type=flags.whole(1), default=None,
                         help="tokens to add at most (default 50, or what fits in the model's "
@@ -79,13 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from train.cli import errors
 
-    if not (Path(args.model) / "config.json").is_file():
-        raise errors.UsageError(f"{args.model}: no config.json; point at a folder written by "
-                                f"`minibert pretrain --objective causal`")
+    args.model = errors.model_folder(args.model, "`minibert pretrain --objective causal`")
 
 
 def load_causal_lm(directory, allow_untrained_head: bool = False):

@@ -25,7 +25,7 @@ from train.cli import flags
 
 
 def add_arguments(p) -> None:
-    p.add_argument("model_dir", help="a folder written by `minibert finetune`")
+    p.add_argument("model_dir", help="a folder written by `minibert finetune`, or hub name")
     p.add_argument("sentences", nargs="*", help="sentences to classify (default: read stdin)")
     p.add_argument("--pair", help="second sentence, for models fine-tuned on pairs")
     p.add_argument("--csv", help="score every row of this CSV/TSV file")
@@ -47,9 +47,7 @@ def add_arguments(p) -> None:
 def validate(args) -> None:
     from train.cli import errors
 
-    if not (Path(args.model_dir) / "config.json").is_file():
-        raise errors.UsageError(f"{args.model_dir}: no config.json; point at a folder written "
-                                f"by `minibert finetune`")
+    args.model_dir = errors.model_folder(args.model_dir, "`minibert finetune`")
     args.max_length = errors.fit_max_length(args.max_length, args.model_dir)
     empty = next((i for i, s in enumerate(args.sentences, 1) if not s.strip()), None)
     if empty is not None:

@@ -78,6 +78,19 @@ def files_exist(paths, flag: str) -> None:
             raise UsageError(f"{flag} {p}: no such file")
 
 
+def model_folder(name_or_path: str, written_by: str) -> str:
+    """A command's model argument as a folder: a folder, or a name the hub layer resolves
+    (the HF cache, the bundled all-MiniLM-L6-v2, a download), as every command takes it.
+    written_by: what makes such a folder, said when there is none."""
+    from minibert.hub import ModelNotFoundError, resolve_model_dir
+
+    try:
+        return str(resolve_model_dir(name_or_path))
+    except ModelNotFoundError as e:
+        raise UsageError(f"{str(e).rstrip('.')}; point at a folder written by "
+                         f"{written_by}") from None
+
+
 def fit_max_length(max_length: int | None, model_dir: str | Path, default: int = 128,
                    flag: str = "--max-length") -> int:
     """--max-length checked against the model's position table (read from config.json only);
