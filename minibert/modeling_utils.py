@@ -176,12 +176,12 @@ def _check_overrides(cls: type, config: BertConfig, overrides: dict) -> None:
 def _weights_dtype(dtype: torch.dtype | str | None, state_dict: dict) -> torch.dtype | None:
     """from_pretrained's dtype as a torch.dtype: "auto" is the dtype of the file's floating
     tensors, a name ("bfloat16") the torch dtype of that name; None leaves float32."""
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
+    if dtype is None:
+        return None
     if dtype == "auto":
         stored = [t.dtype for t in state_dict.values() if t.is_floating_point()]
         return stored[0] if stored else None
-    found = getattr(torch, str(dtype), None)
+    found = dtype if isinstance(dtype, torch.dtype) else getattr(torch, str(dtype), None)
     if not isinstance(found, torch.dtype) or not found.is_floating_point:
         raise ValueError(f"from_pretrained: dtype={dtype!r} is not a floating torch dtype; "
                          "expected e.g. torch.bfloat16, \"float16\" or \"auto\"")

@@ -396,9 +396,17 @@ def test_from_pretrained_dtype(hf_pretraining_dir, keyword, value, expected):
                                theirs.bert.pooler.dense.weight.to(expected))
 
 
-def test_from_pretrained_refuses_a_dtype_that_is_no_float(hf_pretraining_dir):
-    with pytest.raises(ValueError, match="dtype='int8' is not a floating torch dtype"):
-        BertModel.from_pretrained(hf_pretraining_dir[0], verbose=False, dtype="int8")
+def test_from_pretrained_dtype_auto_keeps_what_the_file_stores(tmp_path):
+    BertModel(BertConfig(**TINY)).to(torch.bfloat16).save_pretrained(tmp_path)
+    assert BertModel.from_pretrained(tmp_path, verbose=False).dtype == torch.float32
+    assert BertModel.from_pretrained(tmp_path, verbose=False, dtype="auto").dtype == \
+        torch.bfloat16
+
+
+@pytest.mark.parametrize("dtype", ["int8", torch.int8, "bogus"])
+def test_from_pretrained_refuses_a_dtype_that_is_no_float(hf_pretraining_dir, dtype):
+    with pytest.raises(ValueError, match=f"dtype={dtype!r} is not a floating torch dtype"):
+        BertModel.from_pretrained(hf_pretraining_dir[0], verbose=False, dtype=dtype)
 
 def test_pickle_with_code_is_refused(tmp_path):
     class Evil:

@@ -8,7 +8,8 @@ pointing outside its folder); ERRORS holds what used to end in a traceback (a de
 machine lacks, resuming into another architecture, prepare-data's own errors). Each must end
 in one `minibert: error:` line naming the file, key or flag, exit code 2; the cases marked
 `early` must be refused before their --out folder is created. Below the tables: SIGTERM acts
-as Ctrl-C, a second Ctrl-C while saving ends quietly, the [UNK] warning, --pair with stdin.
+as Ctrl-C, a second Ctrl-C while saving ends quietly, the [UNK] warning, --pair with stdin,
+and --device / --precision taken by every command that runs a model.
 """
 
 from __future__ import annotations
@@ -180,7 +181,11 @@ ERRORS = [
       for cmd, argv in [
           ("ft", lambda w, o, d=dev: finetune(w, o, "--device", d)),
           ("pr", lambda w, o, d=dev: ["predict", w["cls"], "hi", "--device", d]),
-          ("pt", lambda w, o, d=dev: pretrain(w, o, "--device", d))]
+          ("pt", lambda w, o, d=dev: pretrain(w, o, "--device", d)),
+          ("fm", lambda w, o, d=dev: ["fill-mask", w["mlm"], "the [MASK] .", "--device", d]),
+          ("gen", lambda w, o, d=dev: ["generate", w["causal"], "the", "--device", d]),
+          ("ex", lambda w, o, d=dev: ["explain", w["mlm"], "the cat .", "--out", o + ".html",
+                                      "--device", d])]
       if dev != "mps" or not torch.backends.mps.is_available()],
     ("pt-resume-hidden", lambda w, o: pretrain(w, w["pt"], "--batch-size", "8", "--max-examples",
                                                "8", "--resume", "--hidden-size", "32"),
@@ -375,3 +380,19 @@ def test_pair_is_used_for_sentences_from_stdin(w, capsys, monkeypatch):
     assert seen[-1] == (["the cat sat ."], ["a big dog ran"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == lines[2], "the same sentence and pair from stdin and from the arguments"
+
+
+@pytest.mark.parametrize("argv", [
+    lambda w, o: ["predict", w["cls"], "the cat ."],
+    lambda w, o: ["fill-mask", w["mlm"], "the [MASK] ."],
+    lambda w, o: ["generate", w["causal"], "the", "--max-new-tokens", "3"],
+    lambda w, o: ["explain", w["mlm"], "the cat .", "--out", o + ".html"]],
+    ids=["predict", "fill-mask", "generate", "explain"])
+def test_every_command_that_runs_a_model_takes_device_and_precision(w, argv, tmp_path, capsys):
+    """The commands that only run a model take --device and --precision as training does
+    (train/cli/flags.add_device_flags); bf16 runs under autocast on the CPU."""
+    for precision in ("fp32", "bf16"):
+        rc = main(argv(w, str(tmp_path / precision)) + ["--device", "cpu", "--precision",
+                                                       precision])
+        out, err = capsys.readouterr()
+        assert rc == 0 and out.strip(), err

@@ -56,7 +56,7 @@ def _masked_predictions(model, tokenizer, ids: torch.Tensor, special: list[bool]
     """For each position i, what the model puts at i when token i alone is masked."""
     T = ids.size(1)
     copies = ids.repeat(T, 1)  # (T, T): row i will have position i masked
-    positions = torch.arange(T)
+    positions = torch.arange(T, device=ids.device)
     copies[positions, positions] = tokenizer.mask_token_id
     logits = model(copies).logits[positions, positions]  # (T, V): row i read at position i
     tops = _top_tokens(logits, tokenizer, top_k)
@@ -66,13 +66,16 @@ def _masked_predictions(model, tokenizer, ids: torch.Tensor, special: list[bool]
 @torch.no_grad()
 def explain(model, tokenizer, text: str, pair: str | None = None, top_k: int = 5,
             max_length: int = 64) -> dict:
-    """Tokens, attention of every layer and head, and the head's predictions, as plain data."""
+    """Tokens, attention of every layer and head, and the head's predictions, as plain data
+    (computed on the model's device)."""
     if not text.strip():
         raise ValueError("explain needs a non-empty sentence")
     model.eval()
+    device = next(model.parameters()).device
     enc = tokenizer.encode(text, pair, max_length=max_length, truncation=True)
-    ids = torch.tensor([enc.ids])  # (1, T)
-    kwargs = {"token_type_ids": torch.tensor([enc.type_ids])} if pair is not None else {}
+    ids = torch.tensor([enc.ids], device=device)  # (1, T)
+    kwargs = ({"token_type_ids": torch.tensor([enc.type_ids], device=device)}
+              if pair is not None else {})
     out = model(ids, output_attentions=True, **kwargs)
     attentions = torch.stack(out.attentions)[:, 0]  # (layers, nh, T, T)
     special = [bool(s) for s in enc.special_tokens_mask]

@@ -24,6 +24,7 @@ def add_arguments(p) -> None:
     p.add_argument("--max-length", type=flags.whole(3), default=None,
                    help="tokens kept (default 64, or the model's limit if smaller; the page "
                         "grows with layers x heads x tokens^2)")
+    flags.add_device_flags(p, precision_default="fp32")
 
 
 def validate(args) -> None:
@@ -48,14 +49,17 @@ def run(args) -> int:
     from minibert.auto import load_backend_tokenizer
     from minibert.hub import resolve_model_dir
     from train.cli.errors import check_vocab
+    from train.device import autocast, pick_device
     from train.explain import explain, load_for_explain
     from train.explain_page import write_page
 
     folder = resolve_model_dir(args.model)
     model, tokenizer = load_for_explain(folder), load_backend_tokenizer(folder)
     check_vocab(tokenizer, model.config, folder)
-    data = explain(model, tokenizer, args.text, args.pair, top_k=args.top_k,
-                   max_length=args.max_length)
+    device = pick_device(args.device)
+    with autocast(device, args.precision):
+        data = explain(model.to(device), tokenizer, args.text, args.pair, top_k=args.top_k,
+                       max_length=args.max_length)
     out = write_page(data, args.out)
     layers, heads = len(data["attentions"]), len(data["attentions"][0])
     print(f"wrote {out} ({out.stat().st_size:,} bytes): {len(data['tokens'])} tokens, "

@@ -55,12 +55,16 @@ def _mask_ids(tokenizer, text: str) -> tuple[list[int], int]:
 
 
 @torch.no_grad()
-def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
-    """The `top_k` most likely tokens for the mask in `text`, as FillMaskPipeline lists them."""
+def fill_mask(model, tokenizer, text: str, top_k: int = 5, precision: str = "fp32") -> list[dict]:
+    """The `top_k` most likely tokens for the mask in `text`, as FillMaskPipeline lists them;
+    on the model's device, precision as train/device.py reads it."""
+    from train.device import autocast
+
     ids, where = _mask_ids(tokenizer, text)
     model.eval()
     device = next(model.parameters()).device
-    logits = model(torch.tensor([ids], device=device)).logits[0, where].float()  # (V,)
+    with autocast(device, precision):
+        logits = model(torch.tensor([ids], device=device)).logits[0, where].float()  # (V,)
     # a model may have more rows than its tokenizer has tokens (KantaiBERT: 52,000 rows)
     logits[tokenizer.vocab_size:] = float("-inf")
     probs = logits.softmax(-1)
@@ -86,6 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-untrained-head", action="store_true",
                         help="run even if the checkpoint has no trained MLM head, or is a "
                              "causal LM")
+    flags.add_device_flags(parser, precision_default="fp32")
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -104,10 +109,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.model}: is a causal LM (config.json has is_decoder true), "
                          f"trained left to right, not to fill a mask; use `minibert generate`, "
                          f"or pass --allow-untrained-head to fill the mask anyway")
+    from train.device import pick_device
+
     model = load_masked_lm(args.model)
     refuse_untrained_head(model, args.model, args.allow_untrained_head)
     tokenizer = load_backend_tokenizer(args.model)
     check_vocab(tokenizer, model.config, args.model)
-    results = fill_mask(model, tokenizer, args.text, args.top_k)
+    model.to(pick_device(args.device))
+    results = fill_mask(model, tokenizer, args.text, args.top_k, args.precision)
     print(json.dumps(results, indent=2) if args.json else pprint.pformat(results, sort_dicts=False))
     return 0

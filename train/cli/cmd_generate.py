@@ -27,13 +27,16 @@ def prompt_ids(tokenizer, prompt: str) -> list[int]:
 
 def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50,
                   temperature: float = 1.0, top_k: int | None = None,
-                  top_p: float | None = None, seed: int = 0) -> str:
-    """The prompt and its continuation, decoded without special tokens."""
+                  top_p: float | None = None, seed: int = 0, precision: str = "fp32") -> str:
+    """The prompt and its continuation, decoded without special tokens; on the model's
+    device, precision as train/device.py reads it."""
+    from train.device import autocast
+
     ids = prompt_ids(tokenizer, prompt)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         out = model.generate(torch.tensor([ids], device=device), max_new_tokens=max_new_tokens,
                              do_sample=temperature > 0, temperature=temperature or 1.0,
                              top_k=top_k, top_p=top_p, generator=generator,
@@ -77,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=flags.seed, default=0, help="seed of the sampling")
     parser.add_argument("--allow-untrained-head", action="store_true",
                         help="run even if the checkpoint was not trained as a causal LM")
+    flags.add_device_flags(parser, precision_default="fp32")
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -110,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
     model = load_causal_lm(args.model, args.allow_untrained_head)
     tokenizer = load_backend_tokenizer(args.model)
     check_vocab(tokenizer, model.config, args.model)
+    from train.device import pick_device
+
     new_tokens = fit_new_tokens(model.config, tokenizer, args.prompt, args.max_new_tokens)
+    model.to(pick_device(args.device))
     print(generate_text(model, tokenizer, args.prompt, new_tokens,
-                        args.temperature, args.top_k, args.top_p, args.seed))
+                        args.temperature, args.top_k, args.top_p, args.seed, args.precision))
     return 0
