@@ -7,7 +7,8 @@ text, truncates, adds the special tokens and pads. What lives here is the tokeni
 transformers' terms: loading it, its vocabulary and special tokens, ids back to text, saving:
 
     BertTokenizer.from_pretrained(dir), tok.save_pretrained(dir), len(tok), tok.vocab_size
-    tok.mask_token, tok.pad_token_id, tok.all_special_ids, tok.model_max_length
+    tok.mask_token, tok.pad_token_id, tok.all_special_ids, tok.special_tokens_map,
+    tok.model_max_length
     tok.tokenize(text), convert_tokens_to_ids / convert_ids_to_tokens / convert_tokens_to_string
     tok.decode(ids), tok.batch_decode(rows)
 
@@ -135,6 +136,12 @@ class PreTrainedTokenizer(PreTrainedTokenizerBase):
     @property
     def all_special_ids(self) -> list[int]:
         return self.backend_tokenizer.all_special_ids
+
+    @property
+    def special_tokens_map(self) -> dict[str, str]:
+        """{"cls_token": "[CLS]", ...}: each special-token attribute that is set."""
+        return {name: getattr(self, name) for name in self.special_roles
+                if getattr(self, name) is not None}
 
     def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False
                  ) -> list[str]:

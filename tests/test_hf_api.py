@@ -145,6 +145,7 @@ def test_call_matches_transformers(which, bert_tok, roberta_tok, hf_bert_tok, hf
          theirs.unk_token_id, theirs.cls_token, theirs.sep_token, theirs.bos_token,
          theirs.eos_token)
     assert set(ours.all_special_ids) == set(theirs.all_special_ids)
+    assert ours.special_tokens_map == theirs.special_tokens_map
     assert ours.model_input_names == theirs.model_input_names
 
 
