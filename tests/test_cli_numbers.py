@@ -75,6 +75,8 @@ def test_every_number_has_a_range_shown_in_help():
     for name, parser, action in flags:
         shown = " ".join(parser.format_help().split())
         assert " ".join(str(action.type).split()) in shown, (name, action.option_strings)
+        # bounds as a user would type them: 16,777,216, never 1.67772e+07
+        assert "e+" not in str(action.type), (name, action.option_strings, str(action.type))
 
 
 @pytest.mark.parametrize("command, flag, value", CASES,

@@ -68,7 +68,10 @@ class Number:
 
 
 def _show(value: float) -> str:
-    return "2**63 - 1" if value == SEED_MAX else f"{value:g}"
+    if value == SEED_MAX:
+        return "2**63 - 1"
+    # whole numbers in full (16,777,216, not 1.67772e+07); fractions as short as they go
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def whole(low: int = 1, high: int | None = None, note: str = "") -> Number:
