@@ -39,6 +39,7 @@ class PreTrainedModel(nn.Module):
             )
         self.config = config
         self.load_report = None
+        self.name_or_path = ""  # from_pretrained's folder or name, as transformers keeps it
 
     # ---- initialisation and tying -------------------------------------------------------
 
@@ -142,6 +143,7 @@ class PreTrainedModel(nn.Module):
                                       ignore_mismatched_sizes=ignore_mismatched_sizes)
         model.tie_weights()
         model.load_report = report
+        model.name_or_path = str(name_or_path)
         wanted = _weights_dtype(torch_dtype if dtype is None else dtype, state_dict)
         if wanted is not None:
             model.to(wanted)

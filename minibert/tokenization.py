@@ -163,8 +163,9 @@ class PreTrainedTokenizer(PreTrainedTokenizerBase):
         return [self.backend_tokenizer.id_to_token(i) for i in as_ids(ids) if i not in special]
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
-        """Tokens back to text, as `decode` joins them (`##` glued, byte symbols undone)."""
-        return self.decode(self.convert_tokens_to_ids(tokens))
+        """Tokens back to text by the backend's own rule (`##` glued, byte symbols undone), on
+        the tokens themselves: one the vocabulary lacks comes back as written, not as unk."""
+        return self.backend_tokenizer.decode_tokens(list(tokens))
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return self.backend_tokenizer.num_special_tokens_to_add(pair)
@@ -218,6 +219,11 @@ class BertTokenizer(PreTrainedTokenizer):
     from_pretrained_options = {"do_lower_case": "lowercase", "strip_accents": "strip_accents",
                                "tokenize_chinese_chars": "handle_chinese_chars"}
     vocab_files = ("vocab.txt",)
+
+    @property
+    def do_lower_case(self) -> bool:
+        """Whether text is lowercased before it is cut (True for an uncased vocabulary)."""
+        return self.backend_tokenizer.lowercase
 
     def _decode(self, ids: list[int], skip_special_tokens: bool, clean_up: bool | None) -> str:
         # BERT's decoder removes the space before punctuation unless told not to.

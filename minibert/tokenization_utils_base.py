@@ -27,10 +27,17 @@ is_split_into_words, return_length, "tf"/"np" tensors.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from tokenizer import Encoding
-from tokenizer.truncation import PADDING_STRATEGIES, TRUNCATION_STRATEGIES, resolve_strategy
+from tokenizer.truncation import (
+    PADDING_STRATEGIES,
+    TRUNCATION_STRATEGIES,
+    padded_length,
+    resolve_strategy,
+)
 
 # transformers' model_max_length when a tokenizer has no limit (its VERY_LARGE_INTEGER).
 NO_LIMIT = int(1e30)
@@ -103,6 +110,7 @@ class PreTrainedTokenizerBase:
     def __call__(self, text, text_pair=None, **options) -> BatchEncoding:
         """One text (or pair) -> lists of ids; a list of texts (or of pairs, or with a list
         `text_pair`) -> rows. Options as `batch_encode_plus`."""
+        self._check_options("__call__", options)
         if isinstance(text, str):
             if text_pair is not None and not isinstance(text_pair, str):
                 raise TypeError("text is one str, so text_pair must be one str too, got "
@@ -118,6 +126,7 @@ class PreTrainedTokenizerBase:
 
     def encode(self, text: str, text_pair: str | None = None, **options):
         """The ids of one text (or pair): a list, or a (1, T) tensor with return_tensors="pt"."""
+        self._check_options("encode", options)
         return self.encode_plus(text, text_pair, **options)["input_ids"]
 
     def encode_plus(self, text: str, text_pair: str | None = None, **options) -> BatchEncoding:
@@ -125,6 +134,7 @@ class PreTrainedTokenizerBase:
         if not isinstance(text, str):
             raise TypeError(f"encode_plus takes one str, got {type(text).__name__}; use "
                             "batch_encode_plus (or call the tokenizer) for a list")
+        self._check_options("encode_plus", options)
         return self._encode([(text, text_pair) if text_pair is not None else text], True,
                             **options)
 
@@ -133,22 +143,29 @@ class PreTrainedTokenizerBase:
 
         Options: add_special_tokens=True, padding=False (True/"longest", "max_length"),
         truncation=None (True/"longest_first", "only_first", "only_second"), max_length,
-        pad_to_max_length=False, return_tensors=None ("pt"), return_token_type_ids,
-        return_attention_mask, return_special_tokens_mask, return_offsets_mapping."""
+        pad_to_max_length=False, pad_to_multiple_of=None (padding rounded up to a multiple of
+        it), return_tensors=None ("pt"), return_token_type_ids, return_attention_mask,
+        return_special_tokens_mask, return_offsets_mapping."""
+        self._check_options("batch_encode_plus", options)
         return self._encode(list(batch_text_or_text_pairs), False, **options)
 
     def _encode(self, items: list, single: bool, *, add_special_tokens: bool = True,
                 padding=False, truncation=None, max_length: int | None = None,
-                pad_to_max_length: bool = False, return_tensors: str | None = None,
+                pad_to_max_length: bool = False, pad_to_multiple_of: int | None = None,
+                return_tensors: str | None = None,
                 return_token_type_ids: bool | None = None,
                 return_attention_mask: bool | None = None,
                 return_special_tokens_mask: bool = False,
                 return_offsets_mapping: bool = False) -> BatchEncoding:
         pad, cut, max_length = self._strategies(padding, truncation, max_length,
                                                 pad_to_max_length)
+        if pad and cut and padded_length(max_length, pad_to_multiple_of) != max_length:
+            raise ValueError(f"truncation to max_length={max_length} and padding to a multiple "
+                             f"of {pad_to_multiple_of} cannot both hold: make max_length a "
+                             "multiple of pad_to_multiple_of (as transformers asks)")
         encodings = self.backend_tokenizer.encode_batch(
             items, add_special_tokens=add_special_tokens, max_length=max_length,
-            truncation=cut or False, padding=pad or False)
+            truncation=cut or False, padding=pad or False, pad_to_multiple_of=pad_to_multiple_of)
         fields = {"input_ids": "ids"}
         if self._wanted("token_type_ids", return_token_type_ids):
             fields["token_type_ids"] = "type_ids"
@@ -167,6 +184,15 @@ class PreTrainedTokenizerBase:
             data["offset_mapping"] = (torch.tensor(offsets, dtype=torch.long).view(
                 len(offsets), -1, 2) if return_tensors else offsets[0] if single else offsets)
         return BatchEncoding(data, encodings)
+
+    def _check_options(self, method: str, options: dict) -> None:
+        """Refuse a keyword the encoding calls do not take, naming it and the public call."""
+        known = [name for name, p in inspect.signature(self._encode).parameters.items()
+                 if p.kind is p.KEYWORD_ONLY]
+        for name in options:
+            if name not in known:
+                raise TypeError(f"{type(self).__name__}.{method}() got an unexpected keyword "
+                                f"argument {name!r}; it takes {', '.join(known)}")
 
     def _wanted(self, key: str, asked: bool | None) -> bool:
         return key in self.model_input_names if asked is None else asked
@@ -219,8 +245,8 @@ class PreTrainedTokenizerBase:
         length = max(map(len, ids)) if strategy == "longest" else max_length
         if strategy == "max_length" and max_length is None:
             raise ValueError("pad(padding='max_length') needs max_length")
-        if strategy is not None and pad_to_multiple_of:
-            length = -(-length // pad_to_multiple_of) * pad_to_multiple_of  # round up
+        if strategy is not None:
+            length = padded_length(length, pad_to_multiple_of)
         values = {"input_ids": self.pad_token_id, **PAD_VALUES}
         if strategy is not None:
             if self.pad_token_id is None:

@@ -147,6 +147,51 @@ def test_call_matches_transformers(which, bert_tok, roberta_tok, hf_bert_tok, hf
     assert set(ours.all_special_ids) == set(theirs.all_special_ids)
     assert ours.special_tokens_map == theirs.special_tokens_map
     assert ours.model_input_names == theirs.model_input_names
+    if which == "bert":
+        assert ours.do_lower_case is theirs.do_lower_case is True
+
+
+BERT_TOKEN_LISTS = [["hel", "##lo"], ["hello", ",", "world", "!", "don", "'", "t", "."],
+                    ["zzzqqq", "##xx", "[CLS]", "a"], ["##lo", "x"], ["é", "日", "##本"], []]
+ROBERTA_TOKEN_LISTS = [["Ġhel", "lo"], ["<s>", "Ġhello", "</s>", "<mask>"],
+                       ["Ã©", "æĹ¥", "æľ¬"], ["Ã"], ["ĠÃ", "<s>", "©"], ["日", "x", " y"],
+                       ["zzzqq"], []]
+
+
+def test_convert_tokens_to_string_reads_the_tokens(bert_tok, hf_bert_tok, roberta_tok,
+                                                   hf_roberta_tok):
+    """Tokens the vocabulary lacks and multi-byte characters come back as written, not unk."""
+    assert bert_tok.convert_tokens_to_string(["hel", "##lo"]) == "hello"
+    assert roberta_tok.convert_tokens_to_string(["Ã©", "æĹ¥"]) == "é日"
+    for ours, theirs, lists in ((bert_tok, hf_bert_tok, BERT_TOKEN_LISTS),
+                                (roberta_tok, hf_roberta_tok, ROBERTA_TOKEN_LISTS)):
+        for tokens in lists:
+            assert ours.convert_tokens_to_string(tokens) == \
+                theirs.convert_tokens_to_string(tokens), tokens
+
+
+@pytest.mark.parametrize("which", ["bert", "roberta"])
+def test_pad_to_multiple_of_matches_transformers(which, bert_tok, roberta_tok, hf_bert_tok,
+                                                 hf_roberta_tok, texts):
+    ours, theirs = (bert_tok, hf_bert_tok) if which == "bert" else (roberta_tok, hf_roberta_tok)
+    for kwargs in ({"padding": True}, {"padding": "max_length", "max_length": 21},
+                   {"padding": True, "truncation": True, "max_length": 40}, {}):
+        for multiple in (8, 5):
+            call = {**kwargs, "pad_to_multiple_of": multiple}
+            got = ours(texts[:7], return_tensors="pt" if kwargs else None, **call)
+            _same(got, theirs(texts[:7], return_tensors="pt" if kwargs else None, **call))
+            _same(ours(texts[0], texts[1], **call), theirs(texts[0], texts[1], **call))
+            if kwargs:
+                assert got["input_ids"].shape[1] % multiple == 0
+    batch = ours.batch_encode_plus(texts[:3], padding=True, pad_to_multiple_of=8)
+    assert {len(row) for row in batch["input_ids"]} == {len(batch.tokens(0))}
+    assert len(ours.encode_plus(texts[0], padding=True, pad_to_multiple_of=8)["input_ids"]) % 8 == 0
+    with pytest.raises(ValueError, match="pad_to_multiple_of must be a positive int"):
+        ours(texts[:2], padding=True, pad_to_multiple_of=0)
+    with pytest.raises(ValueError, match="make max_length a multiple of pad_to_multiple_of"):
+        ours(texts[:2], padding=True, truncation=True, max_length=13, pad_to_multiple_of=8)
+    with pytest.raises(ValueError, match="multiple of pad_to_multiple_of"):
+        theirs(texts[:2], padding=True, truncation=True, max_length=13, pad_to_multiple_of=8)
 
 
 def test_encode_plus_as_the_tutorial_calls_it(bert_tok, hf_bert_tok, texts):
@@ -202,6 +247,8 @@ def test_from_pretrained_options(minilm_dir, kantai_dir):
     assert BertTokenizer.from_pretrained(minilm_dir).model_max_length == 512
     cased = BertTokenizer.from_pretrained(minilm_dir, do_lower_case=False)
     assert cased.tokenize("Hello")[0] != "hello"
+    assert (cased.do_lower_case, BertTokenizer.from_pretrained(minilm_dir).do_lower_case) == \
+        (False, True)  # as loaded: the folder's tokenizer_config.json says uncased
     with pytest.raises(TypeError, match="unknown option.*do_lower_case"):
         RobertaTokenizer.from_pretrained(kantai_dir, do_lower_case=True)
     assert type(AutoTokenizer.from_pretrained(minilm_dir)) is BertTokenizer
@@ -231,6 +278,17 @@ def test_every_model_takes_every_tokenizer_call(model_type, task, bert_tok, robe
             with torch.no_grad():
                 out = model(**batch)
             assert out[0].shape[0] == batch["input_ids"].shape[0]
+
+
+def test_name_or_path_as_transformers(minilm_dir, transformers):
+    """The folder given to from_pretrained, as given; "" for a model built from a config."""
+    ours, theirs = (lib.AutoModel.from_pretrained(str(minilm_dir), **extra)
+                    for lib, extra in ((minibert, {"verbose": False}), (transformers, {})))
+    assert ours.name_or_path == theirs.name_or_path == str(minilm_dir)
+    small = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+             "intermediate_size": 64}
+    assert minibert.BertModel(BertConfig(**small)).name_or_path == \
+        transformers.BertModel(transformers.BertConfig(**small)).name_or_path == ""
 
 
 def test_outputs_read_like_model_output(transformers):
@@ -456,8 +514,13 @@ def test_what_cannot_be_done_is_refused(kantai_dir, roberta_tok, bert_tok):
         roberta_tok.decode([0, 5, 2], clean_up_tokenization_spaces=True)
     with pytest.raises(ValueError, match="only 'pt'"):
         bert_tok("a", return_tensors="np")
-    with pytest.raises(TypeError, match="unexpected keyword argument 'is_split_into_words'"):
-        bert_tok("a", is_split_into_words=True)
+    for call, method in ((bert_tok, "__call__"), (bert_tok.encode, "encode"),
+                         (bert_tok.encode_plus, "encode_plus"),
+                         (roberta_tok.batch_encode_plus, "batch_encode_plus")):
+        text = ["a"] if method == "batch_encode_plus" else "a"
+        with pytest.raises(TypeError, match=rf"\.{method}\(\) got an unexpected keyword "
+                                            "argument 'is_split_into_words'; it takes"):
+            call(text, is_split_into_words=True)
     unlimited = RobertaTokenizer.from_pretrained(kantai_dir)
     with pytest.raises(ValueError, match="padding='max_length' needs max_length"):
         unlimited(["a"], padding="max_length")

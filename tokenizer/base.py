@@ -30,7 +30,7 @@ The names `tokenizers` users call (`token_to_id`, `get_vocab_size`, `enable_trun
 transformers' calling convention is a layer above, in minibert/tokenization.py and
 minibert/tokenization_utils_base.py.
 Left out on purpose: overflowing tokens / stride, left padding and left truncation,
-pad_to_multiple_of, enable_padding, added (user) tokens.
+enable_padding, added (user) tokens.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from .truncation import (
     PADDING_STRATEGIES,
     TRUNCATION_STRATEGIES,
     Pieces,
+    padded_length,
     resolve_strategy,
     truncate_pair,
 )
@@ -281,18 +282,22 @@ class Tokenizer:
         return max_length, cut, pad
 
     def encode(self, text: str, pair: str | None = None, add_special_tokens: bool = True,
-               max_length: int | None = None, truncation=False, padding=False) -> Encoding:
-        """Encode one text (or a pair). padding="longest" is a no-op for a single text."""
+               max_length: int | None = None, truncation=False, padding=False,
+               pad_to_multiple_of: int | None = None) -> Encoding:
+        """Encode one text (or a pair), padded as `encode_batch` pads a batch of one."""
         max_length, strategy, pad = self._resolve(max_length, truncation, padding)
         enc = self._encode_one(text, pair, add_special_tokens, max_length, strategy)
-        if pad == "max_length":
-            self._pad(enc, max_length)
+        if pad is not None:
+            self._pad(enc, padded_length(max_length if pad == "max_length" else len(enc),
+                                         pad_to_multiple_of))
         return enc
 
     def encode_batch(self, texts_or_pairs, add_special_tokens: bool = True,
                      max_length: int | None = None, truncation=False,
-                     padding=False) -> list[Encoding]:
-        """Encode a list of texts or (text, pair) tuples; padding applies across the batch."""
+                     padding=False, pad_to_multiple_of: int | None = None) -> list[Encoding]:
+        """Encode a list of texts or (text, pair) tuples; padding applies across the batch,
+        to its longest row (padding="longest") or to max_length ("max_length"), either rounded
+        up to a multiple of `pad_to_multiple_of` when given."""
         if isinstance(texts_or_pairs, str):
             raise TypeError("encode_batch expects a list of texts or (text, pair) tuples, not "
                             "one str; use encode")
@@ -307,7 +312,8 @@ class Tokenizer:
                 text, pair = item, None
             out.append(self._encode_one(text, pair, add_special_tokens, max_length, strategy))
         if pad is not None and out:
-            length = max_length if pad == "max_length" else max(len(e) for e in out)
+            length = padded_length(max_length if pad == "max_length"
+                                   else max(len(e) for e in out), pad_to_multiple_of)
             for enc in out:
                 self._pad(enc, length)
         return out

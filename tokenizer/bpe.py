@@ -42,7 +42,7 @@ import regex
 from .base import Tokenizer
 from .bpe_files import check_merges
 from .bpe_reference import merge_word
-from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars, unicode_to_bytes
+from .bytelevel import GPT2_SPLIT, to_byte_chars, unicode_to_bytes
 from .processors import layout_name
 from .truncation import Pieces
 
@@ -314,8 +314,9 @@ class BPETokenizer(Tokenizer):
 
     def decode(self, ids, skip_special_tokens: bool = False) -> str:
         """Ids -> text. Lossless for the tokens of any text (bytes are put back exactly);
-        an id sequence that cuts a character in half decodes with U+FFFD there."""
-        out, chars = [], []
+        an id sequence that cuts a character in half decodes with U+FFFD there. Special tokens
+        are decoded on their own, so one never joins the bytes of the tokens around it."""
+        out, run = [], []
         inv, specials = self._inv, self._special_set
         for i in ids:
             token = inv.get(int(i))
@@ -324,10 +325,22 @@ class BPETokenizer(Tokenizer):
             if token in specials:
                 if skip_special_tokens:
                     continue
-                out.append(from_byte_chars("".join(chars)))
-                out.append(token)
-                chars = []
+                out += [self.decode_tokens(run), token]
+                run = []
             else:
-                chars.append(token)
-        out.append(from_byte_chars("".join(chars)))
+                run.append(token)
+        out.append(self.decode_tokens(run))
         return "".join(out)
+
+    @staticmethod
+    def decode_tokens(tokens: list[str]) -> str:
+        """Byte-level tokens -> text: each character back to the byte it spells, then the bytes
+        read as UTF-8 (U+FFFD where a character is cut), as Hugging Face's ByteLevel decoder.
+        A character outside the 256-byte table (a token typed by hand, not from the
+        vocabulary) stands for itself: its own UTF-8 bytes."""
+        u2b = unicode_to_bytes()
+        data = bytearray()
+        for char in "".join(tokens):
+            byte = u2b.get(char)
+            data += char.encode("utf-8") if byte is None else bytes((byte,))
+        return data.decode("utf-8", errors="replace")

@@ -4,7 +4,8 @@
 max_length minus those. "longest_first" splits the budget between A and B the way the Rust
 code (`truncate_encodings`) does, not the older token-by-token loop of the slow Python
 tokenizers; "only_first" / "only_second" cut one side and fail if that side is too short.
-Also here: the checks of the `truncation=` and `padding=` arguments `encode` takes.
+Also here: the checks of the `truncation=` and `padding=` arguments `encode` takes, and the
+length `pad_to_multiple_of=` rounds padding up to.
 Left out on purpose: left-side truncation, overflowing tokens and stride.
 """
 
@@ -74,3 +75,13 @@ def truncate_pair(a: Pieces, b: Pieces | None, budget: int,
         )
     cut = _cut(target, len(target[0]) - to_remove)
     return (cut, b) if strategy == "only_first" else (a, cut)
+
+
+def padded_length(length: int, pad_to_multiple_of: int | None) -> int:
+    """The length a row padded to `length` gets: rounded up to a multiple of
+    `pad_to_multiple_of` when one is given (tensor cores like lengths in multiples of 8)."""
+    if pad_to_multiple_of is None:
+        return length
+    if not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
+        raise ValueError(f"pad_to_multiple_of must be a positive int, got {pad_to_multiple_of!r}")
+    return -(-length // pad_to_multiple_of) * pad_to_multiple_of

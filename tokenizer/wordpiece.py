@@ -235,20 +235,27 @@ class WordPieceTokenizer(Tokenizer):
 
     def decode(self, ids, skip_special_tokens: bool = False,
                clean_up_tokenization_spaces: bool = True) -> str:
-        """Join pieces: `##` glues to the piece before; other pieces are separated by a space.
-
-        As Hugging Face's WordPiece decoder, spaces before . ? ! , and English clitics
-        ('s n't 're 've 'm) are removed unless clean_up_tokenization_spaces=False.
-        """
-        out = []
+        """Ids -> their pieces (special ones left out if asked) -> `decode_tokens`."""
+        tokens = []
         for i in ids:
             i = int(i)
             token = self._inv.get(i)
             if token is None:
                 raise ValueError(f"decode: id {i} is not in the vocabulary "
                                  f"(size {self.vocab_size})")
-            if skip_special_tokens and i in self._special_id_set:
-                continue
+            if not (skip_special_tokens and i in self._special_id_set):
+                tokens.append(token)
+        return self.decode_tokens(tokens, clean_up_tokenization_spaces)
+
+    def decode_tokens(self, tokens: list[str], clean_up_tokenization_spaces: bool = True) -> str:
+        """Join pieces: `##` glues to the piece before; other pieces are separated by a space.
+        Pieces need not be in the vocabulary (a first piece keeps its `##`).
+
+        As Hugging Face's WordPiece decoder, spaces before . ? ! , and English clitics
+        ('s n't 're 've 'm) are removed unless clean_up_tokenization_spaces=False.
+        """
+        out = []
+        for token in tokens:
             if out:
                 token = token[len(self.prefix):] if token.startswith(self.prefix) else " " + token
             if clean_up_tokenization_spaces:
