@@ -228,7 +228,8 @@ def test_kantaibert_cells_train_save_and_fill_mask(transformers, tok, bpe_dir, k
                   prediction_loss_only=True, disable_tqdm=True, use_cpu=True)
     refused = Trainer(model=model, args=TrainingArguments(**kwargs), data_collator=data_collator,
                       train_dataset=dataset)
-    with pytest.raises(OutputDirError, match="files minibert did not write"):
+    with pytest.raises(OutputDirError, match="files minibert did not write .*pass "
+                                             "overwrite_output_dir=True to write beside"):
         refused.train()  # the tokenizer files are not ours: refused before any step
     args = TrainingArguments(overwrite_output_dir=True, **kwargs)
     trainer = Trainer(model=model, args=args, data_collator=data_collator, train_dataset=dataset)
@@ -349,3 +350,25 @@ def test_wrong_uses_are_refused(tok, tmp_path):
     with pytest.raises(ValueError, match="needs a tokenizer with a mask token"):
         DataCollatorForLanguageModeling(no_mask)
     assert DataCollatorForLanguageModeling(no_mask, mlm=False).generator is None
+
+
+def test_untrained_head_refusal_says_the_python_way(tmp_path):
+    """A pipeline's refusal names what a Python caller can do, never a CLI flag, and doing
+    what it says works."""
+    from tiny_models import save_tiny
+
+    from minibert import AutoModelForSequenceClassification
+
+    folder = save_tiny(tmp_path / "mlm", kind="mlm")
+    for task in ("text-classification", "text-generation"):
+        with pytest.raises(ValueError) as refused:
+            pipeline(task, model=str(folder))
+        assert "--" not in str(refused.value) and "from_pretrained(" in str(refused.value)
+    with pytest.raises(ValueError, match=r"AutoModelForSequenceClassification\.from_pretrained"):
+        pipeline("text-classification", model=str(folder))
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder), verbose=False)
+    got = pipeline("text-classification", model=model, tokenizer=str(folder))("the cat sat")
+    assert len(got) == 1 and 0 < got[0]["score"] <= 1
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"^device='cuda:7': CUDA is not available"):
+            pipeline("text-classification", model=model, tokenizer=str(folder), device=7)

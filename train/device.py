@@ -37,24 +37,26 @@ class DeviceError(ValueError):
     """A --device that is misspelt or that this machine does not have."""
 
 
-def pick_device(name: str | None = None) -> torch.device:
+def pick_device(name: str | None = None, argument: str = "--device") -> torch.device:
     """The device `name` names (refused with DeviceError if this machine lacks it), or for
-    None / "auto" the best one here."""
+    None / "auto" the best one here. `argument` is how the caller spelt it: a command's flag,
+    or a Python keyword such as "device" (shown as device='cuda:3')."""
     if name and name != "auto":
+        shown = f"{argument} {name}" if argument.startswith("--") else f"{argument}={name!r}"
         try:
             device = torch.device(name)
         except RuntimeError:
-            raise DeviceError(f"--device {name}: not a device; expected auto, cpu, cuda, "
+            raise DeviceError(f"{shown}: not a device; expected auto, cpu, cuda, "
                               f"cuda:N or mps") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise DeviceError(f"--device {name}: CUDA is not available on this machine")
+            raise DeviceError(f"{shown}: CUDA is not available on this machine")
         if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-            raise DeviceError(f"--device {name}: this machine has "
+            raise DeviceError(f"{shown}: this machine has "
                               f"{torch.cuda.device_count()} CUDA device(s), numbered from 0")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise DeviceError(f"--device {name}: MPS is not available on this machine")
+            raise DeviceError(f"{shown}: MPS is not available on this machine")
         if device.type not in ("cpu", "cuda", "mps"):
-            raise DeviceError(f"--device {name}: minibert runs on cpu, cuda or mps")
+            raise DeviceError(f"{shown}: minibert runs on cpu, cuda or mps")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -133,14 +133,14 @@ def check_output_file(path: str | os.PathLike, flag: str = "--out", overwrite: b
             raise OutputDirError(f"{flag} {out}: has a parent {parent} that is a file, not a "
                                  f"folder")
     if out.exists() and not overwrite:
-        raise OutputDirError(f"{flag} {out}: the file exists; pass --overwrite to replace it, "
-                             f"or choose another name")
+        raise OutputDirError(f"{flag} {out}: the file exists; pass {_overwrite(flag)} to replace "
+                             f"it, or choose another name")
     folder = out.parent
     marker = read_marker(folder) if folder.is_dir() else None
     if marker is not None and not overwrite:
         raise OutputDirError(f"{flag} {out}: {folder} holds the output of "
                              f"{_what(marker.get('command'), marker.get('kind'))}; choose a "
-                             f"file outside it, or pass --overwrite to write there")
+                             f"file outside it, or pass {_overwrite(flag)} to write there")
     _create(folder, flag)
     return out
 
@@ -161,7 +161,7 @@ def refuse_inputs(out: Path, flag: str, inputs: Inputs) -> None:
         else:
             continue
         raise OutputDirError(f"{flag} {out} {how} the input {input_flag} {path}; a command "
-                             f"never writes into its inputs (--overwrite does not change "
+                             f"never writes into its inputs ({_overwrite(flag)} does not change "
                              f"that): choose an {flag} apart from them")
 
 
@@ -194,6 +194,12 @@ def _create(out: Path, flag: str) -> None:
                              f"a folder you can write to") from None
 
 
+def _overwrite(flag: str) -> str:
+    """How the caller says "write there anyway": a command's --overwrite, or Trainer's
+    overwrite_output_dir=True when the folder came from a Python argument (no "--")."""
+    return "--overwrite" if flag.startswith("--") else "overwrite_output_dir=True"
+
+
 def _what(command: str | None, kind: str | None) -> str:
     return f"'{command or 'minibert'}'" + (f" ({kind})" if kind else "")
 
@@ -208,16 +214,17 @@ def _refuse_foreign(out: Path, flag: str, marker: dict | None, command: str, kin
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
                                           else "")
         raise OutputDirError(f"{flag} {out}: the folder holds files minibert did not write "
-                             f"({shown}); choose a new or empty folder, or pass --overwrite to "
-                             f"write beside them (files with the names minibert writes, such "
-                             f"as config.json, are then replaced; nothing is deleted)")
+                             f"({shown}); choose a new or empty folder, or pass "
+                             f"{_overwrite(flag)} to write beside them (files with the names "
+                             f"minibert writes, such as config.json, are then replaced; nothing "
+                             f"is deleted)")
     old_command, old_kind = marker.get("command") or "", marker.get("kind") or ""
     if (command and old_command and command != old_command) or (
             kind and old_kind and kind != old_kind):
         raise OutputDirError(f"{flag} {out}: holds the output of {_what(old_command, old_kind)}; "
                              f"{_what(command, kind)} would mix its files into it; choose "
-                             f"another folder, or pass --overwrite to write there (files with "
-                             f"the names it writes are replaced; nothing is deleted)")
+                             f"another folder, or pass {_overwrite(flag)} to write there (files "
+                             f"with the names it writes are replaced; nothing is deleted)")
 
 
 def _start_record(out: Path, marker: dict | None, command: str, kind: str) -> Path:

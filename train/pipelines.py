@@ -9,7 +9,8 @@ the commands run.
     fill_mask("Human thinking involves human <mask>.")   # the 5 best, best first
 
 `model` and `tokenizer` are folders, loaded as the commands load them (a head that was never
-trained is refused, as there), or objects already in memory (a transformers-style tokenizer
+trained is refused, as there; to see its output anyway, load the model with from_pretrained
+and pass the object), or objects already in memory (a transformers-style tokenizer
 is read through the tokenizer it wraps). One text gives one answer; a list gives a list.
 Results keep transformers' shapes, so the chapters' cells print what they printed there.
 "sentiment-analysis" is transformers' other name for text-classification.
@@ -39,6 +40,13 @@ class Pipeline:
     class loads a model folder with its own `load`."""
 
     task = ""
+    auto_class = ""  # the Auto class that loads this task's model, named in refusals
+
+    @classmethod
+    def how_to_allow(cls, directory) -> str:
+        """The Python way past an untrained-head refusal: load the model and pass it."""
+        return (f"load it yourself (model = {cls.auto_class}.from_pretrained({str(directory)!r}))"
+                f" and pass pipeline({cls.task!r}, model=model, tokenizer={str(directory)!r})")
 
     def __init__(self, model, tokenizer=None, device=None):
         if tokenizer is None:
@@ -53,7 +61,7 @@ class Pipeline:
         if device is not None:  # transformers' convention: -1 the CPU, k the k-th GPU
             name = "cpu" if device == -1 else f"cuda:{device}" if isinstance(device, int) \
                 else str(device)
-            model = model.to(pick_device(name))
+            model = model.to(pick_device(name, "device"))
         self.model, self.tokenizer = model.eval(), backend(tokenizer)
 
     @property
@@ -62,12 +70,12 @@ class Pipeline:
 
 
 class FillMaskPipeline(Pipeline):
-    task = "fill-mask"
+    task, auto_class = "fill-mask", "AutoModelForMaskedLM"
 
-    @staticmethod
-    def load(directory):
+    @classmethod
+    def load(cls, directory):
         model = load_masked_lm(directory)
-        refuse_untrained_head(model, directory, allow=False)
+        refuse_untrained_head(model, directory, False, cls.how_to_allow(directory))
         return model
 
     def __call__(self, inputs, top_k: int = 5):
@@ -78,12 +86,12 @@ class FillMaskPipeline(Pipeline):
 
 
 class TextClassificationPipeline(Pipeline):
-    task = "text-classification"
+    task, auto_class = "text-classification", "AutoModelForSequenceClassification"
 
-    @staticmethod
-    def load(directory):
+    @classmethod
+    def load(cls, directory):
         model, _ = load_classifier(directory)
-        refuse_untrained_head(model, directory, allow=False)
+        refuse_untrained_head(model, directory, False, cls.how_to_allow(directory))
         return model
 
     def __call__(self, inputs, top_k: int | None = 1, max_length: int = 128):
@@ -100,11 +108,13 @@ class TextClassificationPipeline(Pipeline):
 
 
 class TextGenerationPipeline(Pipeline):
-    task = "text-generation"
+    task, auto_class = "text-generation", "AutoModelForCausalLM"
 
-    @staticmethod
-    def load(directory):
-        return load_causal_lm(directory)
+    @classmethod
+    def load(cls, directory):
+        return load_causal_lm(directory, how_to_allow=cls.how_to_allow(directory),
+                              how_to_train="train one as a causal LM (RobertaForCausalLM, "
+                                           "config is_decoder=True, with Trainer)")
 
     def __call__(self, text_inputs, max_new_tokens: int | None = None,
                  max_length: int | None = None, do_sample: bool = False,

@@ -89,22 +89,27 @@ def validate(args: argparse.Namespace) -> None:
     args.model = errors.model_folder(args.model, "`minibert pretrain --objective causal`")
 
 
-def load_causal_lm(directory, allow_untrained_head: bool = False):
+def load_causal_lm(directory, allow_untrained_head: bool = False,
+                   how_to_allow: str | None = None,
+                   how_to_train: str = "train one with `minibert pretrain --objective causal`"):
     """The causal LM (RobertaForCausalLM) saved in `directory`, refused if it was not trained
-    as one."""
+    as one; the refusal ends "HOW_TO_TRAIN, or HOW_TO_ALLOW to generate anyway" (the
+    command's ways by default; a Python caller passes its own, as refuse_untrained_head)."""
     from minibert.config import BertConfig
-    from train.cli.errors import UsageError, refuse_untrained_head
+    from train.cli.errors import ALLOW_UNTRAINED_FLAG, UsageError, refuse_untrained_head
+
+    how_to_allow = how_to_allow or ALLOW_UNTRAINED_FLAG
 
     if not BertConfig.from_pretrained(directory).is_decoder and not allow_untrained_head:
         # a masked LM saw both sides of every token; left to right it predicts nonsense
         raise UsageError(f"{directory}: was not trained as a causal LM (config.json has "
-                         f"is_decoder false); train one with `minibert pretrain --objective "
-                         f"causal`, or pass --allow-untrained-head to generate anyway")
+                         f"is_decoder false); {how_to_train}, or {how_to_allow} to generate "
+                         "anyway")
     try:
         model = AutoModelForCausalLM.from_pretrained(directory, verbose=False)
     except ValueError as e:  # a model type without a causal LM class
         raise UsageError(f"{directory}: {e}") from None
-    refuse_untrained_head(model, directory, allow_untrained_head)
+    refuse_untrained_head(model, directory, allow_untrained_head, how_to_allow)
     return model
 
 

@@ -111,9 +111,15 @@ def fit_max_length(max_length: int | None, model_dir: str | Path, default: int =
 
 # ---- untrained heads --------------------------------------------------------------------------
 
-def refuse_untrained_head(model, model_dir, allow: bool) -> None:
+# How a command's user sees an untrained head's output anyway; Python callers pass their own.
+ALLOW_UNTRAINED_FLAG = "pass --allow-untrained-head"
+
+
+def refuse_untrained_head(model, model_dir, allow: bool,
+                          how_to_allow: str = ALLOW_UNTRAINED_FLAG) -> None:
     """Stop (or, with --allow-untrained-head, warn loudly) when the load report says part of
-    the model's head was never trained: its output would be random but look confident."""
+    the model's head was never trained: its output would be random but look confident.
+    `how_to_allow` completes "... or HOW to see the output anyway" in the refusal."""
     import sys
 
     report = getattr(model, "load_report", None)
@@ -124,8 +130,8 @@ def refuse_untrained_head(model, model_dir, allow: bool) -> None:
     text = (f"{model_dir}: {type(model).__name__}'s head is newly initialised (random, never "
             f"trained): {shown}; its output would mean nothing")
     if not allow:
-        raise UsageError(text + "; use a checkpoint trained for this task, or pass "
-                                "--allow-untrained-head to see the output anyway")
+        raise UsageError(f"{text}; use a checkpoint trained for this task, or {how_to_allow} "
+                         "to see the output anyway")
     print(f"minibert: warning: {text}", file=sys.stderr)
 
 
