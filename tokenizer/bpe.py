@@ -42,7 +42,7 @@ import regex
 from .base import Tokenizer
 from .bpe_files import check_merges
 from .bpe_reference import merge_word
-from .bytelevel import GPT2_SPLIT, to_byte_chars, unicode_to_bytes
+from .bytelevel import GPT2_SPLIT, from_byte_chars, to_byte_chars, unicode_to_bytes
 from .processors import layout_name
 from .truncation import Pieces
 
@@ -337,10 +337,5 @@ class BPETokenizer(Tokenizer):
         """Byte-level tokens -> text: each character back to the byte it spells, then the bytes
         read as UTF-8 (U+FFFD where a character is cut), as Hugging Face's ByteLevel decoder.
         A character outside the 256-byte table (a token typed by hand, not from the
-        vocabulary) stands for itself: its own UTF-8 bytes."""
-        u2b = unicode_to_bytes()
-        data = bytearray()
-        for char in "".join(tokens):
-            byte = u2b.get(char)
-            data += char.encode("utf-8") if byte is None else bytes((byte,))
-        return data.decode("utf-8", errors="replace")
+        vocabulary) stands for itself (`bytelevel.from_byte_chars`)."""
+        return from_byte_chars("".join(tokens))

@@ -76,13 +76,14 @@ def from_byte_chars(chars: str, errors: str = "replace") -> str:
 
     A token sequence cut in the middle of a multi-byte character decodes with U+FFFD under
     the default errors="replace" (what GPT-2 and Hugging Face do); pass "strict" to raise.
+    A character outside the 256-byte table (typed by hand, not from a vocabulary) stands for
+    itself, its own UTF-8 bytes, as Hugging Face's ByteLevel decoder keeps it.
     """
     u2b = unicode_to_bytes()
-    try:
-        data = bytes([u2b[c] for c in chars])
-    except KeyError as err:
-        raise ValueError(f"{err.args[0]!r} is not a byte-level character (not in the 256-byte "
-                         f"table)") from None
+    data = bytearray()
+    for char in chars:
+        byte = u2b.get(char)
+        data += char.encode("utf-8") if byte is None else bytes((byte,))
     return data.decode("utf-8", errors=errors)
 
 
