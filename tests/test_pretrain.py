@@ -290,7 +290,7 @@ def test_mixed_precision_runs(precision):
 
 def test_fresh_run_over_old_checkpoints_is_refused(tmp_path):
     _run(tmp_path, max_steps=2)
-    with pytest.raises(resume.ResumeError, match="pass --resume"):
+    with pytest.raises(resume.ResumeError, match="pass resume=True"):
         _run(tmp_path, max_steps=2)
 
 

@@ -37,6 +37,7 @@ import torch
 
 from minibert.checkpoint import save_model_and_tokenizer
 from tokenizer.atomic import atomic_dir
+from train import spelling
 from train.device import autocast, resolve_precision
 from train.evaluate import predict_logits
 from train.metrics import accuracy, matthews_corrcoef
@@ -68,6 +69,7 @@ class FinetuneConfig:
     compile: bool = False        # torch.compile the training forward pass (dynamic shapes)
     eval_batch_size: int = 64
     progress: bool = True
+    front_end: str = "python"    # how refusals name settings: cli | python | trainer (spelling.py)
 
 
 @dataclass
@@ -183,7 +185,7 @@ def finetune(model, tokenizer, train_enc: list, train_labels: list[int], val_enc
         train_loss = train_epoch(model, tensors, len(batches), state, cfg,
                                  f"epoch {epoch}/{cfg.epochs}", result.batch_losses)
         # a model with a NaN or infinite weight is never validated, kept or saved as the best
-        check_weights(model, len(result.batch_losses), _DIVERGED)
+        check_weights(model, len(result.batch_losses), _diverged(cfg))
         train_time, t1 = time.perf_counter() - t0, time.perf_counter()
         val_loss, val_acc, val_mcc = validate(model, tokenizer, val_enc, val_labels, cfg, device)
         stats = EpochStats(epoch, train_loss, val_loss, val_acc, val_mcc,
@@ -246,7 +248,9 @@ def train_epoch(model, batches: Iterable[dict[str, torch.Tensor]], n_batches: in
     return sum(losses[first:]) / max(1, len(losses) - first)
 
 
-_DIVERGED = "try a lower --lr, or --layer-decay nearer 1"
+def _diverged(cfg: FinetuneConfig) -> str:
+    """What to try when the loss or the weights stop being finite, in the caller's words."""
+    return spelling.advice(cfg.front_end, ("a lower {}", "lr"), ("{} nearer 1", "layer_decay"))
 
 
 def train_step(model, batch: dict[str, torch.Tensor], state: TrainState,
@@ -257,9 +261,9 @@ def train_step(model, batch: dict[str, torch.Tensor], state: TrainState,
     with autocast(batch["input_ids"].device, state.precision):
         loss = state.forward(**batch).loss
     value = loss.item()
-    check_finite(value, "loss", step, _DIVERGED)
+    check_finite(value, "loss", step, _diverged(cfg))
     state.opt.scaler.scale(loss).backward()
-    optimizer_step(state.opt, model.parameters(), cfg.clip, step, _DIVERGED)
+    optimizer_step(state.opt, model.parameters(), cfg.clip, step, _diverged(cfg))
     return value
 
 
@@ -327,4 +331,5 @@ def save_curves(result: FinetuneResult, path: str | Path, title: str = "") -> Pa
 
 
 def config_dict(cfg: FinetuneConfig) -> dict:
-    return asdict(cfg)
+    """The recipe's settings, as finetune.json records them (not how messages spell them)."""
+    return {k: v for k, v in asdict(cfg).items() if k != "front_end"}

@@ -40,7 +40,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from minibert.checkpoint import save_model_and_tokenizer
-from train import ddp, objectives
+from train import ddp, objectives, spelling
 from train.data.loader import RankBatches, data_settings, rank_stream
 from train.device import autocast, pick_device, resolve_precision
 from train.interrupts import Interrupts
@@ -90,6 +90,7 @@ class PretrainArgs:
     progress: bool = True
     plot: bool = True
     num_workers: int = 0  # DataLoader processes that build batches (0: this process)
+    front_end: str = "python"  # how refusals name settings: cli | python | trainer (spelling.py)
 
 
 @dataclass
@@ -100,7 +101,10 @@ class PretrainResult:
     out_dir: Path | None = None
 
 
-_DIVERGED = "try a lower --lr, fp32/bf16 instead of fp16, or --max-grad-norm"
+def _diverged(args: PretrainArgs) -> str:
+    """What to try when the loss or the weights stop being finite, in the caller's words."""
+    return spelling.advice(args.front_end, ("a lower {}", "lr"),
+                           ("fp32/bf16 instead of fp16", "precision"), ("{}", "max_grad_norm"))
 
 # Run settings a checkpoint must agree with, or the resumed batches would differ (or, for the
 # last three, the optimizer and schedule loaded from it would silently override the new ones);
@@ -230,8 +234,9 @@ def _budget(n: int, args: PretrainArgs, drop_last: bool) -> tuple[int, int, int]
     needs rows in every batch, so a last partial batch is dropped."""
     per_epoch = n // args.batch_size if drop_last else math.ceil(n / args.batch_size)
     if per_epoch < 1:
-        raise ValueError(f"the dataset has {n} examples, fewer than --batch-size "
-                         f"{args.batch_size}; lower the batch size or add data")
+        batch = spelling.assign(args.front_end, "batch_size", args.batch_size)
+        raise ValueError(f"the dataset has {n} examples, fewer than {batch}; lower the batch "
+                         f"size or add data")
     total_micro = args.epochs * per_epoch
     total_steps = math.ceil(total_micro / args.grad_accum)
     if args.max_steps:
@@ -258,9 +263,9 @@ def check_fits(model: torch.nn.Module, width: int | None) -> None:
 def start_fresh(run: _Run) -> None:
     """Refuse to overwrite an earlier run's checkpoints; start an empty metrics log."""
     if run.ckpt_root and latest_checkpoint(run.ckpt_root):
-        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass --resume "
-                          f"(PretrainArgs(resume=True), Trainer.train(resume_from_checkpoint="
-                          f"True)) to continue that run, or choose another output folder")
+        again = spelling.assign(run.args.front_end, "resume", True)
+        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass {again} to "
+                          f"continue that run, or choose another output folder")
     if run.metrics:
         run.metrics.truncate_after(0)
 
@@ -270,13 +275,17 @@ def resume(run: _Run) -> None:
     position in the data, after checking it was written with the same run settings."""
     found = latest_checkpoint(run.ckpt_root) if run.ckpt_root else None
     if found is None:
-        raise ResumeError(f"--resume: no checkpoint under {run.ckpt_root}")
+        asked = spelling.assign(run.args.front_end, "resume", True)
+        raise ResumeError(f"{asked}: no checkpoint under {run.ckpt_root}")
     state = load_checkpoint(found)
     for k, v in run.settings.items():
         if state["settings"].get(k, v) != v:  # (a key older checkpoints lack is not checked)
+            # a loop setting is named as the caller sets it; the data's keys stay as recorded
+            same = spelling.name(run.args.front_end, k) if k in _MUST_MATCH else None
             raise ResumeError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
-                                  f"this run has {k}={v!r}; resume with the same settings")
-    restore_model(run.model, state, found)
+                              f"this run has {k}={v!r}; resume with the same "
+                              f"{same or 'settings'}")
+    restore_model(run.model, state, found, run.args.front_end)
     run.opt.load_state_dict(state)
     restore_rng(state["rng"], rank=run.info.rank)
     run.step, run.consumed, run.losses = state["step"], state["position"], list(state["losses"])
@@ -321,9 +330,10 @@ def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.
             run.opt.scaler.scale(scaled).backward()
         loss_value += loss.detach()
     loss_value = ddp.all_reduce_sum(loss_value, info).item()
-    check_finite(loss_value, "loss", run.step + 1, _DIVERGED)
+    check_finite(loss_value, "loss", run.step + 1, _diverged(args))
     lr = run.opt.optimizer.param_groups[0]["lr"]
-    optimizer_step(run.opt, run.model.parameters(), args.max_grad_norm, run.step + 1, _DIVERGED)
+    optimizer_step(run.opt, run.model.parameters(), args.max_grad_norm, run.step + 1,
+                   _diverged(args))
     run.step, run.consumed = run.step + 1, run.consumed + len(batches)
     run.losses.append(loss_value)
     return loss_value, lr
@@ -345,7 +355,7 @@ def save(run: _Run) -> None:
     is gathered to the main process, which writes it."""
     if run.ckpt_root is None:
         return
-    check_weights(run.model, run.step, _DIVERGED)
+    check_weights(run.model, run.step, _diverged(run.args))
     info = run.info
     rng_now = ddp.all_gather_stack(torch.get_rng_state().to(run.device), info).cpu()  # (W, S)
     if info.is_main:
@@ -353,7 +363,8 @@ def save(run: _Run) -> None:
                  "settings": run.settings, "model": run.model.state_dict(),
                  "config": model_config(run.model), **run.opt.state_dict(),
                  "rng": capture_rng(torch_states=rng_now),
-                 "args": {k: v for k, v in asdict(run.args).items() if v is not None}}
+                 "args": {k: v for k, v in asdict(run.args).items()
+                          if v is not None and k != "front_end"}}
         save_checkpoint(run.ckpt_root, state, keep=run.args.keep)
     ddp.barrier(info)
 
@@ -367,7 +378,8 @@ def save_on_interrupt(run: _Run, at_boundary: bool) -> None:
             save(run)
             if run.info.is_main and run.ckpt_root:
                 print(f"interrupted: checkpoint written at step {run.step} under "
-                      f"{run.ckpt_root}; run again with --resume to continue")
+                      f"{run.ckpt_root}; run again with "
+                      f"{spelling.assign(run.args.front_end, 'resume', True)} to continue")
             return
         except KeyboardInterrupt:
             pass

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from tokenizer.atomic import atomic_dir
+from train import spelling
 
 STATE_FILE = "training_state.pt"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -129,20 +130,23 @@ def model_config(model: torch.nn.Module) -> dict | None:
     return config.to_dict() if config is not None else None
 
 
-def restore_model(model: torch.nn.Module, state: dict, path: Path) -> None:
+def restore_model(model: torch.nn.Module, state: dict, path: Path,
+                  front_end: str = "python") -> None:
     """The checkpoint's weights into `model`, refused in one line when the model it was
-    written from is built differently (another --hidden-size, more layers, ...)."""
+    written from is built differently (another --hidden-size, more layers, ...); the advice
+    names the model's settings as `front_end` sets them (`train/spelling.py`)."""
+    same = spelling.name(front_end, "config")
     saved, mine = state.get("config"), model_config(model)
     if saved is not None and mine is not None:
         for k in sorted(set(saved) | set(mine)):
             if saved.get(k) != mine.get(k):
                 raise ResumeError(f"{path}: was written from a model with {k}="
                                       f"{saved.get(k)!r}, this run builds {k}={mine.get(k)!r}; "
-                                      f"resume with the same --config and size flags")
+                                      f"resume with the same {same}")
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:  # a checkpoint without its config: the shapes tell
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         raise ResumeError(f"{path}: its weights do not fit this run's model "
                               f"({lines[min(1, len(lines) - 1)]}); resume with the same "
-                              f"--config and size flags") from None
+                              f"{same}") from None

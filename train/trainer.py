@@ -217,7 +217,8 @@ class Trainer:
             max_grad_norm=a.max_grad_norm, precision=a.precision,
             device="cpu" if a.use_cpu else "auto", seed=a.seed, save_every=a.save_steps,
             keep=a.save_total_limit, log_every=a.logging_steps, resume=resume,
-            progress=not a.disable_tqdm, plot=False, num_workers=a.dataloader_num_workers)
+            progress=not a.disable_tqdm, plot=False, num_workers=a.dataloader_num_workers,
+            front_end="trainer")
         return pretrain(self.model, self.train_dataset, self.data_collator, args).losses
 
     def _finetune(self) -> list[float]:
@@ -230,7 +231,7 @@ class Trainer:
         cfg = finetune.FinetuneConfig(
             lr=a.learning_rate, epochs=epochs, batch_size=a.per_device_train_batch_size,
             weight_decay=a.weight_decay, clip=a.max_grad_norm or math.inf, seed=a.seed,
-            precision=a.precision, progress=not a.disable_tqdm)
+            precision=a.precision, progress=not a.disable_tqdm, front_end="trainer")
         device = pick_device("cpu" if a.use_cpu else "auto")
         torch.manual_seed(a.seed)  # dropout draws from the global RNG, as in pretraining
         state = finetune.set_up(self.model, len(data), cfg, device, total_steps=total,

@@ -235,7 +235,7 @@ def build_config(args, hidden_size: int, seed: int) -> tuple[FinetuneConfig, str
                          max_length=args.max_length, val_fraction=args.val_fraction,
                          split_seed=args.split_seed, seed=seed, bucket_batches=args.bucket_batches,
                          precision=args.precision, compile=args.compile,
-                         progress=not args.no_progress, **chosen)
+                         progress=not args.no_progress, front_end="cli", **chosen)
     return cfg, recipe
 
 

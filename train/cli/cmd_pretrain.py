@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
         sparse_prediction=args.sparse_prediction, device=args.device, seed=args.seed,
         save_every=args.save_every, keep=args.keep,
         log_every=args.log_every, resume=args.resume, progress=not args.no_progress,
-        num_workers=args.num_workers)
+        num_workers=args.num_workers, front_end="cli")
     try:
         result = pretrain(model, examples, build_collator(args, tokenizer), train_args,
                           tokenizer=tokenizer)
