@@ -131,10 +131,10 @@ def test_fine_tuning_divergence_names_only_what_the_trainer_has(w, tmp_path):
     ("trainer", "fewer than per_device_train_batch_size=64")])
 def test_a_batch_larger_than_the_data_under_ddp(front_end, expected):
     """Several processes drop a last partial batch, so 8 examples make no batch of 64."""
-    from train.pretrain import _budget
+    from train.pretrain_setup import budget
 
-    said = _raised(ValueError, lambda: _budget(8, PretrainArgs(batch_size=64,
-                                                               front_end=front_end), True))
+    said = _raised(ValueError, lambda: budget(8, PretrainArgs(batch_size=64,
+                                                              front_end=front_end), True))
     assert expected in said and (front_end == "cli") == ("--" in said), said
 
 
