@@ -143,3 +143,17 @@ def test_a_batch_larger_than_the_data_under_ddp(front_end, expected):
     ("trainer", "per_device_train_batch_size=8")])
 def test_one_setting_three_spellings(front_end, expected):
     assert spelling.assign(front_end, "batch_size", 8) == expected
+
+
+@pytest.mark.parametrize("front_end, expected", [
+    ("cli", "--device gpu0: not a device"), ("python", "device='gpu0': not a device")])
+def test_a_device_that_is_not_one(front_end, expected):
+    """The loop's own device check speaks as its caller does: a Python caller of `pretrain`
+    never set a --device flag."""
+    from train.pretrain_setup import set_up
+
+    model = BertForMaskedLM(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=24))
+    said = _raised(ValueError, lambda: set_up(model, 8, PretrainArgs(
+        objective="bert", device="gpu0", front_end=front_end), {}))
+    assert expected in said and (front_end == "cli") == ("--" in said), said

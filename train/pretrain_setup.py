@@ -73,7 +73,7 @@ def set_up(model: torch.nn.Module, n: int, args: PretrainArgs, data: dict) -> Ru
     objectives.check_objective(args.objective)
     if args.objective == "causal" and not getattr(model.config, "is_decoder", True):
         raise ValueError("objective 'causal' needs a model built with config.is_decoder=True")
-    device = pick_device(args.device)
+    device = pick_device(args.device, spelling.name(args.front_end, "device"))
     info = ddp.init_from_env(device)
     if device.type == "cuda" and info.enabled:
         device = torch.device("cuda", info.local_rank)
