@@ -31,7 +31,8 @@
 # `PackedBlocks`), `train/data/collator.py` (`MLMCollator`), `train/data/loader.py` (the data
 # order and the batches), `train/data/masking.py` (`context_free_loss`, the copy line of
 # section 4), `train/pretrain.py` (`pretrain`: the loop — AdamW, warmup and linear decay,
-# clipping, checkpoints), `train/objectives.py` (which model and loss per objective),
+# clipping, checkpoints), `train/pretrain_setup.py` (set-up and resume before the first step),
+# `train/objectives.py` (which model and loss per objective),
 # `minibert/modeling_roberta.py` (`RobertaForMaskedLM`), `train/cli/cmd_fill_mask.py`
 # (`fill_mask`).
 #

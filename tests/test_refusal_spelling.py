@@ -131,10 +131,10 @@ def test_fine_tuning_divergence_names_only_what_the_trainer_has(w, tmp_path):
     ("trainer", "fewer than per_device_train_batch_size=64")])
 def test_a_batch_larger_than_the_data_under_ddp(front_end, expected):
     """Several processes drop a last partial batch, so 8 examples make no batch of 64."""
-    from train.pretrain import _budget
+    from train.pretrain_setup import budget
 
-    said = _raised(ValueError, lambda: _budget(8, PretrainArgs(batch_size=64,
-                                                               front_end=front_end), True))
+    said = _raised(ValueError, lambda: budget(8, PretrainArgs(batch_size=64,
+                                                              front_end=front_end), True))
     assert expected in said and (front_end == "cli") == ("--" in said), said
 
 
@@ -143,3 +143,17 @@ def test_a_batch_larger_than_the_data_under_ddp(front_end, expected):
     ("trainer", "per_device_train_batch_size=8")])
 def test_one_setting_three_spellings(front_end, expected):
     assert spelling.assign(front_end, "batch_size", 8) == expected
+
+
+@pytest.mark.parametrize("front_end, expected", [
+    ("cli", "--device gpu0: not a device"), ("python", "device='gpu0': not a device")])
+def test_a_device_that_is_not_one(front_end, expected):
+    """The loop's own device check speaks as its caller does: a Python caller of `pretrain`
+    never set a --device flag."""
+    from train.pretrain_setup import set_up
+
+    model = BertForMaskedLM(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=24))
+    said = _raised(ValueError, lambda: set_up(model, 8, PretrainArgs(
+        objective="bert", device="gpu0", front_end=front_end), {}))
+    assert expected in said and (front_end == "cli") == ("--" in said), said

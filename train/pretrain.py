@@ -16,7 +16,8 @@ Recipe: AdamW with no decay on biases / LayerNorm (`train/optim.py`), linear war
 linear decay, gradient clipping, bf16 autocast where the hardware has it (fp16 + GradScaler on
 request), an optional `torch.compile` with dynamic shapes. Follows the BERT/RoBERTa papers
 and the KantaiBERT chapter's Trainer settings; written as a plain loop over named steps so
-every line can be read.
+every line can be read. The steps taken before the first (set-up, checks, resume) live in
+`train/pretrain_setup.py`; the ones inside the loop and after it live here.
 
 Safety: a NaN/inf loss or gradient norm stops the run before the optimizer step, naming the
 step; Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and exits (twice: quit at
@@ -28,41 +29,27 @@ Left out on purpose: evaluation during training, early stopping, EMA weights.
 
 from __future__ import annotations
 
-import math
-import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from minibert.checkpoint import save_model_and_tokenizer
 from train import ddp, objectives, spelling
 from train.data.loader import RankBatches, data_settings, rank_stream
-from train.device import autocast, pick_device, resolve_precision
+from train.device import autocast
 from train.interrupts import Interrupts
 from train.optim import (  # noqa: F401  (NonFiniteLossError: raised here, caught by callers)
     NonFiniteLossError,
-    Optimization,
     check_finite,
     check_weights,
     optimizer_step,
-    set_up_optimization,
 )
-from train.resume import (
-    ResumeError,
-    capture_rng,
-    latest_checkpoint,
-    load_checkpoint,
-    model_config,
-    restore_model,
-    restore_rng,
-    save_checkpoint,
-)
-from train.training_log import MetricsLog
+from train.pretrain_setup import Run, check_fits, resume, set_up, start_fresh
+from train.resume import capture_rng, latest_checkpoint, model_config, save_checkpoint
 
 
 @dataclass
@@ -105,40 +92,6 @@ def _diverged(args: PretrainArgs) -> str:
     """What to try when the loss or the weights stop being finite, in the caller's words."""
     return spelling.advice(args.front_end, ("a lower {}", "lr"),
                            ("fp32/bf16 instead of fp16", "precision"), ("{}", "max_grad_norm"))
-
-# Run settings a checkpoint must agree with, or the resumed batches would differ (or, for the
-# last three, the optimizer and schedule loaded from it would silently override the new ones);
-# the data's own (`loader.data_settings`: examples, block size, corpus, masking) join them.
-_MUST_MATCH = ("objective", "batch_size", "grad_accum", "seed", "shuffle", "epochs", "max_steps",
-               "lr", "warmup_steps", "weight_decay")
-
-
-@dataclass
-class _Run:
-    """Everything one pretraining run carries from step to step; the step functions below
-    read and update it. `step` counts optimizer steps, `consumed` micro-batches."""
-    args: PretrainArgs
-    model: torch.nn.Module
-    net: torch.nn.Module  # the model, DDP-wrapped when there are several processes
-    forward: Callable  # `net`, compiled on request
-    opt: Optimization  # AdamW, its schedule, fp16's GradScaler (train/optim.py)
-    device: torch.device
-    info: ddp.DistInfo
-    settings: dict
-    n: int  # examples in the dataset
-    per_epoch: int  # micro-batches per epoch
-    total_micro: int
-    total_steps: int
-    out: Path | None
-    ckpt_root: Path | None
-    metrics: MetricsLog | None
-    precision: str  # fp32 | bf16 | fp16, resolved from args.precision
-    stream: Iterator[dict[str, torch.Tensor]] | None = None  # this rank's micro-batches
-    step: int = 0
-    consumed: int = 0
-    losses: list[float] = field(default_factory=list)
-    tokens_seen: int = 0
-    time_spent: float = 0.0
 
 
 def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args: PretrainArgs,
@@ -192,112 +145,10 @@ def pretrain(model: torch.nn.Module, dataset: Sequence, collate: Callable, args:
     return PretrainResult(run.losses, run.step, speed, run.out)
 
 
-# ---- the steps, in the order the loop takes them -----------------------------------------
+# ---- the steps, in the order the loop takes them (the ones before the first step are in ---
+# ---- train/pretrain_setup.py: set_up, check_fits, start_fresh or resume) -----------------
 
-def set_up(model: torch.nn.Module, n: int, args: PretrainArgs, data: dict) -> _Run:
-    """Device and processes, seeds, the step budget, optimizer, schedule and output paths;
-    `data`: what the batches depend on (`loader.data_settings`), checked on resume."""
-    objectives.check_objective(args.objective)
-    if args.objective == "causal" and not getattr(model.config, "is_decoder", True):
-        raise ValueError("objective 'causal' needs a model built with config.is_decoder=True")
-    device = pick_device(args.device)
-    info = ddp.init_from_env(device)
-    if device.type == "cuda" and info.enabled:
-        device = torch.device("cuda", info.local_rank)
-    # Dropout draws from torch's global RNG: seeded here, per rank, and checkpointed.
-    torch.manual_seed(args.seed + info.rank)
-    random.seed(args.seed)
-    per_epoch, total_micro, total_steps = _budget(n, args, drop_last=info.enabled)
-    model.to(device).train()
-    precision, why = resolve_precision(args.precision, device)
-    opt = set_up_optimization(model, lr=args.lr, weight_decay=args.weight_decay,
-                              total_steps=total_steps,
-                              warmup_steps=min(args.warmup_steps, total_steps),
-                              precision=precision, device=device)
-    net = DistributedDataParallel(model) if info.enabled else model
-    if info.is_main:
-        print(f"precision {precision} ({why}){'; torch.compile' if args.compile else ''}")
-    out = Path(args.out_dir) if args.out_dir else None
-    return _Run(
-        # dynamic shapes: batches of different lengths share one compiled graph
-        args=args, model=model, net=net,
-        forward=torch.compile(net, dynamic=True) if args.compile else net,
-        opt=opt, precision=precision, device=device, info=info,
-        settings={k: getattr(args, k) for k in _MUST_MATCH} | data,
-        n=n, per_epoch=per_epoch, total_micro=total_micro, total_steps=total_steps,
-        out=out, ckpt_root=out / "checkpoints" if out else None,
-        metrics=MetricsLog(out / "metrics.jsonl") if out and info.is_main else None)
-
-
-def _budget(n: int, args: PretrainArgs, drop_last: bool) -> tuple[int, int, int]:
-    """(micro-batches per epoch, micro-batches in all, optimizer steps). Under DDP every rank
-    needs rows in every batch, so a last partial batch is dropped."""
-    per_epoch = n // args.batch_size if drop_last else math.ceil(n / args.batch_size)
-    if per_epoch < 1:
-        batch = spelling.assign(args.front_end, "batch_size", args.batch_size)
-        raise ValueError(f"the dataset has {n} examples, fewer than {batch}; lower the batch "
-                         f"size or add data")
-    total_micro = args.epochs * per_epoch
-    total_steps = math.ceil(total_micro / args.grad_accum)
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
-    return per_epoch, total_micro, total_steps
-
-
-def check_fits(model: torch.nn.Module, width: int | None) -> None:
-    """Refuse examples longer than the model's position table before the first step, rather
-    than at the step whose batch first holds one (on a GPU, as a device-side assert).
-    width: the longest example (`RankBatches.width`); None when the loader did not measure it."""
-    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
-    embeddings = getattr(base, "embeddings", None)
-    if width is None or embeddings is None or width <= embeddings.max_length:
-        return
-    P = model.config.max_position_embeddings
-    raise ValueError(f"the dataset has examples of up to {width} tokens, but "
-                     f"{type(model).__name__} takes at most {embeddings.max_length} "
-                     f"(max_position_embeddings={P}); cut the examples shorter (block_size) "
-                     f"or build the model with max_position_embeddings >= "
-                     f"{P + width - embeddings.max_length}")
-
-
-def start_fresh(run: _Run) -> None:
-    """Refuse to overwrite an earlier run's checkpoints; start an empty metrics log."""
-    if run.ckpt_root and latest_checkpoint(run.ckpt_root):
-        again = spelling.assign(run.args.front_end, "resume", True)
-        raise ResumeError(f"{run.ckpt_root} already holds checkpoints; pass {again} to "
-                          f"continue that run, or choose another output folder")
-    if run.metrics:
-        run.metrics.truncate_after(0)
-
-
-def resume(run: _Run) -> None:
-    """Load the newest checkpoint: weights, optimizer, schedule, scaler, every RNG and the
-    position in the data, after checking it was written with the same run settings."""
-    found = latest_checkpoint(run.ckpt_root) if run.ckpt_root else None
-    if found is None:
-        asked = spelling.assign(run.args.front_end, "resume", True)
-        raise ResumeError(f"{asked}: no checkpoint under {run.ckpt_root}")
-    state = load_checkpoint(found)
-    for k, v in run.settings.items():
-        if state["settings"].get(k, v) != v:  # (a key older checkpoints lack is not checked)
-            # a loop setting is named as the caller sets it; the data's keys stay as recorded
-            same = spelling.name(run.args.front_end, k) if k in _MUST_MATCH else None
-            raise ResumeError(f"{found}: was written with {k}={state['settings'].get(k)!r}, "
-                              f"this run has {k}={v!r}; resume with the same "
-                              f"{same or 'settings'}")
-    restore_model(run.model, state, found, run.args.front_end)
-    run.opt.load_state_dict(state)
-    restore_rng(state["rng"], rank=run.info.rank)
-    run.step, run.consumed, run.losses = state["step"], state["position"], list(state["losses"])
-    if run.metrics:
-        run.metrics.truncate_after(run.step)
-    if run.info.is_main:
-        done = "; the run had finished, nothing is left to train" \
-            if run.step >= run.total_steps else ""
-        print(f"resumed from {found} (step {run.step}/{run.total_steps}){done}")
-
-
-def build_batch(run: _Run) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
+def build_batch(run: Run) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
     """This rank's share of the step's micro-batches, on the device, and the counts
     (targets per loss part, then non-padding tokens) summed over the step and all ranks."""
     args = run.args
@@ -310,7 +161,7 @@ def build_batch(run: _Run) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]
     return batches, ddp.all_reduce_sum(counts.to(run.device), run.info)
 
 
-def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.Tensor
+def train_step(run: Run, batches: list[dict[str, torch.Tensor]], counts: torch.Tensor
                ) -> tuple[float, float]:
     """Forward and backward over the micro-batches, then one clipped optimizer step.
     Returns (the step's loss, the learning rate it used)."""
@@ -339,7 +190,7 @@ def train_step(run: _Run, batches: list[dict[str, torch.Tensor]], counts: torch.
     return loss_value, lr
 
 
-def log_step(run: _Run, bar, loss: float, lr: float, tokens: float, seconds: float) -> None:
+def log_step(run: Run, bar, loss: float, lr: float, tokens: float, seconds: float) -> None:
     """Progress bar, tokens per second, and a metrics.jsonl line every `log_every` steps."""
     run.tokens_seen, run.time_spent = run.tokens_seen + tokens, run.time_spent + seconds
     bar.update(1)
@@ -350,7 +201,7 @@ def log_step(run: _Run, bar, loss: float, lr: float, tokens: float, seconds: flo
                             "epoch": run.consumed / run.per_epoch})
 
 
-def save(run: _Run) -> None:
+def save(run: Run) -> None:
     """An atomic checkpoint of everything `resume` needs; under DDP every rank's dropout RNG
     is gathered to the main process, which writes it."""
     if run.ckpt_root is None:
@@ -369,7 +220,7 @@ def save(run: _Run) -> None:
     ddp.barrier(info)
 
 
-def save_on_interrupt(run: _Run, at_boundary: bool) -> None:
+def save_on_interrupt(run: Run, at_boundary: bool) -> None:
     """After Ctrl-C: a checkpoint if the run stopped between steps, and a line saying what is
     on disk. A second Ctrl-C while the checkpoint is written stops the write; the write is
     atomic, so the checkpoints already there are untouched."""
@@ -389,7 +240,7 @@ def save_on_interrupt(run: _Run, at_boundary: bool) -> None:
         print(f"interrupted before step {run.step + 1} finished or was saved; {kept}")
 
 
-def _progress_bar(run: _Run):
+def _progress_bar(run: Run):
     from tqdm.auto import tqdm
 
     return tqdm(total=run.total_steps, initial=run.step,

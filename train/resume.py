@@ -64,7 +64,7 @@ def restore_rng(state: dict, rank: int = 0) -> None:
     torch_states = state["torch"]
     if rank >= torch_states.shape[0]:
         raise ResumeError(f"checkpoint holds RNG states for {torch_states.shape[0]} "
-                              f"process(es); cannot resume rank {rank}")
+                          f"process(es); cannot resume rank {rank}")
     torch.set_rng_state(torch_states[rank].clone())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -141,12 +141,12 @@ def restore_model(model: torch.nn.Module, state: dict, path: Path,
         for k in sorted(set(saved) | set(mine)):
             if saved.get(k) != mine.get(k):
                 raise ResumeError(f"{path}: was written from a model with {k}="
-                                      f"{saved.get(k)!r}, this run builds {k}={mine.get(k)!r}; "
-                                      f"resume with the same {same}")
+                                  f"{saved.get(k)!r}, this run builds {k}={mine.get(k)!r}; "
+                                  f"resume with the same {same}")
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:  # a checkpoint without its config: the shapes tell
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         raise ResumeError(f"{path}: its weights do not fit this run's model "
-                              f"({lines[min(1, len(lines) - 1)]}); resume with the same "
-                              f"{same}") from None
+                          f"({lines[min(1, len(lines) - 1)]}); resume with the same "
+                          f"{same}") from None

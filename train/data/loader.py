@@ -58,7 +58,7 @@ def data_settings(dataset, collate: Callable) -> dict:
     examples, and what the dataset and the collator record of themselves (`settings()`: the
     kind of examples, their block size and corpus; the masking). A checkpoint keeps it, so
     that resuming on other data or with other masks is refused instead of silently training
-    on batches the interrupted run would not have seen (`train/pretrain.resume`)."""
+    on batches the interrupted run would not have seen (`train/pretrain_setup.resume`)."""
     def own(part) -> dict:
         settings = getattr(part, "settings", None)
         return settings() if settings is not None else {}
