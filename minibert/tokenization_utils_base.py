@@ -187,12 +187,10 @@ class PreTrainedTokenizerBase:
 
     def _check_options(self, method: str, options: dict) -> None:
         """Refuse a keyword the encoding calls do not take, naming it and the public call."""
-        known = [name for name, p in inspect.signature(self._encode).parameters.items()
-                 if p.kind is p.KEYWORD_ONLY]
         for name in options:
-            if name not in known:
+            if name not in ENCODE_OPTIONS:
                 raise TypeError(f"{type(self).__name__}.{method}() got an unexpected keyword "
-                                f"argument {name!r}; it takes {', '.join(known)}")
+                                f"argument {name!r}; it takes {', '.join(ENCODE_OPTIONS)}")
 
     def _wanted(self, key: str, asked: bool | None) -> bool:
         return key in self.model_input_names if asked is None else asked
@@ -259,3 +257,10 @@ class PreTrainedTokenizerBase:
                       else torch.tensor(v) for k, v in others.items()}
             return BatchEncoding({**_tensors(rows), **others})
         return BatchEncoding({**{k: r[0] if single else r for k, r in rows.items()}, **others})
+
+
+# The options every encoding call takes: `_encode`'s keyword-only parameters, read once here
+# rather than on every call (each call checks its keywords against them).
+ENCODE_OPTIONS = tuple(name for name, p in
+                       inspect.signature(PreTrainedTokenizerBase._encode).parameters.items()
+                       if p.kind is p.KEYWORD_ONLY)

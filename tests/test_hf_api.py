@@ -492,6 +492,17 @@ def test_bert_wordpiece_flavour_matches_tokenizers(hf_tokenizers, kant_part, tex
     assert BertWordPieceTokenizer().encode("anything").tokens == ["[CLS]", "[UNK]", "[SEP]"]
 
 
+def test_bert_wordpiece_training_keeps_the_recipe():
+    """clean_text, handle_chinese_chars (given at construction) and wordpieces_prefix (given to
+    train) hold for the trained tokenizer."""
+    tok = BertWordPieceTokenizer(clean_text=False, handle_chinese_chars=False)
+    tok.train_from_iterator(["the cat sat on the mat", "cats and mats", "\u4e2d\u6587"] * 5,
+                            vocab_size=60, show_progress=False, wordpieces_prefix="@@")
+    basic = tok.basic
+    assert (basic.clean_text, basic.handle_chinese_chars, tok.prefix) == (False, False, "@@")
+    assert tok.encode("\u4e2d\u6587", add_special_tokens=False).word_ids == [0]  # one word
+
+
 def test_to_tensors_gives_model_inputs_only(bert_tok, texts):
     backend = bert_tok.backend_tokenizer
     batch = backend.to_tensors(backend.encode_batch(texts[:3]))

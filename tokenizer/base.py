@@ -15,6 +15,9 @@ What a subclass MUST provide:
         BERT: [CLS] A [SEP] (B [SEP]) with type ids 0 / 1; RoBERTa: <s> A </s> (</s> B </s>)
         with type ids all 0; no post-processor: just A (B).
     decode(ids, skip_special_tokens=False) -> str
+    decode_tokens(tokens) -> str
+        tokens (not ids) back to text by the tokenizer's own rule; decode's last step, and
+        what transformers' `convert_tokens_to_string` runs (minibert/tokenization.py).
     save(directory) -> Path
 and must call `Tokenizer.__init__(vocab, special_tokens)` with the vocabulary (token -> id)
 and the special tokens by role: "pad", "unk", "cls" (= bos), "sep" (= eos), "mask".
@@ -98,6 +101,9 @@ class Tokenizer:
         raise NotImplementedError
 
     def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        raise NotImplementedError
+
+    def decode_tokens(self, tokens: list[str]) -> str:
         raise NotImplementedError
 
     def save(self, directory) -> Path:

@@ -46,8 +46,6 @@ class BertWordPieceTokenizer(WordPieceTokenizer):
         elif vocab is None:  # empty: only the special tokens, ids in BERT's order
             vocab = {token: i for i, token in enumerate(special.values())}
         kwargs.setdefault("special_tokens", special)
-        self._recipe = {"clean_text": clean_text, "handle_chinese_chars": handle_chinese_chars,
-                        "continuing_subword_prefix": wordpieces_prefix}
         super().__init__(vocab, lowercase=lowercase, strip_accents=strip_accents,
                          continuing_subword_prefix=wordpieces_prefix, clean_text=clean_text,
                          handle_chinese_chars=handle_chinese_chars, **kwargs)
@@ -77,12 +75,14 @@ class BertWordPieceTokenizer(WordPieceTokenizer):
                                    show_progress=show_progress)
         trained = trainer.train(files)
         truncation = self.truncation
-        self._recipe["continuing_subword_prefix"] = wordpieces_prefix
         WordPieceTokenizer.__init__(self, trained.get_vocab(), lowercase=self.lowercase,
                                     strip_accents=self.strip_accents,
                                     special_tokens=self._trained_specials(special_tokens),
+                                    continuing_subword_prefix=wordpieces_prefix,
+                                    clean_text=self.basic.clean_text,
+                                    handle_chinese_chars=self.basic.handle_chinese_chars,
                                     model_max_length=self.model_max_length,
-                                    source="trained vocabulary", **self._recipe)
+                                    source="trained vocabulary")
         self.truncation = truncation
 
     def train_from_iterator(self, iterator, vocab_size: int = 30000, min_frequency: int = 2,

@@ -31,7 +31,7 @@ from .bpe_files import (
     save_merges_txt,
     save_vocab_json,
 )
-from .tokenizer_config import read_tokenizer_config, save_tokenizer_config
+from .tokenizer_config import SPECIAL_TOKEN_KEYS, read_tokenizer_config, save_tokenizer_config
 
 
 class ByteLevelBPETokenizer(BPETokenizer):
@@ -100,11 +100,9 @@ class ByteLevelBPETokenizer(BPETokenizer):
             "add_prefix_space": self.add_prefix_space,
             "trim_offsets": self.trim_offsets,
         }
-        names = {"cls": ("bos_token", "cls_token"), "sep": ("eos_token", "sep_token"),
-                 "unk": ("unk_token",), "pad": ("pad_token",), "mask": ("mask_token",)}
-        for role, token in self.special_tokens.items():
-            for key in names[role]:
-                config[key] = token
+        for role, key in SPECIAL_TOKEN_KEYS:  # cls as bos_token and cls_token, sep likewise
+            if role in self.special_tokens:
+                config[key] = self.special_tokens[role]
         # transformers reads which special tokens take the space before them from here (a
         # folder without it: transformers 5 keeps that space as a token before <mask>).
         lstrip = {str(self._vocab[t]): {"content": t, "lstrip": True, "normalized": False,

@@ -24,6 +24,7 @@ CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 # Hugging Face's key for each special-token role, read in this order, so that a later key wins:
 # bos/eos are RoBERTa's and GPT-2's names for the cls/sep roles, cls_token/sep_token override.
+# A byte-level BPE folder is saved with every key of each of its roles.
 SPECIAL_TOKEN_KEYS = (("cls", "bos_token"), ("sep", "eos_token"), ("cls", "cls_token"),
                       ("sep", "sep_token"), ("unk", "unk_token"), ("pad", "pad_token"),
                       ("mask", "mask_token"))
