@@ -22,7 +22,6 @@ from tokenizer.bytelevel import (
     bytes_to_unicode,
     from_byte_chars,
     pre_tokenize,
-    pre_tokenize_with_offsets,
     to_byte_chars,
     unicode_to_bytes,
 )
@@ -56,7 +55,6 @@ def test_pre_tokenize_known_answers():
     assert pre_tokenize("abc123 4.5!!") == ["abc", "123", " 4", ".", "5", "!!"]
     assert pre_tokenize("a   \n\n b") == ["a", "   \n\n", " b"]  # the last space goes with "b"
     assert pre_tokenize("a   b") == ["a", "  ", " b"]
-    assert pre_tokenize_with_offsets("ab  c") == [("ab", 0, 2), (" ", 2, 3), (" c", 3, 5)]
 
 
 @settings(max_examples=200, deadline=None)

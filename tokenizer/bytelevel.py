@@ -94,14 +94,3 @@ def pre_tokenize(text: str) -> list[str]:
     number or "other"), so the words concatenate back to `text` exactly.
     """
     return GPT2_SPLIT.findall(text)
-
-
-def pre_tokenize_with_offsets(text: str) -> list[tuple[str, int, int]]:
-    """Like `pre_tokenize`, with (word, start, end) character offsets into `text`."""
-    out = []
-    start = 0
-    for word in GPT2_SPLIT.findall(text):
-        end = start + len(word)
-        out.append((word, start, end))
-        start = end
-    return out
