@@ -74,9 +74,8 @@ class FillMaskPipeline(Pipeline):
 
     @classmethod
     def load(cls, directory):
-        model = load_masked_lm(directory)
-        refuse_untrained_head(model, directory, False, cls.how_to_allow(directory))
-        return model
+        return load_masked_lm(directory, how_to_allow=cls.how_to_allow(directory),
+                              how_to_use="use pipeline('text-generation')")
 
     def __call__(self, inputs, top_k: int = 5):
         """The `top_k` best tokens for the one mask in each text, best first."""
