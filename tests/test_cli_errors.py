@@ -237,7 +237,8 @@ def test_every_command_that_reads_a_model_takes_its_hub_name(w, tmp_path, capsys
     assert main(["generate", "org/tiny-mlm", "the"]) == 2  # found, then refused as a masked LM
     assert "tiny-mlm" in capsys.readouterr().err.strip().splitlines()[-1]
     for command, made_by in (("predict", "`minibert finetune`"), ("fill-mask", "`minibert "
-                             "pretrain`"), ("generate", "`minibert pretrain --objective causal`")):
+                             "pretrain`"), ("generate", "`minibert pretrain --objective causal`"),
+                             ("explain", "`minibert pretrain` or `minibert finetune`")):
         assert main([command, "org/no-such-model", "the [MASK] ."]) == 2
         last = capsys.readouterr().err.strip().splitlines()[-1]
         assert "'org/no-such-model'" in last and made_by in last, last

@@ -271,9 +271,14 @@ def test_causal_lm_trains_and_generates(tok, kant_file, tmp_path):
                                learning_rate=2e-3, logging_steps=1, disable_tqdm=True,
                                use_cpu=True), processing_class=tok)
     result = trainer.train()
+    trainer.save_model()  # into output_dir, as the chapters do, with no overwrite_output_dir
     losses = read_losses(out)
     assert result.global_step == 15 and result.metrics["epoch"] == pytest.approx(15 / 10)
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.3, losses
+    with pytest.raises(ValueError, match=r"is a causal LM.*pipeline\('text-generation'\)"
+                                         r".*from_pretrained\(") as refused:
+        pipeline("fill-mask", model=str(out))  # as `minibert fill-mask` refuses it
+    assert "--" not in str(refused.value)
     generate = pipeline("text-generation", model=str(out))
     [first] = generate("The critique")
     assert list(first) == ["generated_text"] and first["generated_text"].startswith("The critique")

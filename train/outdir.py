@@ -255,7 +255,7 @@ def _start_record(out: Path, marker: dict | None, command: str, kind: str) -> Pa
 
 def _is_temporary_name(name) -> bool:
     """A recorded entry names a direct child made by `_start_record`, nothing else."""
-    return (isinstance(name, str) and name.startswith(TMP_PREFIX) and Path(name).name == name
+    return (isinstance(name, str) and name.startswith(TMP_PREFIX)
             and "/" not in name and "\\" not in name)
 
 
@@ -282,7 +282,9 @@ def _lock(out: Path, flag: str) -> None:
         except FileExistsError:
             other = _read_lock(lock)
             if other.get("pid") == os.getpid():
-                return  # already ours (e.g. a command that claims twice)
+                # a second claim in this process never gets here (`_HELD`): this is a
+                # killed run's lock whose pid this process now has (pids repeat in containers)
+                return
             if _alive(other):
                 raise OutputDirError(
                     f"{flag} {out}: in use by process {other.get('pid')} on "

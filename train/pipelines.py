@@ -9,9 +9,10 @@ the commands run.
     fill_mask("Human thinking involves human <mask>.")   # the 5 best, best first
 
 `model` and `tokenizer` are folders, loaded as the commands load them (a head that was never
-trained is refused, as there; to see its output anyway, load the model with from_pretrained
-and pass the object), or objects already in memory (a transformers-style tokenizer
-is read through the tokenizer it wraps). One text gives one answer; a list gives a list.
+trained, or a causal LM for fill-mask and a masked LM for text-generation, is refused, as
+there; to see its output anyway, load the model with from_pretrained and pass the object), or
+objects already in memory (a transformers-style tokenizer is read through the tokenizer it
+wraps). One text gives one answer; a list gives a list.
 Results keep transformers' shapes, so the chapters' cells print what they printed there.
 "sentiment-analysis" is transformers' other name for text-classification.
 
@@ -74,9 +75,8 @@ class FillMaskPipeline(Pipeline):
 
     @classmethod
     def load(cls, directory):
-        model = load_masked_lm(directory)
-        refuse_untrained_head(model, directory, False, cls.how_to_allow(directory))
-        return model
+        return load_masked_lm(directory, how_to_allow=cls.how_to_allow(directory),
+                              how_to_use="use pipeline('text-generation')")
 
     def __call__(self, inputs, top_k: int = 5):
         """The `top_k` best tokens for the one mask in each text, best first."""

@@ -169,8 +169,9 @@ class Trainer:
     def save_model(self, output_dir: str | None = None) -> Path:
         """The model (config.json, model.safetensors) and tokenizer, Hugging Face layout."""
         target = str(output_dir) if output_dir is not None else self.args.output_dir
-        with claimed(target, "save_model", self.args.overwrite_output_dir,
-                     command="Trainer.save_model"):
+        # the same command as train(): saving into output_dir after training adds nothing
+        # foreign to it, so it needs no overwrite_output_dir
+        with claimed(target, "save_model", self.args.overwrite_output_dir, command="Trainer"):
             self.model.save_pretrained(target)
             if self.processing_class is not None:
                 self.processing_class.save_pretrained(target)

@@ -35,9 +35,9 @@ import os
 import signal
 import sys
 
-# name -> (module, one-line help)
 PIPE_CLOSED = 141  # what a shell reports for a program ended by SIGPIPE (128 + 13)
 
+# name -> (module, one-line help)
 COMMANDS = {
     "params": ("train.cli.cmd_params", "print a model's per-tensor parameter table and total"),
     "train-tokenizer": ("train.cli.cmd_tokenizer", "train a WordPiece or byte-level BPE tokenizer"),

@@ -28,17 +28,15 @@ def add_arguments(p) -> None:
 
 
 def validate(args) -> None:
-    from minibert.hub import resolve_model_dir
     from train.cli import errors
 
-    args.max_length = errors.fit_max_length(args.max_length, resolve_model_dir(args.model),
-                                            default=64)
+    args.model = errors.model_folder(args.model, "`minibert pretrain` or `minibert finetune`, "
+                                                 "or a Hugging Face BERT or RoBERTa folder")
+    args.max_length = errors.fit_max_length(args.max_length, args.model, default=64)
 
 
 def input_paths(args) -> list[tuple[str, str]]:
-    from minibert.hub import resolve_model_dir
-
-    return [(resolve_model_dir(args.model), "MODEL")]
+    return [(args.model, "MODEL")]
 
 
 def output_files(args) -> list[tuple[str, str]]:
@@ -47,13 +45,12 @@ def output_files(args) -> list[tuple[str, str]]:
 
 def run(args) -> int:
     from minibert.auto import load_backend_tokenizer
-    from minibert.hub import resolve_model_dir
     from train.cli.errors import check_vocab
     from train.device import autocast, pick_device
     from train.explain import explain, load_for_explain
     from train.explain_page import write_page
 
-    folder = resolve_model_dir(args.model)
+    folder = args.model  # resolved by validate
     model, tokenizer = load_for_explain(folder), load_backend_tokenizer(folder)
     check_vocab(tokenizer, model.config, folder)
     device = pick_device(args.device)

@@ -27,10 +27,26 @@ from train.cli import flags
 MASK_SPELLINGS = ("<mask>", "[MASK]")
 
 
-def load_masked_lm(directory: str | Path):
+def load_masked_lm(directory: str | Path, allow_untrained_head: bool = False,
+                   how_to_allow: str | None = None,
+                   how_to_use: str = "use `minibert generate`"):
     """BertForMaskedLM or RobertaForMaskedLM, by the saved config's model_type. A checkpoint
-    from BertForPreTraining loads too (its NSP head is simply not used)."""
-    return AutoModel.from_pretrained(directory, "mlm", verbose=False)
+    from BertForPreTraining loads too (its NSP head is simply not used). A causal LM or an
+    untrained head is refused; the causal refusal ends "HOW_TO_USE, or HOW_TO_ALLOW to fill
+    the mask anyway" (the command's ways by default; a Python caller passes its own, as
+    cmd_generate.load_causal_lm)."""
+    from minibert.config import BertConfig
+    from train.cli.errors import ALLOW_UNTRAINED_FLAG, UsageError, refuse_untrained_head
+
+    how_to_allow = how_to_allow or ALLOW_UNTRAINED_FLAG
+    if BertConfig.from_pretrained(directory).is_decoder and not allow_untrained_head:
+        # a causal LM never saw the right of a token: its guess for a gap ignores half the text
+        raise UsageError(f"{directory}: is a causal LM (config.json has is_decoder true), "
+                         f"trained left to right, not to fill a mask; {how_to_use}, or "
+                         f"{how_to_allow} to fill the mask anyway")
+    model = AutoModel.from_pretrained(directory, "mlm", verbose=False)
+    refuse_untrained_head(model, directory, allow_untrained_head, how_to_allow)
+    return model
 
 
 def _mask_ids(tokenizer, text: str) -> tuple[list[int], int]:
@@ -101,18 +117,10 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from minibert.config import BertConfig
-    from train.cli.errors import UsageError, check_vocab, refuse_untrained_head
-
-    if BertConfig.from_pretrained(args.model).is_decoder and not args.allow_untrained_head:
-        # a causal LM never saw the right of a token: its guess for a gap ignores half the text
-        raise UsageError(f"{args.model}: is a causal LM (config.json has is_decoder true), "
-                         f"trained left to right, not to fill a mask; use `minibert generate`, "
-                         f"or pass --allow-untrained-head to fill the mask anyway")
+    from train.cli.errors import check_vocab
     from train.device import pick_device
 
-    model = load_masked_lm(args.model)
-    refuse_untrained_head(model, args.model, args.allow_untrained_head)
+    model = load_masked_lm(args.model, args.allow_untrained_head)
     tokenizer = load_backend_tokenizer(args.model)
     check_vocab(tokenizer, model.config, args.model)
     model.to(pick_device(args.device))

@@ -160,7 +160,10 @@ def validate(args) -> None:
                           "--pair-col": args.pair_col})
     errors.files_exist(args.eval, "--eval")
     eval_names(args.eval)
-    args.max_length = errors.fit_max_length(args.max_length, resolve_model_dir(args.model))
+    # folder, HF cache, bundled MiniLM, or the Hub: found once, here (--model keeps its
+    # spelling for the names of the run's folder and plots)
+    args.model_dir = resolve_model_dir(args.model)
+    args.max_length = errors.fit_max_length(args.max_length, args.model_dir)
     args.out = args.out or f"runs/finetune-{args.task}-{Path(args.model).name}"
 
 
@@ -182,7 +185,7 @@ def input_paths(args) -> list[tuple[str, str]]:
     """What --out must keep clear of: the model, the data files, the CoLA folder."""
     from train.data.download import data_root
 
-    found = [(resolve_model_dir(args.model), "--model"), (args.train, "--train")]
+    found = [(args.model_dir, "--model"), (args.train, "--train")]
     found += [(path, "--eval") for path in args.eval]
     if args.task == "cola":
         found.append((data_root(args.data), "--data" if args.data else "the data folder"))
@@ -194,7 +197,7 @@ def output_dirs(args) -> list[tuple[str, str, str]]:
     from minibert import BertConfig
     from minibert.auto import model_class
 
-    model_type = BertConfig.from_pretrained(resolve_model_dir(args.model)).model_type
+    model_type = BertConfig.from_pretrained(args.model_dir).model_type
     return [(args.out, "--out", model_class(model_type, "cls").__name__)]
 
 
@@ -247,7 +250,7 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    model_dir = resolve_model_dir(args.model)  # folder, HF cache, bundled MiniLM, or the Hub
+    model_dir = args.model_dir  # resolved by validate
     out = Path(args.out)
     texts, pairs, labels, names, evals = load_task(args)
     # BERT or RoBERTa: the class follows config.json's model_type, as transformers' Auto

@@ -51,8 +51,7 @@ def fit_new_tokens(config, tokenizer, prompt: str, max_new_tokens: int | None) -
     from train.cli.errors import UsageError
 
     usable = usable_positions(config)
-    used = len(tokenizer.encode(prompt, add_special_tokens=False).ids) + (
-        tokenizer.bos_token_id is not None)
+    used = len(prompt_ids(tokenizer, prompt))
     if used >= usable:
         raise UsageError(f"the prompt takes {used} tokens and the model has {usable} "
                          f"positions, so no new token fits; shorten the prompt")
